@@ -1,0 +1,472 @@
+"""Configuration: one pydantic model per stage, loaded from YAML with clear messages.
+
+A config file has one section per stage (``preprocess:``, ``train:``, ...). Each stage
+reads its own section. Values are validated on load: an unknown key is an error that
+names the key and suggests the nearest valid one, a duplicate key is an error, and a
+bad value says what is allowed. Relative paths are resolved against the folder of the
+file that names them, so the ``params.yaml`` a run writes (all paths absolute, every
+default filled in) reproduces the run when given back with ``--config``.
+
+Command-line overrides use ``--set key=value`` with dotted keys into the stage section,
+e.g. ``--set window=200 --set split.method=chromosome``; the value is parsed as YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+
+from lociflow.errors import ConfigError
+
+STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
+SPLIT_NAMES = ("train", "valid", "test", "blackbox")
+BRANCH_BUILTINS = ("seq", "fold", "cons")
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(
+                f"Duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                f"(first given at line {seen[key]}): each name may appear only once."
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a YAML config file safely (no code runs), refusing duplicate keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping with one section per stage ({', '.join(STAGES)}).")
+    unknown = [k for k in data if k not in STAGES]
+    for key in unknown:
+        raise ConfigError(f"{path}: unknown section {key!r}{_suggest(key, STAGES)}. Sections: {', '.join(STAGES)}.")
+    return data
+
+
+def _suggest(key: str, valid: list[str] | tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def apply_overrides(section: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (dotted keys, YAML values) to a stage section."""
+    section = dict(section)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r} must look like key=value (for example window=200).")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
+        target = section
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = target.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            target[part] = child
+            target = child
+        target[parts[-1]] = value
+    return section
+
+
+# --------------------------------------------------------------------------- base model
+
+
+def _resolve_paths(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else (base / value).resolve()
+    if isinstance(value, dict):
+        return {k: _resolve_paths(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_paths(v, base) for v in value]
+    return value
+
+
+class Section(BaseModel):
+    """Base of every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class StageConfig(Section):
+    """Base of a stage's config: relative paths resolve against ``context['base']``."""
+
+    @model_validator(mode="after")
+    def _absolute_paths(self, info: ValidationInfo):
+        base = Path((info.context or {}).get("base", Path.cwd()))
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            resolved = _resolve_paths(value, base)
+            if resolved is not value:
+                object.__setattr__(self, name, resolved)
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """The complete parameters as plain YAML-able data (paths as strings)."""
+        return self.model_dump(mode="json")
+
+
+def _format_validation_error(exc: ValidationError, section: str, model: type[BaseModel]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join([section, *loc]) if loc else section
+        if err["type"] == "extra_forbidden":
+            valid = _fields_at(model, err["loc"][:-1])
+            lines.append(f"unknown key {where!r}{_suggest(loc[-1], valid)}; valid keys here: {', '.join(valid)}")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: required but not given")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = "" if isinstance(got, (dict, BaseModel)) else f" (got {got!r})"
+            lines.append(f"{where}: {msg}{shown}")
+    return "Invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    current: Any = model
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            break
+        annotation = field.annotation
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        for arg in getattr(annotation, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                current = arg
+        if current is None:
+            return []
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def parse_stage(model: type[StageConfig], data: dict[str, Any] | None, section: str,
+                base: str | os.PathLike | None = None) -> StageConfig:
+    """Validate ``data`` as ``model``, raising :class:`ConfigError` with readable messages."""
+    try:
+        return model.model_validate(data or {}, context={"base": Path(base or Path.cwd())})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, section, model)) from None
+
+
+def load_stage(model: type[StageConfig], section: str, config_path: str | os.PathLike | None = None,
+               overrides: list[str] | None = None, extra: dict[str, Any] | None = None) -> StageConfig:
+    """Load the ``section`` of a config file, apply CLI values, and validate.
+
+    ``extra`` holds values from named CLI flags (``None`` means "not given"); ``overrides``
+    the ``--set key=value`` items. Both win over the file. Paths given on the command line
+    resolve against the current folder, paths in the file against the file's folder.
+    """
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if config_path is not None:
+        document = load_yaml(config_path)
+        base = Path(config_path).resolve().parent
+        data = dict(document.get(section) or {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{config_path}: section {section!r} must be a mapping.")
+    cwd = Path.cwd()
+    for key, value in (extra or {}).items():
+        if value is not None:
+            data[key] = _resolve_paths(value, cwd)
+    data = apply_overrides(data, overrides)
+    return parse_stage(model, data, section, base)
+
+
+def coerce(model: type[StageConfig], config: Any, section: str) -> StageConfig:
+    """Accept a stage config as a model instance, a dict, or the path of a YAML file."""
+    if isinstance(config, model):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        return load_stage(model, section, config)
+    if isinstance(config, dict):
+        data = config.get(section, config) if set(config) <= set(STAGES) and section in config else config
+        return parse_stage(model, data, section)
+    raise ConfigError(f"Expected a {model.__name__}, a dict or a YAML path, got {type(config).__name__}.")
+
+
+# --------------------------------------------------------------------------- preprocess
+
+
+class FoldOptions(Section):
+    """RNA secondary structure features for the ``fold`` branch (ViennaRNA)."""
+
+    features: list[Literal["mfe", "unpaired_prob"]] = Field(
+        default=["mfe", "unpaired_prob"],
+        description="mfe: dot-bracket one-hot of the minimum free energy structure (3 channels); "
+        "unpaired_prob: per-position probability of being unpaired from the partition function.",
+    )
+    temperature: float = Field(default=37.0, description="Folding temperature in degrees Celsius.")
+    max_bp_span: int | None = Field(default=None, ge=1, description="Largest base-pair span (None: no limit).")
+
+
+class SplitOptions(Section):
+    """How loci are divided into train/valid/test/blackbox."""
+
+    method: Literal["random", "chromosome"] = "random"
+    ratios: dict[str, float] = Field(default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1})
+    train: list[str] = Field(default_factory=list)
+    valid: list[str] = Field(default_factory=list)
+    test: list[str] = Field(default_factory=list)
+    blackbox: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self):
+        for key in self.ratios:
+            if key not in SPLIT_NAMES:
+                raise ValueError(f"unknown split {key!r} in ratios{_suggest(key, SPLIT_NAMES)}; splits are {', '.join(SPLIT_NAMES)}")
+        if self.method == "random":
+            bad = {k: v for k, v in self.ratios.items() if v < 0}
+            if bad:
+                raise ValueError(f"split ratios must not be negative: {bad}")
+            if sum(self.ratios.values()) <= 0:
+                raise ValueError("split ratios are all zero: give at least one positive ratio")
+            if self.ratios.get("train", 0) <= 0:
+                raise ValueError("the train ratio must be positive")
+        else:
+            seen: dict[str, str] = {}
+            for split in SPLIT_NAMES:
+                for chrom in getattr(self, split):
+                    if chrom in seen:
+                        raise ValueError(
+                            f"chromosome {chrom!r} is in both the {seen[chrom]} and {split} lists; "
+                            "each chromosome may belong to one split only"
+                        )
+                    seen[chrom] = split
+            if not self.train:
+                raise ValueError("method: chromosome needs a non-empty train list of chromosomes")
+        return self
+
+
+class PreprocessConfig(StageConfig):
+    """Parameters of ``lociflow preprocess``."""
+
+    classes: dict[str, list[Path]] = Field(
+        default_factory=dict, description="Class name -> one or more BED/narrowPeak/FASTA files (gzip allowed)."
+    )
+    genome: Path | None = Field(default=None, description="Reference FASTA (plain or bgzip); needed for BED input.")
+    conservation: Path | None = Field(default=None, description="Conservation bigWig (or wig/bedGraph), e.g. phyloP.")
+    tracks: dict[str, Path] = Field(default_factory=dict, description="Further named bigWig tracks, each a branch.")
+    branches: list[str] = Field(default_factory=lambda: ["seq"], description="Any of seq, fold, cons and track names.")
+    window: int = Field(default=150, description="Window length in nucleotides.")
+    alphabet: Literal["dna", "rna"] = "dna"
+    strand: bool = Field(default=True, description="Reverse-complement minus-strand loci (and reverse their tracks).")
+    placement: Literal["center", "random"] = Field(default="center", description="Window position on each locus.")
+    edge: Literal["shift", "drop"] = Field(default="shift", description="Windows past a chromosome end: shift inside or drop.")
+    viewpoint: Literal["center", "uppercase"] = Field(
+        default="center", description="FASTA input: centre windows on the sequence or on its uppercase region."
+    )
+    missing: Literal["error", "zero"] = Field(
+        default="error", description="A chromosome absent from a bigWig: error, or zeros."
+    )
+    fold: FoldOptions = Field(default_factory=FoldOptions)
+    reduce: dict[str, float] = Field(
+        default_factory=dict, description="Per class: a ratio (<= 1) or an absolute count (> 1) to keep."
+    )
+    balance: Literal["none", "smallest"] = Field(default="none", description="smallest: subsample every class to the smallest.")
+    split: SplitOptions = Field(default_factory=SplitOptions)
+    seed: int = 42
+    workers: int = Field(default=2, ge=1, description="Processes for folding.")
+    cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds (default ~/.cache/lociflow).")
+    source: Path | None = Field(
+        default=None, description="An existing dataset to re-balance/re-split without mapping again (--from)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("classes"), dict):
+            data = dict(data)
+            data["classes"] = {k: ([v] if isinstance(v, (str, os.PathLike)) else v) for k, v in data["classes"].items()}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.window < 1:
+            raise ValueError(f"window must be at least 1 nt (got {self.window})")
+        if self.source is None:
+            if len(self.classes) == 0:
+                raise ValueError("no classes given: name at least two classes, each with its files")
+            if len(self.classes) == 1:
+                raise ValueError(f"only one class given ({next(iter(self.classes))!r}): a classifier needs at least two")
+            for name, files in self.classes.items():
+                if not files:
+                    raise ValueError(f"class {name!r} has no files")
+        if not self.branches:
+            raise ValueError("branches is empty: give at least one of seq, fold, cons or a track name")
+        allowed = [*BRANCH_BUILTINS, *self.tracks]
+        for branch in self.branches:
+            if branch not in allowed:
+                raise ValueError(f"unknown branch {branch!r}{_suggest(branch, allowed)}; allowed: {', '.join(allowed)}")
+        if len(set(self.branches)) != len(self.branches):
+            raise ValueError(f"branches lists a branch twice: {self.branches}")
+        if "cons" in self.branches and self.conservation is None:
+            raise ValueError("the cons branch needs a conservation file (conservation: phylop.bw)")
+        for name in self.tracks:
+            if name in BRANCH_BUILTINS:
+                raise ValueError(f"track name {name!r} is reserved for a built-in branch")
+        if self.classes:
+            for name, value in self.reduce.items():
+                if name not in self.classes:
+                    raise ValueError(f"reduce names class {name!r}, which is not among the classes{_suggest(name, list(self.classes))}")
+        for name, value in self.reduce.items():
+            if value <= 0:
+                raise ValueError(f"reduce[{name!r}] must be positive: a ratio (<= 1) or a count (> 1)")
+            if value > 1 and value != int(value):
+                raise ValueError(f"reduce[{name!r}] = {value}: a count above 1 must be a whole number")
+        return self
+
+
+# --------------------------------------------------------------------------- train
+
+
+class EarlyStopping(Section):
+    monitor: Literal["val_loss", "val_auroc", "val_accuracy"] = "val_loss"
+    patience: int = Field(default=10, ge=1)
+    min_delta: float = Field(default=0.01, ge=0)
+
+
+class Augment(Section):
+    reverse_complement: bool = Field(default=False, description="DNA only: add reverse-complemented copies at random.")
+    shift: int = Field(default=0, ge=0, description="Random shift of up to this many positions.")
+
+
+class TrainConfig(StageConfig):
+    """Parameters of ``lociflow train``."""
+
+    data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
+    preset: Literal["cnn", "rnn", "cnn_rnn", "deepbind", "danq", "residual"] | None = Field(
+        default=None, description="A ready architecture; default when no architecture is given: cnn."
+    )
+    architecture: dict[str, Any] | None = Field(
+        default=None, description="A composed network: {branches: {seq: [layers]}, common: [layers]}."
+    )
+    epochs: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=128, ge=1)
+    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = "adam"
+    learning_rate: float = Field(default=0.001, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    schedule: Literal["constant", "step", "exponential", "plateau", "cosine", "onecycle"] = "constant"
+    schedule_options: dict[str, float] = Field(default_factory=dict, description="e.g. step_size, gamma, factor.")
+    early_stopping: EarlyStopping | None = Field(default_factory=EarlyStopping)
+    class_weights: Literal["none", "auto"] = "none"
+    augment: Augment = Field(default_factory=Augment)
+    gradient_clip: float | None = Field(default=None, gt=0)
+    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int | str | list[int] = "auto"
+    strategy: str = "auto"
+    num_nodes: int = Field(default=1, ge=1)
+    num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes.")
+    seed: int = 42
+
+
+# --------------------------------------------------------------------------- evaluate / predict
+
+
+class EvaluateConfig(StageConfig):
+    """Parameters of ``lociflow evaluate``."""
+
+    model: Path | None = None
+    data: Path | None = None
+    split: Literal["train", "valid", "test", "blackbox"] = "test"
+    classes: dict[str, list[Path]] = Field(default_factory=dict)
+    genome: Path | None = None
+    conservation: Path | None = None
+    tracks: dict[str, Path] = Field(default_factory=dict)
+    batch_size: int = Field(default=512, ge=1)
+    seed: int = 42
+
+
+class PredictConfig(StageConfig):
+    """Parameters of ``lociflow predict``."""
+
+    model: Path | None = None
+    input: list[Path] = Field(default_factory=list)
+    genome: Path | None = None
+    conservation: Path | None = None
+    tracks: dict[str, Path] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Per-class thresholds for a call column.")
+    attribute: Literal["none", "ig"] = "none"
+    chunk_size: int = Field(default=10000, ge=1)
+    batch_size: int = Field(default=512, ge=1)
+    seed: int = 42
+
+
+# --------------------------------------------------------------------------- interpret
+
+
+class InterpretConfig(StageConfig):
+    """Parameters of ``lociflow interpret``."""
+
+    model: Path | None = None
+    data: Path | None = None
+    split: Literal["train", "valid", "test", "blackbox"] = "test"
+    input: list[Path] = Field(default_factory=list)
+    genome: Path | None = None
+    conservation: Path | None = None
+    tracks: dict[str, Path] = Field(default_factory=dict)
+    methods: list[str] = Field(default_factory=lambda: ["saliency", "ig", "ism"])
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-method options.")
+    top: int = Field(default=10, ge=1, description="Most confident loci shown per class.")
+    max_loci: int = Field(default=2000, ge=1, description="Loci drawn from the input for dataset-wide methods.")
+    batch_size: int = Field(default=256, ge=1)
+    seed: int = 42
+
+
+# --------------------------------------------------------------------------- search
+
+
+class SearchConfig(StageConfig):
+    """Parameters of ``lociflow search`` (the space; the base training config is ``train:``)."""
+
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    data: Path | None = None
+    trials: int = Field(default=20, ge=1)
+    workers: int = Field(default=1, ge=1)
+    storage: str | None = None
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    pruner: Literal["none", "median", "hyperband"] = "median"
+    objective: Literal["val_auroc", "val_loss"] = "val_auroc"
+    seed: int = 42
+
+
+STAGE_MODELS: dict[str, type[StageConfig]] = {
+    "preprocess": PreprocessConfig,
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "predict": PredictConfig,
+    "interpret": InterpretConfig,
+    "search": SearchConfig,
+}

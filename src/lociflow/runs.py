@@ -1,0 +1,199 @@
+"""Run folders, run logs and the ``runs.tsv`` ledger.
+
+Every stage runs inside :func:`open_run`. It creates a fresh folder under the output
+root (built under a hidden temporary name and renamed into place only when the stage
+succeeds, so an interrupted run never leaves a folder that looks complete), writes
+``params.yaml`` and a DEBUG ``run.log``, and appends one row to ``<root>/runs.tsv``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lociflow import __version__
+from lociflow.errors import LociflowError
+from lociflow.io.atomic import write_yaml
+
+log = logging.getLogger("lociflow")
+
+LEDGER_NAME = "runs.tsv"
+LEDGER_COLUMNS = ("run_id", "stage", "started", "duration_s", "status", "path", "params", "metrics")
+
+
+def new_run_name(stage: str) -> str:
+    """A unique run name: the stage, the time to the second and a short random suffix."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stage}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class Run:
+    """A run in progress: write outputs under :attr:`path`, record metrics with :meth:`record`."""
+
+    stage: str
+    root: Path
+    name: str
+    path: Path
+    final_path: Path
+    params: dict[str, Any]
+    started: float = field(default_factory=time.time)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    summary_params: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, **metrics: Any) -> None:
+        """Add headline metrics to this run's ledger row."""
+        self.metrics.update(metrics)
+
+    @property
+    def log_path(self) -> Path:
+        return self.final_path / "run.log"
+
+
+def _attach_file_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    root = logging.getLogger("lociflow")
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    return handler
+
+
+def append_ledger(root: Path, row: dict[str, Any]) -> None:
+    """Append one row to ``root/runs.tsv``, writing the header first if the file is new.
+
+    A file lock keeps rows whole when several processes (search workers) append at once.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    ledger = root / LEDGER_NAME
+    with open(ledger, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                handle.write("\t".join(LEDGER_COLUMNS) + "\n")
+            cells = []
+            for column in LEDGER_COLUMNS:
+                value = row.get(column, "")
+                if isinstance(value, (dict, list)):
+                    value = json.dumps(value, sort_keys=True, default=str)
+                cells.append(str(value).replace("\t", " ").replace("\n", " "))
+            handle.write("\t".join(cells) + "\n")
+            handle.flush()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_ledger(root: str | os.PathLike):
+    """Read ``root/runs.tsv`` as a DataFrame, with ``params`` and ``metrics`` parsed."""
+    import pandas as pd
+
+    ledger = Path(root) / LEDGER_NAME
+    if not ledger.exists():
+        return pd.DataFrame(columns=LEDGER_COLUMNS)
+    frame = pd.read_csv(ledger, sep="\t", dtype=str, keep_default_na=False)
+    for column in ("params", "metrics"):
+        frame[column] = [json.loads(v) if v else {} for v in frame[column]]
+    return frame
+
+
+@contextlib.contextmanager
+def open_run(
+    stage: str,
+    root: str | os.PathLike,
+    params: dict[str, Any],
+    name: str | None = None,
+    force: bool = False,
+    summary_params: dict[str, Any] | None = None,
+) -> Iterator[Run]:
+    """Create a run folder for ``stage`` under ``root`` and yield the :class:`Run`.
+
+    ``params`` is the complete resolved configuration, written to ``params.yaml`` as
+    ``{stage: params}`` so that ``--config`` accepts it back. On success the folder is
+    renamed into place and a ledger row appended; on failure everything but ``run.log``
+    is removed and the log is kept at ``<root>/<name>.failed/run.log``.
+    """
+    root = Path(root).expanduser().resolve()
+    name = name or new_run_name(stage)
+    if "/" in name or name in ("", ".", ".."):
+        raise LociflowError(f"Run name {name!r} is not a valid folder name.")
+    final = root / name
+    if final.exists() and not force:
+        raise LociflowError(
+            f"Output folder {final} already exists. Choose another --name, or pass --force "
+            "to replace it."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    work = root / f".{name}.tmp-{secrets.token_hex(3)}"
+    work.mkdir()
+    run = Run(stage=stage, root=root, name=name, path=work, final_path=final, params=params,
+              summary_params=dict(summary_params or {}))
+    header = f"lociflow {__version__} {stage} run {name}\nlociflow {stage} --config params.yaml reproduces it"
+    write_yaml(work / "params.yaml", {stage: params}, header=header)
+    handler = _attach_file_log(work / "run.log")
+    log.info("lociflow %s: %s run %s", __version__, stage, name)
+    log.debug("parameters: %s", json.dumps(params, default=str, sort_keys=True))
+    status = "failed"
+    try:
+        yield run
+        status = "ok"
+    except BaseException as exc:
+        # the CLI names this file when it reports an unexpected error
+        exc.lociflow_run_log = root / f"{name}.failed" / "run.log"  # type: ignore[attr-defined]
+        log.exception("run failed")
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        duration = round(time.time() - run.started, 2)
+        if status == "ok":
+            _move_into_place(work, final)
+        else:
+            _keep_only_log(work, root / f"{name}.failed")
+        append_ledger(root, {
+            "run_id": name,
+            "stage": stage,
+            "started": _dt.datetime.fromtimestamp(run.started).isoformat(timespec="seconds"),
+            "duration_s": duration,
+            "status": status,
+            "path": str(final if status == "ok" else root / f"{name}.failed"),
+            "params": run.summary_params,
+            "metrics": run.metrics,
+        })
+
+
+def _move_into_place(work: Path, final: Path) -> None:
+    if final.exists():
+        trash = final.parent / f".{final.name}.old-{secrets.token_hex(3)}"
+        os.replace(final, trash)
+        os.replace(work, final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(work, final)
+
+
+def _keep_only_log(work: Path, failed: Path) -> None:
+    for child in work.iterdir():
+        if child.name == "run.log":
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    if failed.exists():
+        shutil.rmtree(failed, ignore_errors=True)
+    os.replace(work, failed)
