@@ -1,0 +1,79 @@
+"""Classification metrics for any number of classes (two is only a special case).
+
+One function computes every number lociflow reports, so that training's
+``metrics.json``, ``lociflow evaluate`` and the hyperparameter search agree exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def _safe(value: float) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else round(value, 6)
+
+
+def per_class_auc(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> tuple[dict, dict]:
+    """One-vs-rest AUROC and AUPRC per class, with macro and micro averages.
+
+    A class absent from ``labels`` (or the only class present) gets ``None``; averages skip it.
+    """
+    labels = np.asarray(labels)
+    probs = np.asarray(probs, dtype=np.float64)
+    onehot = np.eye(len(classes), dtype=np.int8)[labels]
+    auroc: dict[str, Any] = {}
+    auprc: dict[str, Any] = {}
+    for k, name in enumerate(classes):
+        positives = int(onehot[:, k].sum())
+        if 0 < positives < len(labels):
+            auroc[name] = _safe(skm.roc_auc_score(onehot[:, k], probs[:, k]))
+            auprc[name] = _safe(skm.average_precision_score(onehot[:, k], probs[:, k]))
+        else:
+            auroc[name] = auprc[name] = None
+    valid_roc = [v for v in auroc.values() if v is not None]
+    valid_pr = [v for v in auprc.values() if v is not None]
+    auroc["macro"] = _safe(np.mean(valid_roc)) if valid_roc else None
+    auprc["macro"] = _safe(np.mean(valid_pr)) if valid_pr else None
+    if valid_roc:
+        auroc["micro"] = _safe(skm.roc_auc_score(onehot.ravel(), probs.ravel()))
+        auprc["micro"] = _safe(skm.average_precision_score(onehot.ravel(), probs.ravel()))
+    else:
+        auroc["micro"] = auprc["micro"] = None
+    return auroc, auprc
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Every headline metric for predicted class probabilities ``probs`` [N, K].
+
+    Returns a JSON-ready dict: ``auroc`` and ``auprc`` (per class, ``macro``, ``micro``),
+    ``accuracy``, ``balanced_accuracy``, ``mcc``, ``f1`` (per class and macro),
+    ``log_loss``, ``confusion_matrix`` (rows true, columns predicted, at the
+    highest-probability class), and ``n`` per class.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape != (len(labels), len(classes)):
+        raise ValueError(f"probs must be [N, {len(classes)}], got {probs.shape} for {len(labels)} labels")
+    predicted = probs.argmax(axis=1)
+    auroc, auprc = per_class_auc(labels, probs, classes)
+    k = list(range(len(classes)))
+    f1 = skm.f1_score(labels, predicted, labels=k, average=None, zero_division=0)
+    clipped = np.clip(probs, 1e-7, 1.0)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return {
+        "auroc": auroc,
+        "auprc": auprc,
+        "accuracy": _safe(skm.accuracy_score(labels, predicted)),
+        "balanced_accuracy": _safe(skm.balanced_accuracy_score(labels, predicted)) if len(set(labels)) > 1 else None,
+        "mcc": _safe(skm.matthews_corrcoef(labels, predicted)),
+        "f1": {**{c: _safe(v) for c, v in zip(classes, f1)}, "macro": _safe(np.mean(f1))},
+        "log_loss": _safe(skm.log_loss(labels, clipped, labels=k)),
+        "confusion_matrix": skm.confusion_matrix(labels, predicted, labels=k).tolist(),
+        "classes": list(classes),
+        "n": {c: int((labels == i).sum()) for i, c in enumerate(classes)},
+    }

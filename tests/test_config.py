@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+
+from lociflow.config import PreprocessConfig, TrainConfig, load_stage
+from lociflow.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_key_names_key_and_suggests_nearest(tmp_path):
+    cfg = write(tmp_path, "preprocess:\n  classes: {a: [a.bed], b: [b.bed]}\n  windw: 100\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'preprocess.windw' \(did you mean 'window'\?\)"):
+        load_stage(PreprocessConfig, "preprocess", cfg)
+
+
+def test_unknown_section_suggests_stage(tmp_path):
+    cfg = write(tmp_path, "preprocessing:\n  window: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown section 'preprocessing' \(did you mean 'preprocess'\?\)"):
+        load_stage(PreprocessConfig, "preprocess", cfg)
+
+
+def test_duplicate_class_names_are_an_error(tmp_path):
+    cfg = write(tmp_path, "preprocess:\n  classes:\n    bound: [a.bed]\n    bound: [b.bed]\n")
+    with pytest.raises(ConfigError, match="Duplicate key 'bound' at line 4"):
+        load_stage(PreprocessConfig, "preprocess", cfg)
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    cfg = write(tmp_path, "preprocess:\n  classes: {a: a.bed, b: [b.bed]}\n  genome: g.fa\n")
+    loaded = load_stage(PreprocessConfig, "preprocess", cfg)
+    assert loaded.classes["a"] == [tmp_path / "a.bed"]
+    assert loaded.genome == tmp_path / "g.fa"
+
+
+def test_set_overrides_win_over_the_file(tmp_path):
+    cfg = write(tmp_path, "preprocess:\n  classes: {a: a.bed, b: b.bed}\n  window: 100\n")
+    loaded = load_stage(PreprocessConfig, "preprocess", cfg, ["window=200", "split.ratios={train: 1, test: 1}"])
+    assert loaded.window == 200
+    assert loaded.split.ratios == {"train": 1.0, "test": 1.0}
+
+
+def test_dumped_params_load_back_identically(tmp_path):
+    cfg = write(tmp_path, "train:\n  preset: cnn_rnn\n  epochs: 3\n")
+    first = load_stage(TrainConfig, "train", cfg)
+    import yaml
+
+    again = write(tmp_path, yaml.safe_dump({"train": first.dump()}, sort_keys=False))
+    assert load_stage(TrainConfig, "train", again).dump() == first.dump()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("window: 0", "window must be at least 1"),
+        ("split: {ratios: {train: -1, test: 1}}", "must not be negative"),
+        ("split: {ratios: {train: 0, test: 0}}", "all zero"),
+        ("split: {method: chromosome, train: [chr1], test: [chr1]}", "'chr1' is in both the train and test"),
+    ],
+)
+def test_bad_values_are_explained(tmp_path, text, message):
+    cfg = write(tmp_path, f"preprocess:\n  classes: {{a: a.bed, b: b.bed}}\n  {text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_stage(PreprocessConfig, "preprocess", cfg)
+
+
+def test_one_class_only_is_an_error(tmp_path):
+    cfg = write(tmp_path, "preprocess:\n  classes: {a: a.bed}\n")
+    with pytest.raises(ConfigError, match="only one class"):
+        load_stage(PreprocessConfig, "preprocess", cfg)
