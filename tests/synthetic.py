@@ -65,7 +65,7 @@ def write_dataset(
     rng = np.random.default_rng(seed)
     seqs, labels, starts = planted_sequences(n, window, motif, rng)
     if len(classes) > 2:  # extra classes: relabel some negatives, planting reversed motif
-        extra = np.where(labels == 1)[0]
+        extra = rng.permutation(np.where(labels == 1)[0])
         for j, idx in enumerate(extra[: len(extra) // 2]):
             labels[idx] = 2
             pos = int(rng.integers(0, window - len(motif) + 1))
