@@ -406,7 +406,18 @@ class EvaluateConfig(StageConfig):
     conservation: Path | None = None
     tracks: dict[str, Path] = Field(default_factory=dict)
     batch_size: int = Field(default=512, ge=1)
+    device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda, cuda:1, mps.")
+    workers: int = Field(default=1, ge=1, description="Processes for folding new input.")
+    cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds.")
     seed: int = 42
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("classes"), dict):
+            data = dict(data)
+            data["classes"] = {k: ([v] if isinstance(v, (str, os.PathLike)) else v) for k, v in data["classes"].items()}
+        return data
 
 
 class PredictConfig(StageConfig):
@@ -421,6 +432,10 @@ class PredictConfig(StageConfig):
     attribute: Literal["none", "ig"] = "none"
     chunk_size: int = Field(default=10000, ge=1)
     batch_size: int = Field(default=512, ge=1)
+    ig_steps: int = Field(default=32, ge=2, description="Integration steps of integrated gradients.")
+    device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda, cuda:1, mps.")
+    workers: int = Field(default=1, ge=1, description="Processes for folding new input.")
+    cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds.")
     seed: int = 42
 
 
