@@ -1,0 +1,359 @@
+"""The model directory: weights in safetensors plus ``spec.yaml``, loaded without unpickling.
+
+Layout::
+
+    MODEL/
+      model.safetensors   the weights (tensors only: reading it cannot run code)
+      spec.yaml           format_version, lociflow_version, classes, n_classes, branches,
+                          channels, window, alphabet, preprocess (how to encode new input),
+                          architecture (explicit layers)
+
+Loading rebuilds the network from ``spec.yaml`` with :func:`build_network` and copies the
+weights in after checking every name and shape. A model trained elsewhere can be given as
+TorchScript instead: ``model.pt`` plus a ``spec.yaml`` with ``format: torchscript``
+(see ``docs/models.md``); TorchScript carries code, so load only files you trust.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from lociflow.errors import ConfigError, ModelFileError
+from lociflow.io.atomic import write_yaml
+
+log = logging.getLogger("lociflow.model.io")
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+TORCHSCRIPT = "model.pt"
+SPEC = "spec.yaml"
+_REQUIRED = ("classes", "branches", "channels", "window")
+
+
+@dataclass
+class LoadedModel:
+    """A model read from its directory, ready to predict.
+
+    ``network(*inputs)`` takes one float tensor ``[B, L, C]`` per branch in ``branches``
+    order and returns logits ``[B, K]``; :meth:`predict_proba` does the batching.
+    """
+
+    path: Path
+    network: nn.Module
+    spec: dict[str, Any]
+    classes: list[str]
+    branches: list[str]
+    channels: dict[str, list[str]]
+    window: int
+    alphabet: str
+    preprocess: dict[str, Any]
+    architecture: dict[str, Any]
+    format: str = "safetensors"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_recurrent(self) -> bool:
+        """Whether the network has GRU/LSTM layers (attribution then needs cuDNN off on GPU)."""
+        flag = getattr(self.network, "is_recurrent", None)
+        if isinstance(flag, bool):
+            return flag
+        return any(isinstance(m, nn.RNNBase) or getattr(m, "original_name", "") in ("GRU", "LSTM", "RNN")
+                   for m in self.network.modules())
+
+    @property
+    def first_conv(self) -> dict[str, nn.Conv1d]:
+        """Branch -> first convolution reading the input (empty for TorchScript models)."""
+        return dict(getattr(self.network, "first_conv", {}) or {})
+
+    def predict_proba(self, inputs: dict[str, np.ndarray], batch_size: int = 512) -> np.ndarray:
+        """Class probabilities ``[N, K]`` (float32) for arrays ``{branch: [N, L, C]}``.
+
+        Arrays may be memory-mapped and of any numeric dtype; they are converted batch by batch.
+        """
+        arrays = [self._checked(inputs, name) for name in self.branches]
+        n = arrays[0].shape[0]
+        out = np.empty((n, len(self.classes)), dtype=np.float32)
+        self.network.eval()
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                batch = [torch.from_numpy(np.array(a[start:start + batch_size], dtype=np.float32)).to(self.device)
+                         for a in arrays]
+                out[start:start + batch_size] = torch.softmax(self.network(*batch), dim=1).float().cpu().numpy()
+        return out
+
+    def _checked(self, inputs: dict[str, np.ndarray], name: str) -> np.ndarray:
+        if name not in inputs:
+            raise ModelFileError(
+                f"the model needs input branch {name!r} (branches: {', '.join(self.branches)}); "
+                f"got {', '.join(inputs) or 'none'}."
+            )
+        array = inputs[name]
+        expected = (self.window, len(self.channels[name]))
+        if array.ndim != 3 or tuple(array.shape[1:]) != expected:
+            raise ModelFileError(
+                f"branch {name!r} input has shape {tuple(array.shape)}; the model expects "
+                f"[N, {expected[0]}, {expected[1]}] (window {self.window}, channels {self.channels[name]})."
+            )
+        return array
+
+
+def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, Any]) -> Path:
+    """Write ``model.safetensors`` and ``spec.yaml`` into ``folder`` (each atomically).
+
+    Parameters
+    ----------
+    folder
+        The model directory (created if needed).
+    network
+        A network from :func:`lociflow.model.network.build_network`.
+    spec
+        At least ``classes``; ``branches``, ``channels``, ``window`` and ``architecture``
+        default to the network's own; also ``alphabet`` and ``preprocess`` (the dataset's
+        preprocess params) so that new input can be encoded the same way.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    from safetensors.torch import save_file
+
+    import lociflow
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    full = {
+        "format_version": FORMAT_VERSION,
+        "format": "safetensors",
+        "lociflow_version": lociflow.__version__,
+        "classes": list(spec["classes"]),
+        "n_classes": int(spec.get("n_classes", len(spec["classes"]))),
+        "branches": list(spec.get("branches", getattr(network, "branches", []))),
+        "channels": {k: list(v) for k, v in spec.get("channels", getattr(network, "channels", {})).items()},
+        "window": int(spec.get("window", getattr(network, "window", 0))),
+        "alphabet": spec.get("alphabet", "dna"),
+        "preprocess": dict(spec.get("preprocess") or {}),
+        "architecture": spec.get("architecture", getattr(network, "architecture", None)),
+    }
+    full.update({k: v for k, v in spec.items() if k not in full})
+    if full["n_classes"] != len(full["classes"]):
+        raise ValueError(f"n_classes {full['n_classes']} differs from the {len(full['classes'])} classes")
+    state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "pt", "lociflow_version": lociflow.__version__})
+        os.replace(tmp, folder / WEIGHTS)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_yaml(folder / SPEC, _plain(full), header="lociflow model spec: how to rebuild the network and encode input")
+    return folder
+
+
+def _plain(value: Any) -> Any:
+    """Plain YAML-able data (paths and numpy scalars as strings/numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``spec.yaml`` of a model directory (raises :class:`ModelFileError`)."""
+    folder = _model_folder(folder)
+    path = folder / SPEC
+    if not path.is_file():
+        raise ModelFileError(f"{folder} has no {SPEC}: give the model folder that `lociflow train` printed.")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path} is not valid YAML ({exc}); the model folder is damaged.") from None
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"{path} must hold a mapping of model properties; the model folder is damaged.")
+    version = spec.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path} has no integer format_version; it was not written by lociflow.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version}, newer than this lociflow reads ({FORMAT_VERSION}); "
+            "upgrade lociflow to load it."
+        )
+    missing = [k for k in _REQUIRED if k not in spec]
+    if missing:
+        raise ModelFileError(f"{path} lacks {', '.join(missing)}; the model folder is damaged.")
+    branches = list(spec["branches"])
+    if set(branches) != set(spec["channels"] or {}):
+        raise ModelFileError(f"{path}: branches {branches} and channels {list(spec['channels'] or {})} disagree.")
+    return spec
+
+
+def _model_folder(path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    if path.is_file() and path.name in (SPEC, WEIGHTS, TORCHSCRIPT):
+        path = path.parent
+    if not path.exists():
+        raise ModelFileError(f"Model folder {path} does not exist.")
+    if not path.is_dir():
+        raise ModelFileError(f"{path} is not a model folder: give the folder that holds {SPEC}.")
+    return path
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model directory written by :func:`save_model` (or a TorchScript model folder).
+
+    Never unpickles: weights are read from safetensors and the network is rebuilt from
+    ``spec.yaml``. Every weight's name and shape must match the rebuilt network.
+
+    Parameters
+    ----------
+    path
+        The model folder (or its ``spec.yaml``).
+    device
+        Where the network lives, e.g. ``"cpu"`` or ``"cuda"``. Default is ``"cpu"``.
+
+    Returns
+    -------
+    LoadedModel
+        With the network in eval mode; raises :class:`ModelFileError` for a missing,
+        damaged, mismatched or too new model.
+    """
+    folder = _model_folder(path)
+    spec = read_spec(folder)
+    device = torch.device(device)
+    fmt = spec.get("format", "safetensors")
+    if fmt == "torchscript":
+        network = _load_torchscript(folder, spec, device)
+    elif fmt == "safetensors":
+        network = _load_safetensors(folder, spec, device)
+    else:
+        raise ModelFileError(f"{folder / SPEC}: unknown format {fmt!r}; formats: safetensors, torchscript.")
+    network.eval()
+    return LoadedModel(
+        path=folder, network=network, spec=spec, classes=[str(c) for c in spec["classes"]],
+        branches=list(spec["branches"]), channels={k: list(v) for k, v in spec["channels"].items()},
+        window=int(spec["window"]), alphabet=str(spec.get("alphabet", "dna")),
+        preprocess=dict(spec.get("preprocess") or {}), architecture=dict(spec.get("architecture") or {}),
+        format=fmt, device=device,
+    )
+
+
+def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) -> nn.Module:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from lociflow.model.network import build_network
+
+    path = folder / WEIGHTS
+    if not path.is_file():
+        raise ModelFileError(f"{folder} has no {WEIGHTS}; the model folder is incomplete (was training interrupted?).")
+    if not spec.get("architecture"):
+        raise ModelFileError(f"{folder / SPEC} has no architecture; the model cannot be rebuilt.")
+    channels = {b: list(spec["channels"][b]) for b in spec["branches"]}
+    try:
+        network = build_network(spec["architecture"], channels, int(spec["window"]),
+                                int(spec.get("n_classes", len(spec["classes"]))))
+    except ConfigError as exc:
+        raise ModelFileError(f"{folder / SPEC}: the architecture cannot be rebuilt: {exc}") from None
+    try:
+        weights = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} is corrupted or truncated ({exc}); train the model again or restore the file.") from None
+    _check_weights(network, weights, path)
+    network.load_state_dict(weights, strict=True)
+    return network.to(device)
+
+
+def _check_weights(network: nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    wrong = [f"{k} {found[k]} (spec needs {expected[k]})" for k in expected if k in found and found[k] != expected[k]]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} weight(s), e.g. {', '.join(missing[:3])}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected weight(s), e.g. {', '.join(unexpected[:3])}")
+    if wrong:
+        problems.append(f"{len(wrong)} of the wrong shape, e.g. {'; '.join(wrong[:3])}")
+    if problems:
+        raise ModelFileError(
+            f"{path} does not match the architecture in {SPEC}: " + "; ".join(problems)
+            + ". The weights and spec.yaml come from different models."
+        )
+
+
+class TorchScriptNetwork(nn.Module):
+    """A TorchScript module behind the lociflow call convention (``branches``, ``classes_count``).
+
+    Inputs are channels-last ``[B, L, C]``; with ``input_layout: channels_first`` in the spec
+    they are transposed before the call. A model whose output is probabilities
+    (``output: probabilities``) has them turned into log-probabilities, which are logits.
+    """
+
+    def __init__(self, module: nn.Module, branches: list[str], classes_count: int,
+                 channels_first: bool = False, probabilities: bool = False):
+        super().__init__()
+        self.module = module
+        self.branches = list(branches)
+        self.classes_count = classes_count
+        self.channels_first = channels_first
+        self.probabilities = probabilities
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        xs = [x.float() for x in inputs]
+        if self.channels_first:
+            xs = [x.transpose(1, 2) for x in xs]
+        out = self.module(*xs)
+        if self.probabilities:
+            out = torch.log(out.clamp_min(1e-12))
+        return out
+
+
+def _load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) -> nn.Module:
+    path = folder / spec.get("file", TORCHSCRIPT)
+    if not path.is_file():
+        raise ModelFileError(f"{folder / SPEC} says format: torchscript but {path} does not exist.")
+    try:
+        module = torch.jit.load(str(path), map_location=device)
+    except Exception as exc:  # torch raises RuntimeError or plain Exception for bad archives
+        raise ModelFileError(f"{path} is not a readable TorchScript file ({exc}).") from None
+    layout = spec.get("input_layout", "channels_last")
+    output = spec.get("output", "logits")
+    if layout not in ("channels_last", "channels_first"):
+        raise ModelFileError(f"{folder / SPEC}: input_layout must be channels_last or channels_first, got {layout!r}.")
+    if output not in ("logits", "probabilities"):
+        raise ModelFileError(f"{folder / SPEC}: output must be logits or probabilities, got {output!r}.")
+    return TorchScriptNetwork(module, list(spec["branches"]), len(spec["classes"]),
+                              channels_first=layout == "channels_first",
+                              probabilities=output == "probabilities").to(device)
+
+
+def dataset_spec(dataset, architecture: dict[str, Any]) -> dict[str, Any]:
+    """The ``spec`` for :func:`save_model` of a network trained on ``dataset`` (a ``DatasetDir``)."""
+    return {
+        "classes": dataset.classes,
+        "n_classes": len(dataset.classes),
+        "branches": dataset.branches,
+        "channels": dataset.channels,
+        "window": dataset.window,
+        "alphabet": dataset.alphabet,
+        "preprocess": dict(dataset.params),
+        "architecture": architecture,
+    }

@@ -1,0 +1,115 @@
+"""The multi-branch network built from an architecture spec.
+
+Call convention (shared by training, evaluation and attribution)::
+
+    logits = network(*inputs)
+
+with one float tensor per branch, in ``network.branches`` order, each ``[B, L, C]``
+(channels-last, exactly as the dataset stores them); the network transposes inside.
+The output is logits ``[B, K]``; softmax is applied outside (cross-entropy in training).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from lociflow.model.layers import make_block
+from lociflow.model.plan import NetworkPlan, plan_network
+from lociflow.model.spec import Architecture
+
+
+class MultiBranchNetwork(nn.Module):
+    """One encoder per input branch, a join, common layers and a linear output layer.
+
+    Attributes
+    ----------
+    branches
+        Branch names in forward-argument order.
+    classes_count
+        Number of output logits.
+    architecture
+        The fully explicit architecture dict it was built from.
+    channels, window
+        The input description it was built for.
+    """
+
+    def __init__(self, plan: NetworkPlan):
+        super().__init__()
+        self.branches: list[str] = list(plan.branches)
+        self.classes_count: int = plan.n_classes
+        self.architecture: dict[str, Any] = plan.architecture.to_dict()
+        self.channels: dict[str, list[str]] = {k: list(v) for k, v in plan.channels.items()}
+        self.window: int = plan.window
+        self.merge: str = plan.merge
+        # ModuleList, not ModuleDict: branch (track) names need not be valid attribute names
+        self.encoders = nn.ModuleList(
+            nn.Sequential(*[make_block(p) for p in plan.branches[name]]) for name in self.branches
+        )
+        self.common = nn.Sequential(*[make_block(p) for p in plan.common])
+        head_in = plan.head_input
+        self.head = nn.Sequential(nn.Flatten() if head_in.is_sequence else nn.Identity(),
+                                  nn.Linear(head_in.features, plan.n_classes))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if len(inputs) != len(self.branches):
+            raise TypeError(
+                f"the network takes {len(self.branches)} inputs ({', '.join(self.branches)}), got {len(inputs)}"
+            )
+        outputs = []
+        for x, encoder in zip(inputs, self.encoders):
+            if not torch.is_floating_point(x):
+                x = x.float()
+            h = encoder(x.transpose(1, 2))
+            outputs.append(h.flatten(1) if self.merge == "flatten" else h)
+        joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return self.head(self.common(joined))
+
+    @property
+    def is_recurrent(self) -> bool:
+        """Whether any layer is a GRU or LSTM (attribution then needs cuDNN off on GPU)."""
+        return any(isinstance(m, nn.RNNBase) for m in self.modules())
+
+    @property
+    def first_conv(self) -> dict[str, nn.Conv1d]:
+        """Branch -> the Conv1d of its first layer, when that layer is a ``conv`` reading the input.
+
+        Only a convolution applied directly to the input has filters that read as motifs;
+        branches starting with another layer type are left out.
+        """
+        found = {}
+        for name, encoder in zip(self.branches, self.encoders):
+            if len(encoder) and hasattr(encoder[0], "conv") and isinstance(encoder[0].conv, nn.Conv1d):
+                found[name] = encoder[0].conv
+        return found
+
+
+def build_network(architecture: dict[str, Any] | Architecture, channels: dict[str, list[str]],
+                  window: int, n_classes: int) -> MultiBranchNetwork:
+    """Build the network for ``architecture`` on inputs of ``window`` positions.
+
+    The spec is validated against the dataset first (:func:`lociflow.model.plan.plan_network`),
+    so a spec that cannot work raises :class:`lociflow.errors.ConfigError` naming the layer
+    before any weight exists. Weights use PyTorch's default initialisation, drawn from the
+    global generator: seed it (``torch.manual_seed``) for identical weights.
+
+    Parameters
+    ----------
+    architecture
+        Fully explicit or partial architecture dict (``branches`` and ``common``).
+    channels
+        Branch name -> channel names, in the dataset's branch order (``DatasetDir.channels``);
+        this order is the forward-argument order.
+    window
+        Positions per input.
+    n_classes
+        Number of classes (output logits).
+
+    Returns
+    -------
+    MultiBranchNetwork
+        In training mode; ``network(*inputs)`` gives logits ``[B, n_classes]``.
+    """
+    return MultiBranchNetwork(plan_network(architecture, channels, window, n_classes))
