@@ -1,0 +1,323 @@
+"""First-layer convolution filters as motifs: PWMs, influence, and JASPAR matches.
+
+A first-layer filter of a sequence branch is a motif detector. The motif it detects is
+read from the data, not from its weights: every input window whose activation exceeds
+a fraction of the filter's largest activation over the dataset is counted into a
+position frequency matrix (Alipanahi et al. 2015; Kelley et al. 2016). The filter's
+*influence* is how much the predictions change when its output is silenced (set to
+zero) for every locus. Tomtom then says which known motif each filter resembles.
+
+Everything is batched: one forward pass (cut short after the first convolution) finds
+the largest activations, a second counts the windows, and the influence pass runs the
+whole network once per filter and batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lociflow.errors import LociflowError
+from lociflow.interpret.scoring import (
+    attribution_mode,
+    ordered_inputs,
+    progress,
+    resolve_device,
+    to_tensors,
+)
+
+log = logging.getLogger("lociflow.interpret.filters")
+
+__all__ = ["FilterResult", "filter_motifs", "filter_pfms", "filter_influence", "filter_table", "trim_ppm"]
+
+
+class FilterResult(NamedTuple):
+    """Per first-layer filter: counts ``pfms [F, k, C]``, ``n_sites [F]``, ``max_activation [F]``,
+    ``influence [F]`` (mean total-variation change of the predicted probabilities when the
+    filter is silenced) and ``class_change [F, K]`` (mean signed change of each class
+    probability)."""
+
+    pfms: np.ndarray
+    n_sites: np.ndarray
+    max_activation: np.ndarray
+    influence: np.ndarray
+    class_change: np.ndarray
+
+
+class _Stop(Exception):
+    """Raised by a hook to end a forward pass once the first convolution has run."""
+
+
+def _windows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """The input windows ``[B, L', k, C]`` each output position of ``conv`` reads."""
+    (k,), (d,), (s,) = conv.kernel_size, conv.dilation, conv.stride
+    if isinstance(conv.padding, str):
+        total = d * (k - 1) if conv.padding == "same" else 0
+        left, right = total // 2, total - total // 2
+    else:
+        left = right = int(conv.padding[0])
+    x = F.pad(x, (left, right))
+    span = d * (k - 1) + 1
+    win = x.unfold(2, span, s)[..., ::d]  # [B, C, L', k]
+    return win.permute(0, 2, 3, 1)
+
+
+def _check_conv(conv: nn.Module, channels: int) -> None:
+    if not isinstance(conv, nn.Conv1d):
+        raise LociflowError(f"Filter analysis needs the first layer to be a 1-D convolution, got {type(conv).__name__}.")
+    if conv.groups != 1 or conv.in_channels != channels:
+        raise LociflowError(
+            f"The first convolution reads {conv.in_channels} channels (groups={conv.groups}); "
+            f"filter motifs need it to read the {channels} one-hot channels of the sequence directly."
+        )
+
+
+def filter_pfms(
+    network: nn.Module,
+    inputs: Mapping[str, np.ndarray],
+    conv: nn.Conv1d,
+    branch: str = "seq",
+    threshold: float = 0.5,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    verbose: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count the windows that activate each filter above ``threshold`` x its largest activation.
+
+    Why: a filter's weights are not a motif (they can be negative, and their scale is
+    arbitrary); the sequences it responds to are.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network (``branches`` attribute, inputs ``[B, L, C]``).
+    inputs : dict of str to numpy.ndarray
+        Arrays per branch, ``[N, L, C]``.
+    conv : torch.nn.Conv1d
+        The first convolution of ``branch``; its input must be the one-hot sequence.
+    branch : str
+        The sequence branch. Default is ``"seq"``.
+    threshold : float
+        Fraction of each filter's largest activation over the dataset that a window must
+        exceed to be counted. Default is 0.5.
+    batch_size, device, verbose
+        As for every interpretation method.
+
+    Returns
+    -------
+    pfms : numpy.ndarray
+        ``[F, k, C]`` counts of each letter at each filter position.
+    n_sites : numpy.ndarray
+        ``[F]`` windows counted per filter.
+    max_activation : numpy.ndarray
+        ``[F]`` the largest activation of each filter over the dataset.
+    """
+    arrays = ordered_inputs(network, inputs)
+    if branch not in network.branches:
+        raise LociflowError(f"The model has no {branch!r} branch; it reads {network.branches}.")
+    channels = arrays[network.branches.index(branch)].shape[2]
+    _check_conv(conv, channels)
+    if not 0 < threshold < 1:
+        raise LociflowError(f"The activation threshold must lie between 0 and 1 (a fraction of the maximum), got {threshold}.")
+    dev = resolve_device(device)
+    n = arrays[0].shape[0]
+    n_filters, k = conv.out_channels, conv.kernel_size[0]
+    state: dict[str, torch.Tensor] = {}
+
+    def grab(module, args, output):
+        state["x"], state["y"] = args[0], output
+        raise _Stop
+
+    def passes(description: str):
+        with attribution_mode(network, dev), torch.inference_mode(), progress(description, n, verbose) as pbar:
+            handle = conv.register_forward_hook(grab)
+            try:
+                for lo in range(0, n, batch_size):
+                    try:
+                        network(*to_tensors(arrays, slice(lo, lo + batch_size), dev))
+                    except _Stop:
+                        pass
+                    else:
+                        raise LociflowError("The given convolution is not part of the network's forward pass.")
+                    yield state["x"], state["y"]
+                    pbar.update(min(batch_size, n - lo))
+            finally:
+                handle.remove()
+
+    top = torch.full((n_filters,), -torch.inf, device=dev)
+    for _, y in passes("Filter activations"):
+        top = torch.maximum(top, y.amax(dim=(0, 2)))
+    cut = (threshold * top.clamp(min=0)).view(1, -1, 1)
+    pfms = torch.zeros((n_filters, k, channels), dtype=torch.float64, device=dev)
+    sites = torch.zeros(n_filters, dtype=torch.float64, device=dev)
+    for x, y in passes("Filter sites"):
+        mask = ((y > cut) & (y > 0)).to(torch.float64)  # [B, F, L']
+        windows = _windows(conv, x).to(torch.float64)  # [B, L', k, C]
+        pfms += torch.einsum("bfl,blkc->fkc", mask, windows)
+        sites += mask.sum(dim=(0, 2))
+    return pfms.cpu().numpy(), sites.cpu().numpy().astype(np.int64), top.cpu().numpy()
+
+
+def filter_influence(
+    network: nn.Module,
+    inputs: Mapping[str, np.ndarray],
+    conv: nn.Conv1d,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    verbose: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much the predictions change when each filter's output is set to zero.
+
+    Returns
+    -------
+    influence : numpy.ndarray
+        ``[F]`` mean over loci of the total-variation distance between the class
+        probabilities with and without the filter (0: no effect, 1: the prediction flips
+        completely).
+    class_change : numpy.ndarray
+        ``[F, K]`` mean signed change of each class probability (silenced minus intact).
+    """
+    arrays = ordered_inputs(network, inputs)
+    dev = resolve_device(device)
+    n = arrays[0].shape[0]
+    n_filters = conv.out_channels
+    silenced: dict[str, int | None] = {"f": None}
+
+    def silence(module, args, output):
+        f = silenced["f"]
+        if f is None:
+            return None
+        output = output.clone()
+        output[:, f, :] = 0
+        return output
+
+    influence = np.zeros(n_filters)
+    change = np.zeros((n_filters, int(getattr(network, "classes_count", 0)) or 1))
+    with attribution_mode(network, dev), torch.inference_mode(), progress("Filter influence", n * n_filters, verbose) as pbar:
+        handle = conv.register_forward_hook(silence)
+        try:
+            for lo in range(0, n, batch_size):
+                batch = to_tensors(arrays, slice(lo, lo + batch_size), dev)
+                silenced["f"] = None
+                base = torch.softmax(network(*batch).float(), dim=1)
+                if change.shape[1] != base.shape[1]:
+                    change = np.zeros((n_filters, base.shape[1]))
+                for f in range(n_filters):
+                    silenced["f"] = f
+                    delta = torch.softmax(network(*batch).float(), dim=1) - base
+                    influence[f] += float(0.5 * delta.abs().sum(dim=1).sum())
+                    change[f] += delta.sum(dim=0).double().cpu().numpy()
+                    pbar.update(len(base))
+        finally:
+            silenced["f"] = None
+            handle.remove()
+    return influence / max(n, 1), change / max(n, 1)
+
+
+def filter_motifs(
+    network: nn.Module,
+    inputs: Mapping[str, np.ndarray],
+    conv: nn.Conv1d,
+    branch: str = "seq",
+    threshold: float = 0.5,
+    influence_loci: int | None = 1000,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    random_state: int | None = 0,
+    verbose: bool = False,
+) -> FilterResult:
+    """PWMs and influence of every first-layer filter of ``branch`` (see module docstring).
+
+    ``influence_loci`` caps the loci (drawn with ``random_state``) used for the influence
+    pass, which costs one forward pass per filter; None uses every locus.
+    """
+    pfms, sites, top = filter_pfms(network, inputs, conv, branch, threshold, batch_size, device, verbose)
+    n = next(iter(inputs.values())).shape[0]
+    rows = np.arange(n)
+    if influence_loci is not None and n > influence_loci:
+        rows = np.sort(np.random.default_rng(random_state).choice(n, influence_loci, replace=False))
+    subset = {b: np.asarray(a[rows]) for b, a in inputs.items()}
+    influence, change = filter_influence(network, subset, conv, batch_size, device, verbose)
+    return FilterResult(pfms, sites, top, influence, change)
+
+
+def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
+    """Drop low-information columns at both ends (they only blur a Tomtom comparison)."""
+    ppm = np.asarray(ppm, dtype=np.float64)
+    ic = information_content(ppm)
+    keep = np.where(ic >= min_bits)[0]
+    if len(keep) == 0:
+        return ppm[:0]
+    return ppm[keep[0]: keep[-1] + 1]
+
+
+def information_content(ppm: np.ndarray) -> np.ndarray:
+    """Bits per column of a ``[L, 4]`` probability matrix (uniform background)."""
+    p = np.clip(ppm, 1e-9, 1)
+    return np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
+
+
+def to_ppm(pfm: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
+    """Counts to probabilities, with a small pseudocount so that no letter is impossible."""
+    pfm = np.asarray(pfm, dtype=np.float64) + pseudocount
+    return pfm / pfm.sum(axis=1, keepdims=True)
+
+
+def filter_table(
+    result: FilterResult,
+    database,
+    top: int = 3,
+    min_sites: int = 10,
+    classes: list[str] | None = None,
+    alphabet: str = "ACGT",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A summary row per filter and the Tomtom matches (``filters_tomtom.tsv``).
+
+    Filters with fewer than ``min_sites`` counted windows get no PWM and no match: a
+    motif read from a handful of windows is noise.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        ``filter, n_sites, influence, consensus, best_match, best_name, p_value, q_value``
+        plus ``change_<class>`` per class, sorted by influence.
+    matches : pandas.DataFrame
+        ``filter, rank, jaspar_id, name, p_value, q_value, offset, strand``.
+    """
+    from lociflow.interpret.motifdb import consensus, tomtom_matches
+
+    ppms = {}
+    for f, pfm in enumerate(result.pfms):
+        if result.n_sites[f] >= min_sites:
+            trimmed = trim_ppm(to_ppm(pfm))
+            if len(trimmed) >= 4:
+                ppms[f"filter{f}"] = trimmed
+    matches = tomtom_matches(ppms, database, top=top) if database is not None else pd.DataFrame(
+        columns=["query", "rank", "jaspar_id", "name", "p_value", "q_value", "offset", "strand"])
+    matches = matches.rename(columns={"query": "filter"})
+    best = matches[matches["rank"] == 1].set_index("filter") if len(matches) else None
+    rows = []
+    for f in range(len(result.pfms)):
+        key = f"filter{f}"
+        row = {
+            "filter": key,
+            "n_sites": int(result.n_sites[f]),
+            "influence": float(result.influence[f]),
+            "consensus": consensus(to_ppm(result.pfms[f]), alphabet) if result.n_sites[f] >= min_sites else "",
+            "best_match": "", "best_name": "", "p_value": np.nan, "q_value": np.nan,
+        }
+        if best is not None and key in best.index:
+            hit = best.loc[key]
+            row.update(best_match=hit["jaspar_id"], best_name=hit["name"], p_value=hit["p_value"], q_value=hit["q_value"])
+        for c, name in enumerate(classes or [f"class{i}" for i in range(result.class_change.shape[1])]):
+            row[f"change_{name}"] = float(result.class_change[f, c])
+        rows.append(row)
+    summary = pd.DataFrame(rows).sort_values("influence", ascending=False, kind="stable").reset_index(drop=True)
+    return summary, matches
