@@ -116,7 +116,7 @@ def _residual(branches: list[str], window: int) -> dict[str, Any]:
     pools = _fitting_pools(window, 1)
     length = window // 2 if pools else window
     dilations, reach = [], 1
-    while len(dilations) < 6 and reach < length:  # grow the dilations until they span the branch
+    while len(dilations) < 6 and 2 * reach < length:  # grow the dilations until they span half the branch
         dilations.append(2 ** len(dilations))
         reach += 2 * dilations[-1]
 
