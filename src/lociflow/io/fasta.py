@@ -1,0 +1,276 @@
+"""Reference genomes and FASTA records.
+
+:class:`Genome` gives fast, vectorised access to a reference FASTA. The first time a
+genome is opened, its ``.fai`` index is built with pyfaidx (next to the FASTA, or in the
+cache folder when that folder is read-only) and the sequence, with its line breaks
+removed, is written once to a flat byte file in the cache. Every later window is then a
+row of a memory-mapped array: all windows of a batch come out of one fancy index, with
+no Python per locus, and several processes share the pages through the OS cache.
+Gzip-compressed genomes (plain gzip or bgzip) are decompressed once for this.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lociflow.errors import InputFileError
+from lociflow.io.files import building, cache_dir, file_key, is_gzip, open_binary, open_text, require_file, writable_dir
+from lociflow.progress import bar
+
+log = logging.getLogger("lociflow.io.fasta")
+
+_COPY_BLOCK = 1 << 24  # bytes per step when decompressing or stripping line breaks
+
+
+def _read_fai(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", header=None, usecols=[0, 1, 2, 3, 4],
+                       names=["name", "length", "offset", "linebases", "linewidth"],
+                       dtype={"name": str}, keep_default_na=False)
+
+
+def _build_fai(fasta: Path, index: Path) -> None:
+    """Build a samtools-style ``.fai`` for a plain FASTA with pyfaidx."""
+    import pyfaidx
+
+    try:
+        pyfaidx.Faidx(str(fasta), indexname=str(index), rebuild=True, build_index=True).close()
+    except pyfaidx.FastaIndexingError as exc:
+        raise InputFileError(f"Genome FASTA cannot be indexed: {exc}") from None
+    except ValueError as exc:  # duplicate sequence names, among others
+        raise InputFileError(f"Genome FASTA {fasta} cannot be indexed: {exc}") from None
+
+
+def _fai_for(fasta: Path, workdir: Path) -> Path:
+    """An up-to-date ``.fai`` for ``fasta``: the existing one, a new one beside it, or one in ``workdir``."""
+    beside = fasta.with_name(fasta.name + ".fai")
+    if beside.is_file() and beside.stat().st_mtime >= fasta.stat().st_mtime:
+        return beside
+    if writable_dir(fasta.parent):
+        log.info("Indexing %s (writing %s)", fasta, beside)
+        _build_fai(fasta, beside)
+        return beside
+    target = workdir / "genome.fa.fai"
+    log.info("Indexing %s into the cache (its folder is read-only)", fasta)
+    _build_fai(fasta, target)
+    return target
+
+
+def _decompress(source: Path, target: Path) -> None:
+    size = source.stat().st_size
+    with open_binary(source) as src, open(target, "wb") as dst, bar(f"Decompressing {source.name}", total=size, unit="B") as progress:
+        raw = src.fileobj if hasattr(src, "fileobj") else None  # gzip's underlying file, for progress
+        last = 0
+        while chunk := src.read(_COPY_BLOCK):
+            dst.write(chunk)
+            if raw is not None:
+                pos = raw.tell()
+                progress.update(pos - last)
+                last = pos
+
+
+def _write_flat(fasta: Path, fai: pd.DataFrame, target: Path) -> None:
+    """Write every sequence of ``fasta`` back to back, line breaks removed, into ``target``."""
+    raw = np.memmap(fasta, dtype=np.uint8, mode="r") if fasta.stat().st_size else np.zeros(0, np.uint8)
+    with open(target, "wb") as out, bar("Caching genome sequence", total=int(fai["length"].sum()), unit="nt") as progress:
+        for row in fai.itertuples(index=False):
+            length, offset, bases, width = int(row.length), int(row.offset), int(row.linebases), int(row.linewidth)
+            if length == 0:
+                continue
+            full, rest = divmod(length, bases)
+            lines_per_step = max(1, _COPY_BLOCK // width)
+            for first in range(0, full, lines_per_step):
+                count = min(lines_per_step, full - first)
+                block = raw[offset + first * width: offset + (first + count) * width]
+                out.write(np.ascontiguousarray(block.reshape(count, width)[:, :bases]).tobytes())
+                progress.update(count * bases)
+            if rest:
+                start = offset + full * width
+                out.write(raw[start: start + rest].tobytes())
+                progress.update(rest)
+    del raw
+
+
+class Genome:
+    """An indexed reference genome with vectorised window extraction.
+
+    Parameters
+    ----------
+    path : reference FASTA, plain, gzip or bgzip.
+    cache_dir : folder for the ``.fai`` (when the FASTA's folder is read-only) and the
+        flat sequence cache. Default is ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+
+    Attributes
+    ----------
+    chrom_sizes : dict mapping each sequence name to its length, in FASTA order.
+    """
+
+    def __init__(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+        self.path = require_file(path, "Genome FASTA")
+        entry = self._prepare(cache_dir)
+        table = pd.read_csv(entry / "chroms.tsv", sep="\t", dtype={"name": str}, keep_default_na=False)
+        self.chrom_sizes: dict[str, int] = dict(zip(table["name"], table["length"].astype(int)))
+        self._offsets = dict(zip(table["name"], table["offset"].astype(np.int64)))
+        if not self.chrom_sizes or sum(self.chrom_sizes.values()) == 0:
+            raise InputFileError(f"Genome FASTA {self.path} contains no sequence.")
+        self._seq = np.memmap(entry / "sequence.u8", dtype=np.uint8, mode="r")
+
+    def _prepare(self, root: str | os.PathLike | None) -> Path:
+        entry = cache_dir(root) / "genomes" / file_key(self.path)
+        if (entry / "chroms.tsv").is_file():
+            return entry
+        if self.path.stat().st_size == 0:
+            raise InputFileError(f"Genome FASTA {self.path} is empty.")
+        with building(entry) as work:
+            if is_gzip(self.path):
+                plain = work / "genome.fa"
+                _decompress(self.path, plain)
+                fai_path = plain.with_name("genome.fa.fai")
+                _build_fai(plain, fai_path)
+            else:
+                plain = self.path
+                fai_path = _fai_for(plain, work)
+            fai = _read_fai(fai_path)
+            _write_flat(plain, fai, work / "sequence.u8")
+            lengths = fai["length"].to_numpy(np.int64)
+            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            pd.DataFrame({"name": fai["name"], "length": lengths, "offset": offsets}).to_csv(
+                work / "chroms.tsv", sep="\t", index=False)
+            if plain is not self.path:
+                plain.unlink()
+                shutil.move(str(fai_path), work / "genome.fa.fai")
+            (work / "source.txt").write_text(f"{self.path.resolve()}\n")
+        log.info("Cached the sequence of %s in %s", self.path, entry)
+        return entry
+
+    def __contains__(self, chrom: object) -> bool:
+        return chrom in self.chrom_sizes
+
+    def check_chromosomes(self, chroms: Iterable[str], source: str | os.PathLike | None = None) -> None:
+        """Raise :class:`InputFileError` if any of ``chroms`` is not a sequence of the genome.
+
+        The message lists a few missing names and, when the genome simply names
+        chromosomes differently (``chr1`` vs ``1``, ``chrM`` vs ``MT``), says so.
+        """
+        wanted = pd.unique(np.asarray(list(chroms) if not isinstance(chroms, np.ndarray) else chroms, dtype=object))
+        missing = [c for c in wanted if c not in self.chrom_sizes]
+        if not missing:
+            return
+        where = f" in {source}" if source else ""
+        shown = ", ".join(repr(c) for c in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        examples = ", ".join(repr(c) for c in list(self.chrom_sizes)[:5])
+        message = (f"{len(missing)} chromosome name(s){where} are not in the genome {self.path}: {shown}. "
+                   f"The genome has {len(self.chrom_sizes)} sequences, e.g. {examples}.")
+        raise InputFileError(message + _naming_hint(missing, self.chrom_sizes))
+
+    def fetch(self, chroms: np.ndarray | Iterable[str], starts: np.ndarray | Iterable[int], length: int) -> np.ndarray:
+        """Windows of ``length`` nt starting at ``starts`` (0-based) on ``chroms``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``uint8 [N, length]`` raw ASCII codes (soft-masked lowercase kept; the
+            encoder ignores case). Every window must lie inside its chromosome: place
+            windows with :func:`lociflow.preprocess.windows.place_windows` first.
+        """
+        chroms = np.asarray(chroms, dtype=object)
+        starts = np.asarray(starts, dtype=np.int64)
+        if chroms.shape != starts.shape or chroms.ndim != 1:
+            raise ValueError("chroms and starts must be 1-D arrays of the same length")
+        if length < 1:
+            raise ValueError(f"window length must be at least 1 (got {length})")
+        if len(starts) == 0:
+            return np.zeros((0, length), dtype=np.uint8)
+        codes, names = pd.factorize(chroms)
+        self.check_chromosomes(names)
+        offsets = np.array([self._offsets[n] for n in names], dtype=np.int64)[codes]
+        sizes = np.array([self.chrom_sizes[n] for n in names], dtype=np.int64)[codes]
+        outside = (starts < 0) | (starts + length > sizes)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise InputFileError(
+                f"Window {chroms[i]}:{starts[i]}-{starts[i] + length} lies outside {chroms[i]} "
+                f"(length {sizes[i]} in {self.path}); do the loci come from another genome assembly?")
+        windows = np.lib.stride_tricks.sliding_window_view(self._seq, length)
+        return np.asarray(windows[offsets + starts])
+
+    def sequence(self, chrom: str, start: int, end: int) -> str:
+        """The sequence of one interval as a string (raw case), for inspection and tests."""
+        return self.fetch(np.array([chrom], dtype=object), np.array([start]), end - start)[0].tobytes().decode("latin-1")
+
+
+def _naming_hint(missing: list[str], sizes: dict[str, int]) -> str:
+    genome_chr = sum(name.startswith("chr") for name in sizes) > len(sizes) / 2
+    input_chr = sum(str(name).startswith("chr") for name in missing) > len(missing) / 2
+    if genome_chr == input_chr:
+        return ""
+    ours = next((n for n in sizes if n.startswith("chr") == genome_chr), next(iter(sizes)))
+    theirs = missing[0]
+    fix = "add the 'chr' prefix to your file's names" if genome_chr else "remove the 'chr' prefix from your file's names"
+    return (f" The genome names chromosomes like {ours!r}; your file uses {theirs!r}: {fix} "
+            "(or use a genome FASTA with matching names).")
+
+
+def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iterator[tuple[list[str], list[str]]]:
+    """Stream a FASTA file as lists of at most ``chunk_size`` (names, sequences).
+
+    Names are the header without ``>``; sequence lines are joined and stripped of
+    whitespace. gzip is detected from the file's first bytes.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing or empty, text precedes the first ``>`` header, or a
+        record has no sequence (the message names the file, line and record).
+    """
+    path = require_file(path, "FASTA file")
+    names: list[str] = []
+    seqs: list[str] = []
+    header: str | None = None
+    header_line = 0
+    parts: list[str] = []
+    total = 0
+
+    def finish() -> None:
+        sequence = "".join(parts).replace(" ", "").replace("\t", "")
+        if not sequence:
+            raise InputFileError(f"{path}, line {header_line}: record {header!r} has no sequence.")
+        names.append(header)
+        seqs.append(sequence)
+
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if line.startswith(">"):
+                if header is not None:
+                    finish()
+                    total += 1
+                    if len(names) >= chunk_size:
+                        yield names, seqs
+                        names, seqs = [], []
+                header, header_line, parts = line[1:].strip(), number, []
+            elif header is None:
+                if line.strip() and not line.startswith(";"):
+                    raise InputFileError(f"{path}, line {number}: text before the first '>' header; "
+                                         "a FASTA record starts with a line '>name'.")
+            else:
+                parts.append(line.strip())
+    if header is not None:
+        finish()
+        total += 1
+    if total == 0:
+        raise InputFileError(f"FASTA file {path} contains no sequences.")
+    if names:
+        yield names, seqs
+
+
+def read_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Stream ``(name, sequence)`` pairs of a FASTA file (see :func:`iter_fasta_chunks`)."""
+    for names, seqs in iter_fasta_chunks(path):
+        yield from zip(names, seqs)

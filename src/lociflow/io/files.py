@@ -1,0 +1,119 @@
+"""Opening input files whatever their compression, and where derived files are cached.
+
+Genomes are decompressed and indexed, and wig/bedGraph tracks converted to bigWig, once;
+the results live in a cache folder keyed by the source file's identity (absolute path,
+size and modification time), so a changed file is never served from a stale cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from lociflow.errors import InputFileError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def require_file(path: str | os.PathLike, what: str = "Input file") -> Path:
+    """Return ``path`` as a :class:`Path`, or raise :class:`InputFileError` if it is not a file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputFileError(f"{what} {path} does not exist; check the path (relative paths are read from the config file's folder).")
+    if not path.is_file():
+        raise InputFileError(f"{what} {path} is not a file.")
+    return path
+
+
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is gzip-compressed (plain gzip or bgzip), judged by its magic bytes."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: str | os.PathLike) -> IO[bytes]:
+    """Open ``path`` for reading bytes, decompressing gzip/bgzip transparently."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """Open ``path`` for reading text (UTF-8, undecodable bytes replaced), gzip or not."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline=None)
+
+
+def strip_suffixes(path: str | os.PathLike) -> tuple[str, str]:
+    """``("name", ".ext")`` of a file, looking through a trailing ``.gz``/``.bgz``."""
+    name = Path(path).name.lower()
+    for comp in (".gz", ".bgz", ".bgzf"):
+        if name.endswith(comp):
+            name = name[: -len(comp)]
+            break
+    stem, dot, ext = name.rpartition(".")
+    return (stem, f".{ext}") if dot else (name, "")
+
+
+def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``explicit`` if given, else ``$LOCIFLOW_CACHE``, else ``~/.cache/lociflow``."""
+    if explicit is not None:
+        root = Path(explicit).expanduser()
+    elif os.environ.get("LOCIFLOW_CACHE"):
+        root = Path(os.environ["LOCIFLOW_CACHE"]).expanduser()
+    else:
+        root = Path.home() / ".cache" / "lociflow"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def file_key(path: str | os.PathLike, *extra: object) -> str:
+    """A short key for a file's identity (absolute path, size, mtime) plus ``extra`` values."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    text = "\0".join([str(path), str(stat.st_size), str(stat.st_mtime_ns), *map(str, extra)])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def writable_dir(folder: str | os.PathLike) -> bool:
+    """Whether files can be created in ``folder`` (tried, not guessed from permission bits)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lociflow-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return True
+
+
+@contextlib.contextmanager
+def building(target: Path) -> Iterator[Path]:
+    """Build a cache folder under a temporary name and rename it into place on success.
+
+    Two processes building the same entry at once both succeed; the second rename loses
+    quietly and its copy is discarded, so readers only ever see complete entries.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a cache may be shared
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
