@@ -118,5 +118,125 @@ def preprocess(
     run_command(call)
 
 
+def _named_values(items: Optional[list[str]], flag: str, example: str) -> dict[str, list[str]]:
+    """``NAME=VALUE`` items (repeatable flag) -> {name: [values in order]}."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise LociflowError(f"{flag} {item!r} must look like NAME=VALUE, for example {flag} {example}.")
+        out.setdefault(name.strip(), []).append(value.strip())
+    return out
+
+
+def _single_values(items: Optional[list[str]], flag: str, example: str) -> Optional[dict[str, str]]:
+    values = _named_values(items, flag, example)
+    for name, given in values.items():
+        if len(given) > 1:
+            raise LociflowError(f"{flag} names {name!r} {len(given)} times; give it once.")
+    return {k: v[0] for k, v in values.items()} or None
+
+
+def _named_paths(items: Optional[list[str]], flag: str, example: str) -> Optional[dict[str, list[Path]]]:
+    # Path objects, so that they resolve against the current folder, not the config's
+    return {k: [Path(p) for p in v] for k, v in _named_values(items, flag, example).items()} or None
+
+
+def _track_paths(items: Optional[list[str]]) -> Optional[dict[str, Path]]:
+    tracks = _single_values(items, "--track", "phylop=phylop.bw")
+    return {k: Path(v) for k, v in tracks.items()} if tracks else None
+
+
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory made by `lociflow train`.")]
+GenomeOpt = Annotated[Optional[Path], typer.Option("--genome", help="Reference FASTA, needed for BED input.")]
+ConsOpt = Annotated[Optional[Path], typer.Option("--conservation", help="Conservation bigWig, for models with a cons branch.")]
+TrackOpt = Annotated[Optional[list[str]], typer.Option("--track", metavar="NAME=FILE", help="A named bigWig track the model reads (repeatable).")]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Loci per forward pass.")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (a GPU when present), cpu, cuda, cuda:1, mps.")]
+
+
+@app.command(no_args_is_help=True)
+def evaluate(
+    model: ModelOpt = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Dataset split: test (default), blackbox, valid, train.")] = None,
+    class_: Annotated[Optional[list[str]], typer.Option("--class", metavar="NAME=FILE", help="New labelled files: class name and a BED or FASTA file (repeatable; a class may have several).")] = None,
+    genome: GenomeOpt = None,
+    conservation: ConsOpt = None,
+    track: TrackOpt = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    set_: SetOpt = None,
+) -> None:
+    """Judge a model on a dataset split or on new labelled files.
+
+    Writes metrics.json (per class and micro/macro AUROC and AUPRC, accuracy, balanced
+    accuracy, MCC, F1, log loss, confusion matrix), ROC and precision-recall curves
+    (PNG, SVG and TSV), a calibration plot, predictions.tsv and report.html.
+    See docs/evaluate.md.
+    """
+    from lociflow.config import EvaluateConfig, load_stage
+
+    def call() -> Path:
+        extra = {"model": model, "data": data, "split": split, "genome": genome, "conservation": conservation,
+                 "tracks": _track_paths(track), "classes": _named_paths(class_, "--class", "bound=pos.fa"),
+                 "batch_size": batch_size, "device": device}
+        cfg = load_stage(EvaluateConfig, "evaluate", config, set_, extra)
+        from lociflow.evaluate import evaluate as run
+
+        return run(cfg, output, name=name, force=force)
+
+    run_command(call)
+
+
+@app.command(no_args_is_help=True)
+def predict(
+    model: ModelOpt = None,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="BED (with --genome), FASTA or text file of one sequence per line (repeatable).")] = None,
+    genome: GenomeOpt = None,
+    conservation: ConsOpt = None,
+    track: TrackOpt = None,
+    threshold: Annotated[Optional[list[str]], typer.Option("--threshold", metavar="CLASS=P", help="Per-class probability threshold; adds a call column (repeatable).")] = None,
+    attribute: Annotated[Optional[str], typer.Option("--attribute", help="ig: integrated-gradients attributions for every locus.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="Loci encoded and scored at a time (bounds memory).")] = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    set_: SetOpt = None,
+) -> None:
+    """Class probabilities for new loci, in input order, streamed in chunks.
+
+    Writes predictions.tsv (id, coordinates, prob_<class> per class, top_class, and a
+    call column with --threshold); with --attribute ig also attributions.npz and
+    attributions.html. See docs/evaluate.md.
+    """
+    from lociflow.config import PredictConfig, load_stage
+
+    def call() -> Path:
+        thresholds = _single_values(threshold, "--threshold", "bound=0.5")
+        if thresholds:
+            try:
+                thresholds = {k: float(v) for k, v in thresholds.items()}
+            except ValueError:
+                raise LociflowError(f"--threshold values must be numbers between 0 and 1, got {threshold}.") from None
+        extra = {"model": model, "input": [Path(p) for p in input_] if input_ else None, "genome": genome,
+                 "conservation": conservation, "tracks": _track_paths(track),
+                 "thresholds": thresholds, "attribute": attribute, "chunk_size": chunk_size,
+                 "batch_size": batch_size, "device": device}
+        cfg = load_stage(PredictConfig, "predict", config, set_, extra)
+        from lociflow.predict import predict as run
+
+        return run(cfg, output, name=name, force=force)
+
+    run_command(call)
+
+
 def entry() -> None:  # pragma: no cover - console script
     app()

@@ -1,0 +1,153 @@
+"""``lociflow predict``: class probabilities for new loci, streamed in chunks.
+
+Input is BED (with the genome), FASTA of any lengths, or plain text with one sequence
+per line, encoded with the preprocess parameters stored in the model. Loci are read,
+encoded and scored one chunk at a time, and each chunk's rows are appended to
+``predictions.tsv`` before the next is read, so memory stays bounded however many loci
+there are. Rows keep the input order. With ``attribute: ig`` every locus also gets
+integrated-gradients attributions (see :mod:`lociflow.attribute_ig`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lociflow.compat import check_arrays, check_sources, resolve_device
+from lociflow.config import PredictConfig, coerce
+from lociflow.errors import ConfigError, InputFileError
+from lociflow.io.atomic import atomic_open
+from lociflow.progress import bar
+from lociflow.runs import open_run
+
+log = logging.getLogger("lociflow.predict")
+
+META_ORDER = ("id", "source", "chrom", "start", "end", "strand", "orig_start", "orig_end")
+
+
+def predict(config: Any, output: str | Path, name: str | None = None, force: bool = False) -> Path:
+    """Write per-class probabilities for every input locus; return the run folder.
+
+    Why: applying a model to new loci must encode them exactly as in training, keep the
+    input order, and never hold more than one chunk in memory.
+
+    Parameters
+    ----------
+    config : PredictConfig, dict or YAML path
+        ``model``, ``input`` files, and ``genome``/``conservation``/``tracks`` as the
+        model and input need; ``thresholds`` per class add a ``call`` column;
+        ``attribute: ig`` adds attributions; ``chunk_size`` loci are encoded at a time.
+    output : path
+        Output root; the run folder is created inside it.
+    name : str, optional
+        Run folder name. Default is the stage, the time and a random suffix.
+    force : bool
+        Replace an existing run folder of that name. Default is False.
+
+    Returns
+    -------
+    Path
+        The run folder, holding ``predictions.tsv`` (and ``attributions.npz`` and
+        ``attributions.html`` with ``attribute: ig``).
+    """
+    from lociflow.model.io import load_model
+
+    cfg = coerce(PredictConfig, config, "predict")
+    if cfg.model is None:
+        raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
+    if not cfg.input:
+        raise ConfigError("No input given: name at least one BED, FASTA or text file (--input FILE).")
+    model = load_model(cfg.model, device=resolve_device(cfg.device))
+    check_thresholds(cfg.thresholds, model.classes)
+    check_sources(model, cfg.input, cfg.genome, cfg.conservation, cfg.tracks)
+    summary = {"model": str(cfg.model), "input": [str(p) for p in cfg.input], "attribute": cfg.attribute}
+    with open_run("predict", output, cfg.dump(), name, force, summary_params=summary) as run:
+        total = stream_predictions(cfg, model, run.path)
+        run.record(loci=total)
+        log.info("predicted %d loci with %s", total, model.path)
+    return run.final_path
+
+
+def check_thresholds(thresholds: dict[str, float], classes: list[str]) -> None:
+    """Thresholds must name model classes and lie in [0, 1]."""
+    for name, value in thresholds.items():
+        if name not in classes:
+            raise ConfigError(f"Threshold for {name!r}: not a class of the model ({', '.join(classes)}).")
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"Threshold for {name!r} is {value}: a probability threshold lies between 0 and 1.")
+
+
+def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
+    """Encode, score and write the input chunk by chunk; return the number of loci."""
+    from lociflow.preprocess.stream import encode_inputs
+
+    collector = None
+    if cfg.attribute == "ig":
+        from lociflow.attribute_ig import AttributionCollector
+
+        collector = AttributionCollector(model, folder, steps=cfg.ig_steps, batch_size=cfg.batch_size)
+    chunks = encode_inputs(
+        list(cfg.input), model.preprocess, genome=cfg.genome, conservation=cfg.conservation,
+        tracks=dict(cfg.tracks) or None, chunk_size=cfg.chunk_size, workers=cfg.workers, cache_dir=cfg.cache_dir,
+    )
+    total = 0
+    sources = ", ".join(str(p) for p in cfg.input)
+    with atomic_open(folder / "predictions.tsv", "w", encoding="utf-8") as handle, \
+            bar("predicting", unit="loci") as progress:
+        for chunk in chunks:
+            check_arrays(model, chunk.inputs, sources)
+            inputs = {b: chunk.inputs[b] for b in model.branches}
+            probs = np.asarray(model.predict_proba(inputs, batch_size=cfg.batch_size), dtype=np.float64)
+            table = prediction_rows(chunk.meta, probs, model.classes, cfg.thresholds)
+            table.to_csv(handle, sep="\t", index=False, header=total == 0, float_format="%.6g", na_rep="")
+            if collector is not None:
+                collector.add(inputs, probs, offset=total, ids=list(table["id"]) if "id" in table else None)
+            total += len(table)
+            progress.update(len(table))
+        if total == 0:
+            raise InputFileError(f"No loci could be read from {sources}: the input is empty.")
+    if collector is not None:
+        collector.finish()
+    return total
+
+
+def _coordinates(meta: pd.DataFrame) -> pd.DataFrame:
+    """Metadata columns in a fixed order; whole-number coordinates shown without decimals."""
+    keep = [c for c in META_ORDER if c in meta.columns] + [c for c in meta.columns if c not in META_ORDER]
+    frame = meta[keep].reset_index(drop=True).copy()
+    for column in ("start", "end", "orig_start", "orig_end"):
+        if column in frame:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            whole = values.dropna()
+            if len(whole) == 0 or bool(np.all(np.equal(np.mod(whole, 1), 0))):
+                frame[column] = values.round().astype("Int64")
+    return frame
+
+
+def call_column(probs: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> list[str]:
+    """Per locus: the classes whose probability reaches their threshold, comma-joined, or ``none``."""
+    checked = [(classes.index(c), c, float(t)) for c, t in thresholds.items()]
+    calls = []
+    for row in probs:
+        hits = [name for k, name, t in sorted(checked) if row[k] >= t]
+        calls.append(",".join(hits) if hits else "none")
+    return calls
+
+
+def prediction_rows(meta: pd.DataFrame | None, probs: np.ndarray, classes: list[str],
+                    thresholds: dict[str, float] | None = None) -> pd.DataFrame:
+    """The ``predictions.tsv`` rows of one chunk: metadata, ``prob_<class>``, ``top_class``, ``call``."""
+    if meta is not None and len(meta) != len(probs):
+        raise ValueError(f"{len(meta)} metadata rows for {len(probs)} predictions")
+    frame = _coordinates(meta) if meta is not None else pd.DataFrame(index=range(len(probs)))
+    for k, name in enumerate(classes):
+        frame[f"prob_{name}"] = probs[:, k]
+    frame["top_class"] = [classes[i] for i in probs.argmax(axis=1)]
+    if thresholds:
+        frame["call"] = call_column(probs, classes, thresholds)
+    return frame
+
