@@ -118,6 +118,39 @@ def preprocess(
     run_command(call)
 
 
+@app.command(no_args_is_help=True)
+def train(
+    config: ConfigOpt = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run given by --name and -o from its last checkpoint.")] = False,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum number of epochs.")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.")] = None,
+) -> None:
+    """Train a network on a dataset and write a model directory.
+
+    The config's `train:` section chooses a preset or composes an architecture, the
+    optimizer, schedule, epochs and early stopping. The run folder holds the best model
+    (model.safetensors + spec.yaml), metrics.json on the test split, history.tsv, plots,
+    TensorBoard logs and checkpoints. Ctrl-C keeps the best model so far; --resume
+    continues. See docs/train.md.
+    """
+    from lociflow.config import TrainConfig, load_stage
+
+    def call() -> Path:
+        cfg = load_stage(TrainConfig, "train", config, set_,
+                         {"data": data, "seed": seed, "epochs": epochs, "preset": preset})
+        from lociflow.train import train as run
+
+        return run(cfg, output, name=name, force=force, resume=resume)
+
+    run_command(call)
+
+
 def _named_values(items: Optional[list[str]], flag: str, example: str) -> dict[str, list[str]]:
     """``NAME=VALUE`` items (repeatable flag) -> {name: [values in order]}."""
     out: dict[str, list[str]] = {}
@@ -236,6 +269,33 @@ def predict(
         return run(cfg, output, name=name, force=force)
 
     run_command(call)
+
+
+@app.command()
+def gui(
+    port: Annotated[int, typer.Option("--port", help="Port to serve on (on 127.0.0.1).")] = 8501,
+    output_root: Annotated[Path, typer.Option("--output-root", help="Where runs are written (each run's folder, runs.tsv).")] = Path("lociflow_runs"),
+) -> None:
+    """Open the web GUI: every stage as a form, runs in the background, results in the browser.
+
+    Serves on http://127.0.0.1:PORT until stopped with Ctrl-C. Runs started from the
+    GUI write exactly what the commands write. See docs/gui.md.
+    """
+    import os
+    import subprocess
+
+    app_file = Path(__file__).resolve().parent / "gui" / "app.py"
+    root = output_root.expanduser().resolve()
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--", "--output-root", str(root)]
+    typer.echo(f"lociflow GUI on http://127.0.0.1:{port} (output root {root}); Ctrl-C stops it.", err=True)
+    env = dict(os.environ, LOCIFLOW_GUI_OUTPUT_ROOT=str(root))
+    try:
+        code = subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code=code)
 
 
 def entry() -> None:  # pragma: no cover - console script

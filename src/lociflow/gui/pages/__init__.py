@@ -1,0 +1,1 @@
+"""One module per page of the GUI; each has a ``render()`` function."""

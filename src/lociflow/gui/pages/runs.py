@@ -1,0 +1,97 @@
+"""Runs page: the runs.tsv ledger, two runs side by side, and any run's outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from lociflow.gui import settings
+from lociflow.gui.views import STAGE_VIEWS, flatten, run_params, show_files
+from lociflow.runs import read_ledger
+
+
+def ledger_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger with its key parameters and metrics spread into columns (sortable)."""
+    rows = []
+    for _, row in ledger.iterrows():
+        flat = {"run": row["run_id"], "stage": row["stage"], "status": row["status"],
+                "started": row["started"], "seconds": pd.to_numeric(row["duration_s"], errors="coerce")}
+        flat.update({k: _cell(v) for k, v in flatten(row["metrics"]).items()})
+        flat.update({f"param: {k}": _cell(v) for k, v in flatten(row["params"]).items()})
+        flat["path"] = row["path"]
+        rows.append(flat)
+    return pd.DataFrame(rows)
+
+
+def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parameters and metrics of two run folders side by side (one row per key)."""
+    def side_by_side(left: dict, right: dict) -> pd.DataFrame:
+        keys = list(dict.fromkeys([*left, *right]))
+        frame = pd.DataFrame({"key": keys, a.name: [_cell(left.get(k)) for k in keys],
+                              b.name: [_cell(right.get(k)) for k in keys]})
+        frame["differs"] = frame[a.name].astype(str) != frame[b.name].astype(str)
+        return frame
+
+    return (side_by_side(flatten(run_params(a)), flatten(run_params(b))),
+            side_by_side(flatten(_metrics(a)), flatten(_metrics(b))))
+
+
+def _metrics(folder: Path) -> dict:
+    path = folder / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _cell(value):
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return value
+
+
+def render() -> None:
+    """Draw the Runs page."""
+    root = settings.output_root()
+    st.title("Runs")
+    ledger = read_ledger(root)
+    if ledger.empty:
+        st.info(f"No runs in {root} yet. Start with Preprocess.")
+        return
+    st.markdown(f"Every run in `{root}/runs.tsv`, newest last. Click a column header to sort.")
+    stages = sorted(set(ledger["stage"]))
+    shown = st.multiselect("Stages", stages, default=stages, key="runs::#stages")
+    table = ledger_table(ledger[ledger["stage"].isin(shown)])
+    st.dataframe(table, hide_index=True, width="stretch")
+
+    folders = [Path(p) for p in ledger["path"] if Path(p).is_dir()]
+    names = {str(p): f"{p.name} ({stage})" for p, stage in zip(map(Path, ledger["path"]), ledger["stage"])}
+    st.subheader("Compare two runs")
+    if len(folders) < 2:
+        st.caption("Two runs are needed.")
+    else:
+        left, right = st.columns(2)
+        first = left.selectbox("First run", folders, index=len(folders) - 2, key="runs::#a",
+                               format_func=lambda p: names.get(str(p), p.name))
+        second = right.selectbox("Second run", folders, index=len(folders) - 1, key="runs::#b",
+                                 format_func=lambda p: names.get(str(p), p.name))
+        params, metrics = compare(first, second)
+        only = st.checkbox("Only what differs", value=True, key="runs::#differs")
+        st.markdown("**Parameters**")
+        st.dataframe(params[params["differs"]] if only else params, hide_index=True, width="stretch")
+        st.markdown("**Metrics**")
+        st.dataframe(metrics, hide_index=True, width="stretch")
+
+    st.subheader("Open a run")
+    if folders:
+        chosen = st.selectbox("Run", list(reversed(folders)), key="runs::#open",
+                              format_func=lambda p: names.get(str(p), p.name))
+        stage = ledger.loc[ledger["path"] == str(chosen), "stage"].iloc[-1]
+        view = STAGE_VIEWS.get(stage)
+        if view:
+            view(chosen)
+        with st.expander("Files", expanded=view is None):
+            show_files(chosen, key="runs::#file")

@@ -1,0 +1,258 @@
+"""What a run folder holds, shown in the page: curves, tables, images, dashboards.
+
+Each stage has a view of its outputs (:data:`STAGE_VIEWS`); :func:`show_files` lists
+any folder's files and shows a chosen one. The views only read files the stages write
+(history.tsv, metrics.json, roc_curve.tsv, predictions.tsv, index.html, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import streamlit.components.v1 as components
+import yaml
+
+from lociflow.gui.fields import md_escape
+
+TABLE_ROWS = 5000
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".svg")
+TABLE_TYPES = (".tsv", ".csv", ".tsv.gz")
+TEXT_TYPES = (".yaml", ".yml", ".json", ".log", ".txt", ".md")
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_table(path: Path, rows: int | None = TABLE_ROWS) -> pd.DataFrame:
+    """A TSV/CSV file (gzip allowed) as a DataFrame, at most ``rows`` rows."""
+    sep = "," if path.name.endswith(".csv") else "\t"
+    return pd.read_csv(path, sep=sep, nrows=rows, comment=None)
+
+
+def metrics_tables(metrics: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split metrics.json into per-class metrics (rows: metric, columns: class/average) and
+    single numbers."""
+    per_class = {k: v for k, v in metrics.items() if isinstance(v, dict) and all(
+        isinstance(x, (int, float)) for x in v.values())}
+    single = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    table = pd.DataFrame(per_class).T if per_class else pd.DataFrame()
+    numbers = pd.DataFrame({"metric": list(single), "value": list(single.values())})
+    return table, numbers
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as ``{"a.b.c": value}`` (lists kept as one value), for side-by-side tables."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def curve_traces(frame: pd.DataFrame, x_names: tuple[str, ...], y_names: tuple[str, ...]) -> list[go.Scatter]:
+    """Plotly lines from a curve table: long (a class column and x/y columns) or wide
+    (``x_<class>``/``y_<class>`` column pairs)."""
+    columns = {c.lower(): c for c in frame.columns}
+    x = next((columns[n] for n in x_names if n in columns), None)
+    y = next((columns[n] for n in y_names if n in columns), None)
+    if x is not None and y is not None:
+        group = next((columns[n] for n in ("class", "curve", "label", "name", "average") if n in columns), None)
+        if group is None:
+            return [go.Scatter(x=frame[x], y=frame[y], mode="lines", name=y)]
+        return [go.Scatter(x=part[x], y=part[y], mode="lines", name=str(label),
+                           line=dict(dash="dash" if label == "micro" else "dot" if label == "macro" else "solid"))
+                for label, part in frame.groupby(group, sort=False)]
+    traces = []
+    for column in frame.columns:
+        for xn in x_names:
+            if column.lower().startswith(f"{xn}_"):
+                label = column[len(xn) + 1:]
+                partner = next((c for c in frame.columns for yn in y_names if c.lower() == f"{yn}_{label}".lower()), None)
+                if partner is not None:
+                    traces.append(go.Scatter(x=frame[column], y=frame[partner], mode="lines", name=label))
+    return traces
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def show_image(path: Path, caption: str | None = None) -> None:
+    """An image file (SVG drawn inline)."""
+    if path.suffix == ".svg":
+        st.image(path.read_text(encoding="utf-8"), caption=caption or path.name)
+    else:
+        st.image(str(path), caption=caption or path.name)
+
+
+def show_metrics(path: Path) -> None:
+    """metrics.json as tables."""
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    table, numbers = metrics_tables(metrics)
+    if not table.empty:
+        st.dataframe(table, width="stretch")
+    if not numbers.empty:
+        st.dataframe(numbers, hide_index=True)
+    matrix = metrics.get("confusion_matrix")
+    if isinstance(matrix, list) and matrix:
+        labels = metrics.get("classes") or [str(i) for i in range(len(matrix))]
+        st.caption("Confusion matrix (rows: true class, columns: predicted class)")
+        st.dataframe(pd.DataFrame(matrix, index=labels, columns=labels))
+
+
+def show_history(folder: Path) -> None:
+    """Loss, accuracy and AUROC per epoch from history.tsv (live while training)."""
+    path = folder / "history.tsv"
+    if not path.exists():
+        st.caption("Waiting for the first epoch…")
+        return
+    try:
+        history = read_table(path, rows=None)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError):
+        return
+    if history.empty or "epoch" not in history:
+        st.caption("Waiting for the first epoch…")
+        return
+    panels = [("Loss", ["train_loss", "val_loss"]), ("Accuracy", ["train_accuracy", "val_accuracy"]),
+              ("AUROC", ["val_auroc"])]
+    for column, (title, names) in zip(st.columns(3), panels):
+        figure = go.Figure()
+        for name in names:
+            if name in history:
+                figure.add_trace(go.Scatter(x=history["epoch"], y=history[name], mode="lines+markers",
+                                            name=name.replace("_", " ")))
+        figure.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(l=10, r=10, t=40, b=10),
+                             legend=dict(orientation="h", y=-0.3))
+        column.plotly_chart(figure, width="stretch")
+
+
+def show_network(folder: Path) -> None:
+    """The network diagram the training stage draws (plots/network.png)."""
+    found = sorted((folder / "plots").glob("*network*.png")) if (folder / "plots").is_dir() else []
+    if found:
+        show_image(found[0], "Network")
+
+
+# --------------------------------------------------------------------------- stage views
+
+
+def show_preprocess(folder: Path) -> None:
+    """Counts per split and class from the dataset's manifest."""
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        return
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    st.markdown(f"**Dataset**: window {info.get('window')} nt, alphabet {info.get('alphabet')}, "
+                f"branches {', '.join(info.get('branches', {}))}, classes {', '.join(info.get('classes', []))}")
+    counts = info.get("counts")
+    if isinstance(counts, dict) and counts:
+        st.dataframe(pd.DataFrame(counts).T.fillna(0), width="stretch")
+
+
+def show_train(folder: Path) -> None:
+    """Training curves, network diagram and test metrics."""
+    show_history(folder)
+    if (folder / "metrics.json").exists():
+        st.markdown("**Test-split metrics of the best checkpoint**")
+        show_metrics(folder / "metrics.json")
+    show_network(folder)
+
+
+def show_evaluate(folder: Path) -> None:
+    """Interactive ROC and precision-recall curves and the metrics table."""
+    left, right = st.columns(2)
+    curves = [(left, "roc_curve.tsv", "ROC", ("fpr", "x"), ("tpr", "y"), "false positive rate", "true positive rate"),
+              (right, "pr_curve.tsv", "Precision-recall", ("recall", "x"), ("precision", "y"), "recall", "precision")]
+    for column, name, title, xs, ys, xlabel, ylabel in curves:
+        path = folder / name
+        if path.exists():
+            figure = go.Figure(curve_traces(read_table(path, rows=None), xs, ys))
+            if name.startswith("roc"):
+                figure.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
+            figure.update_layout(title=title, xaxis_title=xlabel, yaxis_title=ylabel, height=420,
+                                 margin=dict(l=10, r=10, t=40, b=10))
+            column.plotly_chart(figure, width="stretch")
+    if (folder / "metrics.json").exists():
+        st.markdown("**Metrics**")
+        show_metrics(folder / "metrics.json")
+    report = folder / "report.html"
+    if report.exists():
+        with st.expander("HTML report"):
+            components.html(report.read_text(encoding="utf-8"), height=800, scrolling=True)
+
+
+def show_predict(folder: Path) -> None:
+    """The predictions table with a download button."""
+    path = folder / "predictions.tsv"
+    if not path.exists():
+        return
+    table = read_table(path)
+    st.markdown(f"**Predictions** ({len(table):,} rows shown)")
+    st.dataframe(table, width="stretch", hide_index=True)
+    if path.stat().st_size < 200 * 2**20:
+        st.download_button("Download predictions.tsv", path.read_bytes(), file_name="predictions.tsv",
+                           mime="text/tab-separated-values", key=f"download::{folder}")
+    else:
+        st.caption(f"The full table is {path}.")
+    attributions = folder / "attributions.html"
+    if attributions.exists():
+        with st.expander("Attribution maps of the most confident loci"):
+            components.html(attributions.read_text(encoding="utf-8"), height=800, scrolling=True)
+
+
+def show_interpret(folder: Path) -> None:
+    """The dashboard (index.html) and its images."""
+    index = folder / "index.html"
+    if index.exists():
+        st.markdown(f"**Dashboard** (`{md_escape(str(index))}`)")
+        components.html(index.read_text(encoding="utf-8"), height=900, scrolling=True)
+    images = sorted(p for p in folder.rglob("*.png"))
+    if images:
+        with st.expander(f"Images ({len(images)})"):
+            for path in images[:60]:
+                show_image(path, str(path.relative_to(folder)))
+
+
+STAGE_VIEWS = {
+    "preprocess": show_preprocess, "train": show_train, "evaluate": show_evaluate,
+    "predict": show_predict, "interpret": show_interpret,
+}
+
+
+def show_files(folder: Path, key: str) -> None:
+    """List a run folder's files and show the chosen one (image, table or text)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and "checkpoints" not in p.parts
+                   and "tensorboard" not in p.parts)
+    if not files:
+        st.caption("This folder has no files.")
+        return
+    listing = pd.DataFrame({"file": [str(p.relative_to(folder)) for p in files],
+                            "size (kB)": [round(p.stat().st_size / 1024, 1) for p in files]})
+    st.dataframe(listing, hide_index=True, width="stretch")
+    chosen = st.selectbox("Open a file", files, key=key, format_func=lambda p: str(p.relative_to(folder)))
+    name = chosen.name.lower()
+    if name.endswith(IMAGE_TYPES):
+        show_image(chosen)
+    elif name.endswith(TABLE_TYPES):
+        st.dataframe(read_table(chosen), width="stretch")
+    elif name.endswith(".html"):
+        components.html(chosen.read_text(encoding="utf-8"), height=800, scrolling=True)
+    elif name.endswith(TEXT_TYPES) and chosen.stat().st_size < 2 * 2**20:
+        language = "yaml" if name.endswith((".yaml", ".yml")) else "json" if name.endswith(".json") else None
+        st.code(chosen.read_text(encoding="utf-8", errors="replace"), language=language)
+    else:
+        st.caption(f"{chosen} ({chosen.stat().st_size:,} bytes) cannot be shown here.")
+
+
+def run_params(folder: Path) -> dict[str, Any]:
+    """The parameters in a run folder's params.yaml (its single stage section)."""
+    path = folder / "params.yaml"
+    if not path.exists():
+        return {}
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return next(iter(document.values()), {}) if len(document) == 1 else document

@@ -1,0 +1,103 @@
+"""Run one stage for the GUI: ``python -m lociflow.gui.worker STAGE CONFIG.yaml OUTPUT NAME``.
+
+The GUI starts this in a background process (see :mod:`lociflow.gui.jobs`). It calls
+the stage's Python API with the config file, as ``lociflow STAGE --config CONFIG.yaml
+--output OUTPUT --name NAME`` would, and writes ``result.json`` beside the config when
+it ends, so the page can tell success, a user error, a bug and an interruption apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from lociflow.errors import LociflowError
+from lociflow.io.atomic import write_json
+
+# The API entry point of each stage (module, function), as in lociflow/__init__.py.
+STAGE_FUNCTIONS = {
+    "preprocess": ("lociflow.preprocess.pipeline", "preprocess"),
+    "train": ("lociflow.train", "train"),
+    "evaluate": ("lociflow.evaluate", "evaluate"),
+    "predict": ("lociflow.predict", "predict"),
+    "interpret": ("lociflow.interpret.run", "interpret"),
+    "search": ("lociflow.search", "search"),
+}
+
+
+def stage_available(stage: str) -> bool:
+    """Whether this installation has the stage's API (pages of missing stages say so)."""
+    module = STAGE_FUNCTIONS[stage][0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_stage(stage: str, config: Path, output: Path, name: str, force: bool = False,
+              options: dict[str, Any] | None = None) -> Path:
+    """Call the stage's API function on the config file and return the run folder."""
+    module, attr = STAGE_FUNCTIONS[stage]
+    function = getattr(importlib.import_module(module), attr)
+    return function(str(config), output, name=name, force=force, **(options or {}))
+
+
+def _console_logging() -> None:
+    # the same messages the CLI shows on its terminal; run.log keeps the DEBUG detail
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("lociflow")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, run the stage, write ``result.json``; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m lociflow.gui.worker", description=__doc__)
+    parser.add_argument("stage", choices=sorted(STAGE_FUNCTIONS))
+    parser.add_argument("config", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--options", default="{}", help="JSON object of stage-specific API arguments.")
+    args = parser.parse_args(argv)
+    _console_logging()
+    result: dict[str, Any] = {"status": "failed", "folder": None, "message": ""}
+    code = 1
+    try:
+        folder = run_stage(args.stage, args.config, args.output, args.name, args.force, json.loads(args.options))
+        result = {"status": "ok", "folder": str(folder), "message": ""}
+        print(folder, flush=True)
+        code = 0
+    except LociflowError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        result["status"], result["message"] = "error", str(exc)
+        code = 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr, flush=True)
+        result["status"], result["message"] = "stopped", "The run was interrupted."
+        code = 130
+    except Exception as exc:  # a bug: show everything we know, as the CLI does
+        traceback.print_exc()
+        log_path = getattr(exc, "lociflow_run_log", None)
+        where = f" The run log is {log_path}." if log_path else ""
+        print(f"Unexpected error: {exc!r}.{where}", file=sys.stderr, flush=True)
+        result["message"] = f"Unexpected error: {exc!r}.{where}"
+    finally:
+        failed = args.output.expanduser().resolve() / f"{args.name}.failed"
+        if result["status"] != "ok" and failed.is_dir():
+            result["folder"] = str(failed)
+        write_json(args.config.parent / "result.json", result)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a process by the GUI
+    sys.exit(main())
