@@ -61,8 +61,11 @@ def save_figure(fig, stem: str | os.PathLike, formats: Sequence[str] = ("png", "
         for fmt in formats:
             path = stem.parent / f"{stem.name}.{fmt}"
             with atomic_open(path, "wb") as handle:
-                fig.savefig(handle, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+                fig.savefig(handle, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt), bbox_inches="tight", pad_inches=0.08)
             written.append(path)
+            # the layout is fixed by the first save; computing it again per format only costs time
+            if fig.get_layout_engine() is not None:
+                fig.set_layout_engine("none")
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close(fig)
     return written
