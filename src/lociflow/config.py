@@ -442,6 +442,9 @@ class PredictConfig(StageConfig):
 # --------------------------------------------------------------------------- interpret
 
 
+INTERPRET_METHODS = ("saliency", "ig", "deepshap", "ism", "temporal", "optimize", "filters", "modisco", "gia")
+
+
 class InterpretConfig(StageConfig):
     """Parameters of ``lociflow interpret``."""
 
@@ -452,12 +455,47 @@ class InterpretConfig(StageConfig):
     genome: Path | None = None
     conservation: Path | None = None
     tracks: dict[str, Path] = Field(default_factory=dict)
-    methods: list[str] = Field(default_factory=lambda: ["saliency", "ig", "ism"])
-    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-method options.")
+    methods: list[str] = Field(
+        default_factory=lambda: ["saliency", "ig", "ism"],
+        description=f"Any of {', '.join(INTERPRET_METHODS)}, or all (every method the model supports).",
+    )
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-method options, e.g. {ig: {steps: 50, baseline: shuffle}}."
+    )
     top: int = Field(default=10, ge=1, description="Most confident loci shown per class.")
     max_loci: int = Field(default=2000, ge=1, description="Loci drawn from the input for dataset-wide methods.")
+    motifs: list[str] = Field(
+        default_factory=list,
+        description="Motifs for global importance analysis: consensus (IUPAC), JASPAR ID or name; "
+        "empty: the top discovered motif or filter.",
+    )
+    motif_db: Path | None = Field(default=None, description="A MEME motif file to match against instead of JASPAR.")
+    jaspar_release: str = Field(default="JASPAR2024", description="JASPAR release shipped with pyjaspar (2014-2026).")
+    jaspar_collection: Literal["CORE", "UNVALIDATED"] = "CORE"
+    jaspar_taxon: str = Field(default="vertebrates", description="JASPAR taxonomic group, or all.")
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     batch_size: int = Field(default=256, ge=1)
     seed: int = 42
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_methods(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("methods"), str):
+            data = {**data, "methods": [m.strip() for m in data["methods"].split(",") if m.strip()]}
+        return data
+
+    @model_validator(mode="after")
+    def _check_methods(self):
+        allowed = [*INTERPRET_METHODS, "all"]
+        for method in self.methods:
+            if method not in allowed:
+                raise ValueError(f"unknown method {method!r}{_suggest(method, allowed)}; methods: {', '.join(allowed)}")
+        if not self.methods:
+            raise ValueError(f"no methods given; choose from {', '.join(allowed)}")
+        for method in self.options:
+            if method not in INTERPRET_METHODS:
+                raise ValueError(f"options for unknown method {method!r}{_suggest(method, INTERPRET_METHODS)}")
+        return self
 
 
 # --------------------------------------------------------------------------- search
