@@ -19,34 +19,39 @@ from lociflow.errors import InputFileError
 
 CHANNELS: dict[str, list[str]] = {"dna": ["A", "C", "G", "T"], "rna": ["A", "C", "G", "U"]}
 AMBIGUOUS = "NRYSWKMBDHV"
-_INVALID = 255
-_ZERO = 4
+_INVALID = 0x80
+_CHUNK = 1 << 20  # positions encoded per step: bounds the temporaries to a few MB
 
 
-def _index_table() -> np.ndarray:
-    table = np.full(256, _INVALID, dtype=np.uint8)
+def _bits_table() -> bytes:
+    """Each ASCII code -> one bit per channel (A=1, C=2, G=4, T/U=8), 0 if ambiguous, 0x80 if invalid."""
+    table = bytearray([_INVALID]) * 256
     for i, bases in enumerate(("A", "C", "G", "TU")):
         for base in bases:
-            table[ord(base)] = table[ord(base.lower())] = i
+            table[ord(base)] = table[ord(base.lower())] = 1 << i
     for code in AMBIGUOUS:
-        table[ord(code)] = table[ord(code.lower())] = _ZERO
-    return table
+        table[ord(code)] = table[ord(code.lower())] = 0
+    return bytes(table)
 
 
-def _complement_table() -> np.ndarray:
-    table = np.arange(256, dtype=np.uint8)
+def _complement_table() -> bytes:
+    table = bytearray(range(256))
     pairs = {"A": "T", "T": "A", "U": "A", "C": "G", "G": "C", "R": "Y", "Y": "R", "K": "M", "M": "K",
              "B": "V", "V": "B", "D": "H", "H": "D", "S": "S", "W": "W", "N": "N"}
     for base, comp in pairs.items():
         table[ord(base)] = ord(comp)
         table[ord(base.lower())] = ord(comp.lower())
-    return table
+    return bytes(table)
 
 
-INDEX_TABLE = _index_table()
+# bytes.translate is a C loop over bytes: the fastest uint8 -> uint8 table lookup available,
+# with no int64 index array (np.take would build one eight times the size of the input)
+BITS_TABLE = _bits_table()
 COMPLEMENT_TABLE = _complement_table()
-# row k of this table is the one-hot vector of channel k; row 4 (ambiguous) is all zero
-_ONE_HOT_ROWS = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])
+# multiplying a 4-bit value by this spreads bit k to bit 8k (the terms never overlap), so one
+# uint32 per position holds its four one-hot bytes (little-endian byte order)
+_SPREAD = np.uint32(1 | 1 << 7 | 1 << 14 | 1 << 21)
+_LOW_BYTE_BITS = np.uint32(0x01010101)
 
 
 class Encoded(NamedTuple):
@@ -76,18 +81,30 @@ def _check_alphabet(alphabet: str) -> None:
         raise ValueError(f"alphabet must be one of {', '.join(CHANNELS)} (got {alphabet!r})")
 
 
-def _invalid_error(codes: np.ndarray, index: np.ndarray, names: Sequence[str] | None) -> InputFileError:
-    bad = np.argwhere(index == _INVALID)
-    row, col = (int(v) for v in bad[0])
+def _invalid_error(codes: np.ndarray, names: Sequence[str] | None) -> InputFileError:
+    bits = np.frombuffer(codes.tobytes().translate(BITS_TABLE), dtype=np.uint8).reshape(codes.shape)
+    bad_rows = np.flatnonzero((bits >= _INVALID).any(axis=1))
+    row = int(bad_rows[0])
+    col = int(np.flatnonzero(bits[row] >= _INVALID)[0])
     char = chr(int(codes[row, col]))
     record = names[row] if names is not None else f"#{row + 1}"
     shown = repr(char) if char.isprintable() else f"byte {ord(char)}"
-    others = len(np.unique(bad[:, 0])) - 1
+    others = len(bad_rows) - 1
     more = f" ({others} more record{'s' if others != 1 else ''} also have invalid characters)" if others else ""
     return InputFileError(
         f"Sequence {record} has an invalid character {shown} at position {col + 1}{more}. "
         f"Allowed: A, C, G, T, U (any case) and the ambiguity codes {', '.join(AMBIGUOUS)}, which are encoded as zeros."
     )
+
+
+def _spread(bits: np.ndarray, out32: np.ndarray) -> None:
+    if np.little_endian:
+        np.multiply(bits, _SPREAD, out=out32, casting="unsafe")
+        np.bitwise_and(out32, _LOW_BYTE_BITS, out=out32)
+    else:  # pragma: no cover - big-endian hosts
+        onehot = out32.view(np.uint8).reshape(*out32.shape, 4)
+        for k in range(4):
+            onehot[..., k] = (bits >> k) & 1
 
 
 def encode_codes(
@@ -109,11 +126,21 @@ def encode_codes(
     """
     _check_alphabet(alphabet)
     codes = as_codes(codes)
-    index = np.take(INDEX_TABLE, codes)
-    if (index == _INVALID).any():
-        raise _invalid_error(codes, index, names)
-    onehot = np.take(_ONE_HOT_ROWS, index, axis=0)
-    return Encoded(onehot, int(np.count_nonzero(index == _ZERO)))
+    n, length = codes.shape
+    onehot = np.empty((n, length, 4), dtype=np.uint8)
+    if onehot.size == 0:
+        return Encoded(onehot, 0)
+    out32 = onehot.view(np.uint32).reshape(n, length)
+    step = max(1, _CHUNK // length)
+    n_ambiguous = 0
+    for row0 in range(0, n, step):
+        block = codes[row0: row0 + step]
+        bits = np.frombuffer(block.tobytes().translate(BITS_TABLE), dtype=np.uint8).reshape(block.shape)
+        if bits.max() >= _INVALID:
+            raise _invalid_error(codes, names)
+        n_ambiguous += bits.size - int(np.count_nonzero(bits))
+        _spread(bits, out32[row0: row0 + step])
+    return Encoded(onehot, n_ambiguous)
 
 
 def one_hot(codes: np.ndarray | Sequence[str], alphabet: str = "dna", names: Sequence[str] | None = None) -> np.ndarray:
@@ -132,7 +159,9 @@ def reverse_complement(onehot: np.ndarray) -> np.ndarray:
 
 def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     """Reverse complement of ASCII codes ``[..., L]``, keeping case and IUPAC meaning."""
-    return np.ascontiguousarray(np.take(COMPLEMENT_TABLE, codes)[..., ::-1])
+    codes = np.asarray(codes, dtype=np.uint8)
+    complement = np.frombuffer(codes.tobytes().translate(COMPLEMENT_TABLE), dtype=np.uint8).reshape(codes.shape)
+    return np.ascontiguousarray(complement[..., ::-1])
 
 
 def decode(onehot: np.ndarray, alphabet: str = "dna") -> list[str]:

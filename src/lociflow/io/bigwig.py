@@ -24,9 +24,9 @@ from lociflow.io.wig import convert_to_bigwig, track_format
 
 log = logging.getLogger("lociflow.io.bigwig")
 
-# one bigWig call costs about as much as reading this many values; stretches of loci
-# closer than this are read together, and a whole chromosome is read when that costs
-# no more than twice the separate stretches
+# one bigWig call costs about as much as reading this many values; loci closer than this
+# are read in one stretch, and the whole chromosome is read (and cached) when that costs
+# no more than twice reading the stretches
 _CALL_COST = 4096
 _MAX_STRETCH = 1 << 24
 
@@ -126,7 +126,7 @@ class Track:
         if end <= start:
             return np.zeros(0, np.float32)
         values = np.asarray(self._bw.values(chrom, start, end, numpy=True), dtype=np.float32)
-        np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        values[np.isnan(values)] = 0.0
         return values
 
     def _chromosome(self, chrom: str) -> np.ndarray:
@@ -144,17 +144,17 @@ class Track:
         if chrom in self._cache:
             return _gather(self._cache[chrom], 0, starts, length)
         order, stretch = _stretches(starts, length)
-        n_stretches = int(stretch[-1]) + 1
         s = starts[order]
-        covered = int(np.minimum(np.diff(s), length).sum()) + length
-        if self.chrom_sizes[chrom] <= 2 * (n_stretches * _CALL_COST + covered):
+        bounds = np.flatnonzero(np.diff(stretch)) + 1
+        firsts, lasts = np.array([0, *bounds]), np.array([*bounds, len(s)]) - 1
+        stretch_cost = int((s[lasts] + length - s[firsts]).sum()) + len(firsts) * _CALL_COST
+        if self.chrom_sizes[chrom] <= 2 * stretch_cost:
             return _gather(self._chromosome(chrom), 0, starts, length)
         out = np.empty((len(starts), length), dtype=np.float32)
-        bounds = np.flatnonzero(np.diff(stretch)) + 1
-        for first, last in zip([0, *bounds], [*bounds, len(s)]):
+        for first, last in zip(firsts.tolist(), lasts.tolist()):
             origin = int(s[first])
-            values = self._read(chrom, origin, int(s[last - 1]) + length)
-            out[order[first:last]] = _gather(values, origin, s[first:last], length)
+            values = self._read(chrom, origin, int(s[last]) + length)
+            out[order[first: last + 1]] = _gather(values, origin, s[first: last + 1], length)
         return out
 
     def values(self, chroms: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
