@@ -104,6 +104,8 @@ def _paths(form: Form, path, info, label, help, exists: bool = True, dir: bool |
 def _words(form: Form, path, info, label, help, placeholder: str = "", **_) -> list[str]:
     key = form.key(path)
     state.init(key, ", ".join(default_of(info) or []))
+    if isinstance(st.session_state[key], list):
+        st.session_state[key] = ", ".join(st.session_state[key])
     st.text_input(label, key=key, help=help, placeholder=placeholder or "separated by commas or spaces")
     state.keep(key)
     return [w for w in re.split(r"[,\s]+", st.session_state[key]) if w]
@@ -114,7 +116,10 @@ def _multi(form: Form, path, info, label, help, options: list[str] | None = None
     if options is None:
         options = list(get_args(get_args(unwrap(info.annotation)[0])[0]))
     state.init(key, list(default_of(info) or []))
-    chosen = list(st.session_state[key] or [])
+    chosen = st.session_state[key] or []
+    if isinstance(chosen, str):  # filled as a words field (a page may show a list[str] as choices)
+        chosen = [w for w in re.split(r"[,\s]+", chosen) if w]
+    chosen = list(chosen)
     # keep a loaded value that is not offered here visible, so validation can name it
     options = [*options, *[c for c in chosen if c not in options]]
     st.session_state[key] = chosen

@@ -1,0 +1,380 @@
+"""The GUI's pages under Streamlit's AppTest: defaults, validation as typed, runs started.
+
+Each page is drawn in-process; the job launcher is replaced so that the config a Run
+click would hand to the background worker can be compared with what the CLI builds
+from a config file with the same values.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from lociflow.config import PreprocessConfig, TrainConfig, load_stage
+from lociflow.gui import jobs
+from lociflow.io.atomic import write_json, write_yaml
+from lociflow.runs import open_run
+
+PAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "runs", "search")
+APP = Path(__file__).resolve().parents[1] / "src" / "lociflow" / "gui" / "app.py"
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    """An empty output root the pages write into."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("LOCIFLOW_GUI_OUTPUT_ROOT", str(folder))
+    return folder
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Replace the job launcher; collect what each Run click asked for."""
+    calls = []
+
+    def fake_start(stage, document, output, name=None, force=False, options=None):
+        calls.append({"stage": stage, "document": document, "output": Path(output), "name": name,
+                      "force": force, "options": options})
+        return jobs.Job(id="fake", stage=stage, name=name or "fake", output=Path(output),
+                        folder=Path(output) / ".gui-jobs" / "fake", pid=0, started=time.time())
+
+    monkeypatch.setattr(jobs, "start_job", fake_start)
+    return calls
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_string(f"from lociflow.gui.pages import {name}\n{name}.render()", default_timeout=60)
+    return at.run()
+
+
+def messages(at: AppTest) -> str:
+    return "\n".join(e.value for e in at.error)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def loci_files(folder: Path) -> tuple[Path, Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    genome, pos, neg = folder / "genome.fa", folder / "pos.bed", folder / "neg.bed"
+    genome.write_text(">chr1\n" + "ACGT" * 100 + "\n")
+    pos.write_text("chr1\t10\t60\n")
+    neg.write_text("chr1\t100\t150\n")
+    return genome, pos, neg
+
+
+def fill_two_classes(at: AppTest, pos: Path, neg: Path) -> None:
+    at.text_input(key="preprocess::classes[0].name").set_value("bound")
+    at.text_area(key="preprocess::classes[0].files").set_value(str(pos))
+    at.text_input(key="preprocess::classes[1].name").set_value("unbound")
+    at.text_area(key="preprocess::classes[1].files").set_value(str(neg))
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_draws_without_an_exception(root, name):
+    at = page(name)
+    no_exception(at)
+    assert at.title[0].value.lower() == name
+
+
+def test_home_page_names_the_tool_and_links_every_stage(root):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    no_exception(at)
+    assert at.title[0].value == "lociflow"
+    links = {link.proto.label for link in at.get("page_link")}
+    for stage in ("Preprocess", "Train", "Evaluate", "Predict", "Interpret"):
+        assert any(stage in label for label in links), links
+
+
+def test_preprocess_form_starts_with_the_cli_defaults(root):
+    at = page("preprocess")
+    defaults = PreprocessConfig.model_fields
+    assert at.number_input(key="preprocess::window").value == defaults["window"].default == 150
+    assert at.selectbox(key="preprocess::alphabet").value == "dna"
+    assert at.checkbox(key="preprocess::strand").value is True
+    assert at.multiselect(key="preprocess::branches").value == ["seq"]
+    assert at.selectbox(key="preprocess::split.method").value == "random"
+    assert at.number_input(key="preprocess::split.ratios[train]").value == 0.8
+    assert at.number_input(key="preprocess::split.ratios[blackbox]").value is None
+    assert "no classes given" in messages(at)
+    assert at.button(key="preprocess::#run").disabled
+
+
+def test_train_form_starts_with_the_cli_defaults(root):
+    at = page("train")
+    defaults = TrainConfig()
+    assert at.number_input(key="train::epochs").value == defaults.epochs
+    assert at.number_input(key="train::batch_size").value == defaults.batch_size
+    assert at.number_input(key="train::learning_rate").value == defaults.learning_rate
+    assert at.selectbox(key="train::optimizer").value == defaults.optimizer
+    assert at.number_input(key="train::early_stopping.patience").value == 10
+    assert "Dataset folder: required" in messages(at)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_missing_genome_file_is_reported_before_run(root, tmp_path):
+    _, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    at.text_input(key="preprocess::genome").set_value(str(tmp_path / "nowhere.fa"))
+    at.run()
+    assert f"{tmp_path / 'nowhere.fa'} does not exist" in messages(at).replace("\\", "")
+    assert at.button(key="preprocess::#run").disabled
+
+
+def test_missing_class_file_is_reported(root, tmp_path):
+    genome, pos, _ = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, tmp_path / "absent.bed")
+    at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.run()
+    assert "absent.bed does not exist" in messages(at).replace("\\", "")
+
+
+def test_negative_split_ratio_is_reported(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.number_input(key="preprocess::split.ratios[valid]").set_value(-0.2)
+    at.run()
+    assert "split ratios must not be negative" in messages(at)
+    assert at.button(key="preprocess::#run").disabled
+
+
+def test_chromosome_in_two_splits_is_reported(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.selectbox(key="preprocess::split.method").set_value("chromosome").run()
+    at.text_input(key="preprocess::split.train").set_value("chr1, chr2")
+    at.text_input(key="preprocess::split.test").set_value("chr2")
+    at.run()
+    assert "chromosome 'chr2' is in both the train and test lists" in messages(at)
+    assert at.button(key="preprocess::#run").disabled
+
+
+def test_duplicate_class_names_are_reported(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    at.text_input(key="preprocess::classes[1].name").set_value("bound")
+    at.run()
+    assert "the class name 'bound' is given twice" in messages(at)
+
+
+def test_fold_options_appear_only_with_the_fold_branch(root):
+    at = page("preprocess")
+    keys = {w.key for w in at.number_input}
+    assert "preprocess::fold.temperature" not in keys
+    at.multiselect(key="preprocess::branches").set_value(["seq", "fold"]).run()
+    assert at.number_input(key="preprocess::fold.temperature").value == 37.0
+
+
+def test_chromosome_lists_replace_ratios_with_the_chromosome_method(root):
+    at = page("preprocess")
+    assert "preprocess::split.train" not in {w.key for w in at.text_input}
+    at.selectbox(key="preprocess::split.method").set_value("chromosome").run()
+    assert "preprocess::split.train" in {w.key for w in at.text_input}
+    assert "preprocess::split.ratios[train]" not in {w.key for w in at.number_input}
+
+
+def test_bad_architecture_yaml_is_reported(root, synthetic_dataset):
+    data = synthetic_dataset()
+    at = page("train")
+    at.text_input(key="train::data").set_value(str(data))
+    at.radio(key="train::#network").set_value("My own architecture (YAML)").run()
+    at.text_area(key="train::architecture").set_value("branches: [unclosed").run()
+    assert "not valid YAML" in messages(at)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_preprocess_run_gets_the_config_the_cli_builds(root, tmp_path, started):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.number_input(key="preprocess::window").set_value(50)
+    at.number_input(key="preprocess::split.ratios[blackbox]").set_value(0.1)
+    at.run()
+    assert not at.button(key="preprocess::#run").disabled, messages(at)
+    at.text_input(key="preprocess::#name").set_value("my-data")
+    at.button(key="preprocess::#run").click().run()
+    no_exception(at)
+    assert len(started) == 1
+    call = started[0]
+    assert (call["stage"], call["name"], call["output"]) == ("preprocess", "my-data", root.resolve())
+
+    # what `lociflow preprocess -c user.yaml` would load from a file with the same values
+    user = tmp_path / "in" / "user.yaml"
+    user.write_text(yaml.safe_dump({"preprocess": {
+        "classes": {"bound": ["pos.bed"], "unbound": ["neg.bed"]}, "genome": "genome.fa", "window": 50,
+        "split": {"ratios": {"train": 0.8, "valid": 0.1, "test": 0.1, "blackbox": 0.1}}}}, sort_keys=False))
+    cli = load_stage(PreprocessConfig, "preprocess", user).dump()
+    assert call["document"] == {"preprocess": cli}
+    assert yaml.safe_dump(call["document"], sort_keys=False) == yaml.safe_dump({"preprocess": cli}, sort_keys=False)
+
+
+def test_train_run_gets_the_config_the_cli_builds(root, tmp_path, started, synthetic_dataset):
+    data = synthetic_dataset()
+    at = page("train")
+    at.text_input(key="train::data").set_value(str(data))
+    at.number_input(key="train::epochs").set_value(2)
+    at.selectbox(key="train::preset").set_value("deepbind")
+    at.selectbox(key="train::schedule").set_value("step").run()
+    at.text_area(key="train::schedule_options").set_value("step_size: 1\ngamma: 0.5")
+    at.checkbox(key="train::early_stopping#on").uncheck()
+    at.run()
+    at.button(key="train::#run").click().run()
+    no_exception(at)
+    assert len(started) == 1
+    cli = load_stage(TrainConfig, "train", None,
+                     ["epochs=2", "preset=deepbind", "schedule=step", "schedule_options={step_size: 1, gamma: 0.5}",
+                      "early_stopping=null"], {"data": data}).dump()
+    assert started[0]["document"] == {"train": cli}
+    assert started[0]["options"] is None
+
+
+def test_train_resume_is_passed_to_the_api(root, started, synthetic_dataset):
+    data = synthetic_dataset()
+    at = page("train")
+    at.text_input(key="train::data").set_value(str(data))
+    at.checkbox(key="train::#resume").check()
+    at.text_input(key="train::#name").set_value("old-run")
+    at.run()
+    at.button(key="train::#run").click().run()
+    assert started[0]["options"] == {"resume": True}
+    assert started[0]["name"] == "old-run"
+
+
+def test_train_page_suggests_the_newest_dataset(root, synthetic_dataset):
+    data = synthetic_dataset()
+    with open_run("preprocess", root, {}, name="ds") as run:
+        for item in data.iterdir():
+            if not (run.path / item.name).exists():
+                (run.path / item.name).symlink_to(item)
+    at = page("train")
+    assert at.text_input(key="train::data").value == str(root.resolve() / "ds")
+
+
+def test_evaluate_on_new_files_needs_the_classes(root, tmp_path, started):
+    model = tmp_path / "model"
+    model.mkdir()
+    at = page("evaluate")
+    at.text_input(key="evaluate::model").set_value(str(model))
+    at.radio(key="evaluate::#mode").set_value("New labelled files (BED or FASTA per class)").run()
+    assert "name the classes" in messages(at)
+    assert at.button(key="evaluate::#run").disabled
+
+
+def test_load_parameters_fills_the_form(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    params = tmp_path / "in" / "params.yaml"
+    write_yaml(params, {"preprocess": {
+        "classes": {"up": [str(pos)], "down": [str(neg)]}, "genome": str(genome), "window": 64,
+        "branches": ["seq", "fold"], "fold": {"temperature": 25.0},
+        "split": {"method": "chromosome", "train": ["chr1"], "test": ["chr2"]}}})
+    at = page("preprocess")
+    at.radio(key="preprocess::#load_from").set_value("a params.yaml file").run()
+    at.text_input(key="preprocess::#load_file").set_value(str(params)).run()
+    at.button(key="preprocess::#load").click().run()
+    no_exception(at)
+    assert at.number_input(key="preprocess::window").value == 64
+    assert at.text_input(key="preprocess::classes[0].name").value == "up"
+    assert at.text_area(key="preprocess::classes[1].files").value == str(neg)
+    assert at.number_input(key="preprocess::fold.temperature").value == 25.0
+    assert at.text_input(key="preprocess::split.train").value == "chr1"
+    assert not messages(at), messages(at)
+
+
+def test_loading_a_file_without_the_section_says_so(root, tmp_path):
+    params = tmp_path / "other.yaml"
+    write_yaml(params, {"train": {"epochs": 3}})
+    at = page("preprocess")
+    at.radio(key="preprocess::#load_from").set_value("a params.yaml file").run()
+    at.text_input(key="preprocess::#load_file").set_value(str(params)).run()
+    at.button(key="preprocess::#load").click().run()
+    assert "has no preprocess: section" in messages(at)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def fake_finished_job(root: Path, stage: str, name: str) -> Path:
+    """A job folder and run folder as a finished background run leaves them."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    job_dir = root / jobs.JOBS_DIR / f"20260101-000000-{stage}-abc"
+    job_dir.mkdir(parents=True)
+    write_json(job_dir / "job.json", {"id": job_dir.name, "stage": stage, "name": name, "output": str(root),
+                                      "pid": 999999, "started": time.time() - 5})
+    (job_dir / "output.log").write_text("step 1\rstep 2\rstep 3\ndone\n")
+    write_json(job_dir / "result.json", {"status": "ok", "folder": str(folder), "message": ""})
+    return folder
+
+
+def test_finished_evaluate_job_shows_curves_and_metrics(root):
+    import numpy as np
+
+    from lociflow.curves import pr_points, roc_points
+
+    folder = fake_finished_job(root, "evaluate", "ev")
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.4, 0.6], [0.3, 0.7], [0.7, 0.3]])
+    roc_points(labels, probs, ["a", "b"]).to_csv(folder / "roc_curve.tsv", sep="\t", index=False)
+    pr_points(labels, probs, ["a", "b"]).to_csv(folder / "pr_curve.tsv", sep="\t", index=False)
+    write_json(folder / "metrics.json", {"auroc": {"a": 1.0, "b": 1.0, "macro": 1.0}, "accuracy": 1.0})
+    at = page("evaluate")
+    no_exception(at)
+    assert "Finished" in at.success[0].value
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    figure = json.loads(charts[0].proto.spec)
+    assert {trace["name"] for trace in figure["data"]} >= {"a", "b", "micro", "macro"}
+    assert "step 3\ndone" in at.code[0].value and "step 1" not in at.code[0].value
+
+
+def test_finished_predict_job_offers_the_table_for_download(root):
+    folder = fake_finished_job(root, "predict", "pr")
+    pd.DataFrame({"id": ["x", "y"], "prob_a": [0.2, 0.9], "prob_b": [0.8, 0.1], "top_class": ["b", "a"]}).to_csv(
+        folder / "predictions.tsv", sep="\t", index=False)
+    at = page("predict")
+    no_exception(at)
+    assert list(at.dataframe[0].value["top_class"]) == ["b", "a"]
+    assert at.get("download_button")
+
+
+def test_runs_page_compares_two_runs(root):
+    for name, window, auroc in (("first", 100, 0.8), ("second", 150, 0.9)):
+        with open_run("preprocess", root, {"window": window, "seed": 1}, name=name,
+                      summary_params={"window": window}) as run:
+            write_json(run.path / "metrics.json", {"auroc": {"macro": auroc}})
+            run.record(loci=window)
+    at = page("runs")
+    no_exception(at)
+    ledger = at.dataframe[0].value
+    assert list(ledger["run"]) == ["first", "second"]
+    params, metrics = at.dataframe[1].value, at.dataframe[2].value
+    assert list(params["key"]) == ["window"]  # only what differs
+    assert list(metrics.loc[metrics["key"] == "auroc.macro", "second"]) == [0.9]
+
+
+def test_log_tail_keeps_only_the_last_state_of_progress_bars(tmp_path):
+    log = tmp_path / "output.log"
+    log.write_text("start\nfolding  10%\rfolding  50%\rfolding 100%\nend\n")
+    assert jobs.tail(log) == "start\nfolding 100%\nend\n"
