@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import torch
 import yaml
 from torch import nn
 
-from lociflow.errors import ConfigError, ModelFileError
+from lociflow.errors import ConfigError, DatasetError, ModelFileError
 from lociflow.io.atomic import write_yaml
 
 log = logging.getLogger("lociflow.model.io")
@@ -82,6 +83,9 @@ class LoadedModel:
         """
         arrays = [self._checked(inputs, name) for name in self.branches]
         n = arrays[0].shape[0]
+        if any(a.shape[0] != n for a in arrays):
+            sizes = ", ".join(f"{b} {a.shape[0]}" for b, a in zip(self.branches, arrays))
+            raise DatasetError(f"the branch inputs differ in length ({sizes}); give one row per locus in each.")
         out = np.empty((n, len(self.classes)), dtype=np.float32)
         self.network.eval()
         with torch.inference_mode():
@@ -93,14 +97,14 @@ class LoadedModel:
 
     def _checked(self, inputs: dict[str, np.ndarray], name: str) -> np.ndarray:
         if name not in inputs:
-            raise ModelFileError(
+            raise DatasetError(
                 f"the model needs input branch {name!r} (branches: {', '.join(self.branches)}); "
                 f"got {', '.join(inputs) or 'none'}."
             )
         array = inputs[name]
         expected = (self.window, len(self.channels[name]))
         if array.ndim != 3 or tuple(array.shape[1:]) != expected:
-            raise ModelFileError(
+            raise DatasetError(
                 f"branch {name!r} input has shape {tuple(array.shape)}; the model expects "
                 f"[N, {expected[0]}, {expected[1]}] (window {self.window}, channels {self.channels[name]})."
             )
@@ -331,7 +335,9 @@ def _load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) 
     if not path.is_file():
         raise ModelFileError(f"{folder / SPEC} says format: torchscript but {path} does not exist.")
     try:
-        module = torch.jit.load(str(path), map_location=device)
+        with warnings.catch_warnings():  # deprecated in favour of torch.export, still the common exchange format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device)
     except Exception as exc:  # torch raises RuntimeError or plain Exception for bad archives
         raise ModelFileError(f"{path} is not a readable TorchScript file ({exc}).") from None
     layout = spec.get("input_layout", "channels_last")

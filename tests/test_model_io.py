@@ -1,0 +1,228 @@
+"""Model folders: safetensors round trip, clear errors for damaged files, TorchScript models."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lociflow.errors import DatasetError, ModelFileError
+from lociflow.io.store import open_dataset
+from lociflow.model.io import dataset_spec, load_model, save_model
+from lociflow.model.network import build_network
+from lociflow.model.presets import resolve_architecture
+
+
+@pytest.fixture
+def trained(synthetic_dataset, tmp_path):
+    """A small multi-branch network saved to a model folder, with its dataset."""
+    dataset = open_dataset(synthetic_dataset(n=120, window=20, branches=("seq", "fold", "cons"), classes=("a", "b", "c")))
+    arch = resolve_architecture("cnn_rnn", None, dataset.branches, dataset.window)
+    torch.manual_seed(0)
+    network = build_network(arch, dataset.channels, dataset.window, len(dataset.classes))
+    with torch.no_grad():  # move batch-norm statistics away from their defaults, as training would
+        network.train()
+        network(*[torch.from_numpy(np.array(a, dtype=np.float32)) for a in dataset.split("train").inputs.values()])
+    network.eval()
+    folder = save_model(tmp_path / "model", network, dataset_spec(dataset, arch))
+    return folder, network, dataset
+
+
+def direct_proba(network, inputs, branches):
+    with torch.no_grad():
+        xs = [torch.from_numpy(np.array(inputs[b], dtype=np.float32)) for b in branches]
+        return torch.softmax(network.eval()(*xs), dim=1).numpy()
+
+
+def test_safetensors_round_trip_gives_identical_predictions(trained):
+    folder, network, dataset = trained
+    model = load_model(folder)
+    test = dataset.split("test")
+    expected = direct_proba(network, test.inputs, dataset.branches)
+    assert np.array_equal(model.predict_proba(test.inputs, batch_size=len(test)), expected)
+    assert np.allclose(model.predict_proba(test.inputs, batch_size=7), expected, atol=1e-6)
+    assert not model.network.training
+
+
+def test_loaded_model_describes_its_inputs(trained):
+    folder, network, dataset = trained
+    model = load_model(folder / "spec.yaml")
+    assert model.classes == ["a", "b", "c"]
+    assert model.branches == ["seq", "fold", "cons"] == model.network.branches
+    assert model.channels == dataset.channels
+    assert model.window == 20 and model.alphabet == "rna"
+    assert model.preprocess["window"] == 20 and model.preprocess["strand"] is True
+    assert model.architecture == network.architecture
+    assert model.is_recurrent
+    assert set(model.first_conv) == {"seq", "fold", "cons"}
+    assert model.network.classes_count == 3
+
+
+def test_spec_yaml_records_versions_and_weights_are_plain_safetensors(trained):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    assert spec["format_version"] == 1 and spec["format"] == "safetensors"
+    assert spec["n_classes"] == 3 and spec["lociflow_version"]
+    raw = (folder / "model.safetensors").read_bytes()
+    header_size = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + header_size])
+    assert "encoders.0.0.conv.weight" in header
+    assert not list(folder.glob(".*.part"))
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_folder_without_spec_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="has no spec.yaml"):
+        load_model(tmp_path)
+
+
+def test_missing_weights_are_a_clear_error(trained):
+    folder, _, _ = trained
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ModelFileError, match="has no model.safetensors"):
+        load_model(folder)
+
+
+def test_truncated_weights_are_a_clear_error(trained):
+    folder, _, _ = trained
+    path = folder / "model.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match="corrupted or truncated"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_match_the_spec_are_a_clear_error(trained):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["architecture"]["branches"]["seq"][0]["filters"] = 32
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match="does not match the architecture.*wrong shape.*encoders.0.0.conv.weight"):
+        load_model(folder)
+
+
+def test_weights_missing_a_layer_are_a_clear_error(trained):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["architecture"]["common"].append({"type": "dense", "units": 4})
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match="missing 2 weight"):
+        load_model(folder)
+
+
+def test_newer_format_version_asks_for_an_upgrade(trained):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["format_version"] = 2
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match="format version 2, newer than this lociflow reads \\(1\\); upgrade"):
+        load_model(folder)
+
+
+def test_bad_yaml_is_a_clear_error(trained):
+    folder, _, _ = trained
+    (folder / "spec.yaml").write_text("classes: [a, b\nwindow: : 3\n")
+    with pytest.raises(ModelFileError, match="spec.yaml is not valid YAML"):
+        load_model(folder)
+
+
+def test_yaml_tags_that_would_run_code_are_refused(trained):
+    folder, _, _ = trained
+    (folder / "spec.yaml").write_text("format_version: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ModelFileError, match="not valid YAML"):
+        load_model(folder)
+
+
+def test_spec_without_required_fields_is_a_clear_error(trained):
+    folder, _, _ = trained
+    (folder / "spec.yaml").write_text("format_version: 1\nclasses: [a, b]\n")
+    with pytest.raises(ModelFileError, match="lacks branches, channels, window"):
+        load_model(folder)
+
+
+def test_unknown_format_is_a_clear_error(trained):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["format"] = "onnx"
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match="unknown format 'onnx'"):
+        load_model(folder)
+
+
+def test_inputs_of_the_wrong_shape_are_refused_with_the_expected_shape(trained):
+    folder, _, dataset = trained
+    model = load_model(folder)
+    inputs = dict(dataset.split("test").inputs)
+    inputs["seq"] = np.zeros((3, 25, 4), dtype=np.uint8)
+    with pytest.raises(DatasetError, match="branch 'seq' input has shape \\(3, 25, 4\\); the model expects \\[N, 20, 4\\]"):
+        model.predict_proba(inputs)
+    inputs["seq"] = dataset.split("test").inputs["seq"]
+    del inputs["fold"]
+    with pytest.raises(DatasetError, match="needs input branch 'fold'"):
+        model.predict_proba(inputs)
+    inputs["fold"] = np.zeros((5, 20, 3), dtype=np.float32)
+    with pytest.raises(DatasetError, match="inputs differ in length"):
+        model.predict_proba(inputs)
+
+
+def _write_torchscript(folder, network, dataset, **extra):
+    folder.mkdir()
+    examples = tuple(torch.zeros(2, dataset.window, len(c)) for c in dataset.channels.values())
+    torch.jit.trace(network.eval(), examples).save(str(folder / "model.pt"))
+    spec = {"format_version": 1, "format": "torchscript", "classes": dataset.classes, "branches": dataset.branches,
+            "channels": dataset.channels, "window": dataset.window, "alphabet": dataset.alphabet,
+            "preprocess": dict(dataset.params), **extra}
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+
+
+def test_torchscript_model_round_trip(trained, tmp_path):
+    _, network, dataset = trained
+    _write_torchscript(tmp_path / "scripted", network, dataset)
+    model = load_model(tmp_path / "scripted")
+    test = dataset.split("test")
+    assert model.format == "torchscript"
+    assert model.network.branches == dataset.branches and model.network.classes_count == 3
+    assert np.allclose(model.predict_proba(test.inputs), direct_proba(network, test.inputs, dataset.branches), atol=1e-6)
+    assert model.is_recurrent
+    assert model.first_conv == {}
+
+
+def test_torchscript_model_with_channels_first_probabilities(trained, tmp_path):
+    _, network, dataset = trained
+
+    class ChannelsFirstSoftmax(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, seq, fold, cons):
+            logits = self.inner(seq.transpose(1, 2), fold.transpose(1, 2), cons.transpose(1, 2))
+            return torch.softmax(logits, dim=1)
+
+    wrapped = ChannelsFirstSoftmax(network.eval())
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    examples = tuple(torch.zeros(2, len(c), dataset.window) for c in dataset.channels.values())
+    torch.jit.trace(wrapped, examples).save(str(folder / "model.pt"))
+    spec = {"format_version": 1, "format": "torchscript", "classes": dataset.classes, "branches": dataset.branches,
+            "channels": dataset.channels, "window": dataset.window, "input_layout": "channels_first",
+            "output": "probabilities"}
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    model = load_model(folder)
+    test = dataset.split("test")
+    assert np.allclose(model.predict_proba(test.inputs), direct_proba(network, test.inputs, dataset.branches), atol=1e-5)
+
+
+def test_damaged_torchscript_file_is_a_clear_error(trained, tmp_path):
+    _, network, dataset = trained
+    _write_torchscript(tmp_path / "scripted", network, dataset)
+    (tmp_path / "scripted" / "model.pt").write_bytes(b"not a zip archive")
+    with pytest.raises(ModelFileError, match="not a readable TorchScript file"):
+        load_model(tmp_path / "scripted")
