@@ -57,14 +57,14 @@ def integrated_gradients(network, inputs: tuple[np.ndarray, ...], targets: np.nd
     import torch
     from captum.attr import IntegratedGradients
 
-    tensors = tuple(torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device) for x in inputs)
+    tensors = tuple(torch.as_tensor(np.array(x, dtype=np.float32), device=device) for x in inputs)
     baselines = tuple(torch.zeros_like(t) for t in tensors)
     target = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
     guard = torch.backends.cudnn.flags(enabled=False) if recurrent else contextlib.nullcontext()
     with guard, torch.enable_grad():
         attributions = IntegratedGradients(network).attribute(
             tensors, baselines=baselines, target=target, n_steps=steps,
-            internal_batch_size=max(batch_size, 1),
+            internal_batch_size=max(batch_size, len(targets)),
         )
     if not isinstance(attributions, tuple):
         attributions = (attributions,)
@@ -111,7 +111,7 @@ class AttributionCollector:
                 continue
             record = {
                 "row": offset + i,
-                "id": str(ids[i]) if ids is not None else str(offset + i + 1),
+                "id": str(ids[i]) if ids is not None else "",
                 "prob": float(probs[i, k]),
                 "sequence": self._letters(inputs, i),
                 "scores": {b: a[i - lo].sum(axis=-1).astype(np.float32) for b, a in zip(self.model.branches, attrs)},
@@ -162,7 +162,7 @@ class AttributionCollector:
             parts = [legend_html()]
             for record in loci:
                 for branch in self.model.branches:
-                    label = (f"#{record['row'] + 1} {html.escape(record['id'])} · P({html.escape(name)}) = "
+                    label = (f"row {record['row'] + 1} {html.escape(record['id'])} · P({html.escape(name)}) = "
                              f"{record['prob']:.3f} · branch {html.escape(branch)}")
                     parts.append(f'<div class="seqmap-label">{label}</div>')
                     parts.append(sequence_map_html(record["sequence"], record["scores"][branch]))

@@ -19,10 +19,6 @@ from lociflow.errors import DatasetError, InputFileError, LociflowError
 
 log = logging.getLogger("lociflow.compat")
 
-# Suffixes of interval files, which need the reference genome to become sequences.
-INTERVAL_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed6")
-
-
 def resolve_device(name: str = "auto") -> str:
     """``auto`` -> the first CUDA GPU (or Apple MPS) when present, else ``cpu``."""
     import torch
@@ -36,13 +32,6 @@ def resolve_device(name: str = "auto") -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
-
-
-def is_interval_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a BED-like file (plain or gzip), judged by its suffix."""
-    name = Path(path).name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.endswith(INTERVAL_SUFFIXES)
 
 
 def check_file(path: str | os.PathLike | None, what: str) -> None:
@@ -81,7 +70,9 @@ def check_sources(
     tracks = dict(tracks or {})
     for name, path in tracks.items():
         check_file(path, f"Track {name!r}")
-    bed = [s for s in sources if is_interval_file(s)]
+    from lociflow.io.bed import file_kind
+
+    bed = [s for s in sources if file_kind(s) == "bed"]
     if bed and genome is None:
         raise InputFileError(
             f"{bed[0]} is an interval file: give the reference genome it refers to (--genome FASTA)."

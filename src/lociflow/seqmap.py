@@ -13,9 +13,9 @@ import html
 import numpy as np
 
 SEQMAP_CSS = """
-.seqmap { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px;
-          line-height: 1.55; word-break: break-all; margin: .2rem 0 .8rem; }
-.seqmap span { padding: 1px 0; }
+.seqmap { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 15px;
+          line-height: 1.7; word-break: break-all; margin: .2rem 0 .8rem; }
+.seqmap span { padding: 2px 1px; }
 .seqmap-label { font-size: .85rem; color: #59636e; margin-top: .6rem; }
 .seqmap-legend { display: inline-block; width: 160px; height: 10px; vertical-align: middle;
                  background: linear-gradient(to right, #2166ac, #f7f7f7, #b2182b); margin: 0 .4rem; }
