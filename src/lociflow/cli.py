@@ -271,6 +271,52 @@ def predict(
     run_command(call)
 
 
+@app.command(no_args_is_help=True)
+def interpret(
+    model: ModelOpt = None,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Dataset split to explain (default test).")] = None,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="BED (with --genome), FASTA or text file instead of --data (repeatable).")] = None,
+    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated: saliency,ig,deepshap,ism,temporal,optimize,filters,modisco,gia, or all.")] = None,
+    motif: Annotated[Optional[list[str]], typer.Option("--motif", help="Motif for global importance analysis: consensus, JASPAR ID or name (repeatable).")] = None,
+    motif_db: Annotated[Optional[Path], typer.Option("--motif-db", help="MEME motif file to match against instead of JASPAR.")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", help="Most confident loci shown per class.")] = None,
+    max_loci: Annotated[Optional[int], typer.Option("--max-loci", help="Loci analysed for dataset-wide methods.")] = None,
+    genome: GenomeOpt = None,
+    conservation: ConsOpt = None,
+    track: TrackOpt = None,
+    batch_size: BatchOpt = None,
+    device: DeviceOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Explain a model: attributions, mutagenesis, motifs and a dashboard (index.html).
+
+    Methods: saliency, ig (integrated gradients), deepshap, ism (in-silico mutagenesis),
+    temporal (recurrent models), optimize (class optimization), filters (first-layer
+    filters matched to JASPAR), modisco (TF-MoDISco), gia (global importance analysis);
+    `all` runs every method the model supports and says what it skipped. Per-method
+    options: --set options.ig.steps=100. See docs/interpret.md.
+    """
+    from lociflow.config import InterpretConfig, load_stage
+
+    def call() -> Path:
+        extra = {"model": model, "data": data, "split": split, "input": [Path(p) for p in input_] if input_ else None,
+                 "methods": methods, "motifs": motif, "motif_db": motif_db, "top": top, "max_loci": max_loci,
+                 "genome": genome, "conservation": conservation, "tracks": _track_paths(track),
+                 "batch_size": batch_size, "device": device, "seed": seed}
+        cfg = load_stage(InterpretConfig, "interpret", config, set_, extra)
+        from lociflow.interpret.run import interpret as run
+
+        return run(cfg, output, name=name, force=force)
+
+    run_command(call)
+
+
 @app.command()
 def gui(
     port: Annotated[int, typer.Option("--port", help="Port to serve on (on 127.0.0.1).")] = 8501,
@@ -288,7 +334,8 @@ def gui(
     root = output_root.expanduser().resolve()
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--", "--output-root", str(root)]
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+               "--", "--output-root", str(root)]
     typer.echo(f"lociflow GUI on http://127.0.0.1:{port} (output root {root}); Ctrl-C stops it.", err=True)
     env = dict(os.environ, LOCIFLOW_GUI_OUTPUT_ROOT=str(root))
     try:

@@ -1,0 +1,277 @@
+"""The interpretation dashboard: one self-contained ``index.html`` a biologist reads.
+
+Sections: an overview (what ran, what was skipped and why); per class, the most
+confident loci, each with its attribution map over every branch as a coloured sequence
+(red pushes the class score up, blue down), an attribution logo, the in-silico
+mutagenesis heatmap and, for recurrent models, the temporal scores; then the
+class-optimized sequences, the first-layer filters with their JASPAR matches, the
+TF-MoDISco motifs with theirs, and the global importance analysis plots.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("lociflow.interpret.dashboard")
+
+__all__ = ["write_dashboard", "plot_locus"]
+
+#: attribution shown in the sequence maps, best available first
+_PRIMARY = (("ig", "integrated gradients"), ("deepshap", "DeepLIFT/SHAP"), ("saliency_x_input", "gradient x input"))
+
+_CSS = """
+.locus { border-top: 1px solid #d1d9e0; padding-top: .6rem; margin-top: .8rem; }
+.locus h3 { font-size: 1rem; margin: .2rem 0; }
+.locus .facts { color: #59636e; font-size: .85rem; }
+.branch { font-size: .8rem; color: #59636e; margin: .3rem 0 0; }
+.logo-cell img { width: 260px; }
+.note { background: #fff8c5; border: 1px solid #d4a72c; padding: .4rem .7rem; border-radius: 4px; }
+.skipped td, .skipped th { text-align: left !important; }
+.wide img { width: 100%; }
+table.data td.logo-cell { text-align: center; }
+"""
+
+
+def _primary(ctx) -> tuple[str | None, str]:
+    """The attribution the sequence maps show: IG, else DeepLIFT/SHAP, else gradient x input."""
+    for key, label in _PRIMARY:
+        if any(f"{key}_{branch}" in ctx.arrays for branch in ctx.model.branches):
+            return key, label
+    return None, ""
+
+
+def plot_locus(ctx, analysed_pos: int, shown_pos: int, title: str, stem: Path) -> Path | None:
+    """One figure per shown locus: attribution logo, ISM heatmap, temporal scores (where computed)."""
+    import logomaker
+    from matplotlib.figure import Figure
+
+    key, label = _primary(ctx)
+    panels = []
+    if key is not None and f"{key}_seq" in ctx.arrays:
+        panels.append("logo")
+    if "ism_seq" in ctx.arrays:
+        panels.append("ism")
+    if "temporal_forward" in ctx.arrays:
+        panels.append("temporal")
+    if not panels:
+        return None
+    letters = list(ctx.letters)
+    length = ctx.model.window
+    fig = Figure(figsize=(min(16, max(8, 0.09 * length)), 1.7 * len(panels) + 0.4), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    onehot = ctx.inputs["seq"][analysed_pos]
+    for ax, panel in zip(axes, panels):
+        if panel == "logo":
+            frame = pd.DataFrame(ctx.arrays[f"{key}_seq"][analysed_pos] * onehot, columns=letters)
+            logomaker.Logo(frame, ax=ax, color_scheme="classic")
+            ax.set_ylabel(label.split()[0] if len(label) > 12 else label, fontsize=8)
+            ax.axhline(0, color="black", linewidth=0.5)
+        elif panel == "ism":
+            ism = ctx.arrays["ism_seq"][shown_pos].T
+            bound = float(np.abs(ism).max()) or 1.0
+            image = ax.imshow(ism, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+            ax.set_yticks(range(len(letters)), letters)
+            ax.set_ylabel("ISM", fontsize=8)
+            fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label="score change")
+        else:
+            forward = ctx.arrays["temporal_forward"][shown_pos]
+            backward = ctx.arrays["temporal_backward"][shown_pos]
+            ax.plot(forward, color="#c0392b", label="forward (prefix read)")
+            ax.plot(backward, color="#2471a3", label="backward (suffix read)")
+            for flip, colour in ((ctx.arrays["temporal_flip_forward"][shown_pos], "#c0392b"),
+                                 (ctx.arrays["temporal_flip_backward"][shown_pos], "#2471a3")):
+                if flip >= 0:
+                    ax.axvline(flip, color=colour, linestyle=":", linewidth=1)
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("p(class)", fontsize=8)
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.set_xlim(-0.5, length - 0.5)
+    axes[-1].set_xlabel("position (nt)")
+    axes[0].set_title(title, fontsize=9, loc="left")
+    from lociflow.report import save_figure
+
+    return save_figure(fig, stem, formats=("png",), dpi=80)[0]
+
+
+def _locus_html(ctx, c: int, analysed_pos: int, shown_pos: int, rank: int, scales: dict[str, float]) -> str:
+    from lociflow.report import img_tag
+    from lociflow.seqmap import onehot_to_sequence, sequence_map_html
+
+    cls = ctx.model.classes[c]
+    row = int(ctx.analysed[analysed_pos])
+    meta = ctx.loci.meta.iloc[row]
+    name = str(meta.get("id", "") or meta.get("name", "") or f"row {row}")
+    where = ""
+    if str(meta.get("chrom", "")) not in ("", "nan"):
+        where = f" · {meta['chrom']}:{meta.get('start', '')}-{meta.get('end', '')} ({meta.get('strand', '')})"
+    p = ctx.loci.probs[row, c]
+    letters = onehot_to_sequence(ctx.inputs["seq"][analysed_pos], ctx.letters) if "seq" in ctx.inputs else None
+    parts = [f'<div class="locus"><h3>{rank}. {html.escape(name)}</h3>'
+             f'<div class="facts">p({html.escape(cls)}) = {p:.3f}{html.escape(where)}</div>']
+    key, label = _primary(ctx)
+    if key is not None:
+        for branch in ctx.model.branches:
+            values = ctx.arrays.get(f"{key}_{branch}")
+            if values is None:
+                continue
+            scores = values[analysed_pos].sum(axis=1)
+            text = letters if letters is not None else "·" * len(scores)
+            parts.append(f'<p class="branch">{html.escape(branch)} branch, {html.escape(label)}</p>')
+            parts.append(sequence_map_html(text, scores, scales.get(branch)))
+    figure = plot_locus(ctx, analysed_pos, shown_pos, f"{name}: p({cls}) = {p:.3f}",
+                        ctx.plot_path("loci", f"class{c}_{rank:02d}"))
+    if figure is not None:
+        parts.append(f'<div class="wide">{img_tag(figure, alt=name)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _class_section(ctx, c: int) -> str:
+    from lociflow.seqmap import legend_html
+
+    rows = ctx.shown.get(c, np.zeros(0, np.int64))
+    if len(rows) == 0:
+        return "<p>No locus of this class among the input.</p>"
+    key, label = _primary(ctx)
+    scales = {}
+    if key is not None:
+        for branch in ctx.model.branches:
+            values = ctx.arrays.get(f"{key}_{branch}")
+            if values is not None:
+                scales[branch] = float(np.abs(values[rows].sum(axis=2)).max()) or 1.0
+    offsets = np.cumsum([0] + [len(ctx.shown[k]) for k in sorted(ctx.shown)])
+    start = offsets[sorted(ctx.shown).index(c)]
+    intro = (f"<p>The {len(rows)} loci the model is most confident belong to this class. "
+             + (f"Letters are coloured by {html.escape(label)} (red raises the class score, blue lowers it), "
+                "on one scale per branch for the whole class.</p>" + legend_html(scales.get("seq"))
+                if key else "No attribution method was run (add saliency, ig or deepshap).</p>"))
+    body = [intro]
+    for rank, pos in enumerate(rows, start=1):
+        body.append(_locus_html(ctx, c, int(pos), int(start + rank - 1), rank, scales))
+    return "".join(body)
+
+
+def _overview(ctx, timings: dict[str, float]) -> str:
+    from lociflow.report import key_values_html, table_html
+
+    facts = {"model": str(ctx.model.path), "input": ctx.loci.source, "classes": ", ".join(ctx.model.classes),
+             "loci read": len(ctx.loci), "loci analysed": len(ctx.analysed),
+             "loci shown per class": ctx.cfg.top, "device": ctx.device}
+    rows = [{"method": m, "status": "ran", "seconds": s, "note": ctx.notes.get(m, "")} for m, s in timings.items()]
+    rows += [{"method": m, "status": "skipped", "seconds": np.nan, "note": r} for m, r in ctx.skipped.items()]
+    notes = [f"<p class=\"note\">{html.escape(k)}: {html.escape(v)}</p>" for k, v in ctx.notes.items() if k not in timings]
+    return (key_values_html(facts) + '<div class="skipped">'
+            + table_html(pd.DataFrame(rows, columns=["method", "status", "seconds", "note"]), float_format="{:.1f}")
+            + "</div>" + "".join(notes))
+
+
+def _matches_html(matches: pd.DataFrame, key_column: str, key: str) -> str:
+    hits = matches[matches[key_column] == key] if len(matches) else matches
+    if not len(hits):
+        return "–"
+    return "<br>".join(
+        f"{html.escape(str(h.jaspar_id))} {html.escape(str(h.name))} (p={h.p_value:.1e}, q={h.q_value:.1e})"
+        for h in hits.itertuples()
+    )
+
+
+def _filters_section(ctx) -> str:
+    from lociflow.report import img_tag
+
+    info = ctx.results["filters"]
+    summary, matches, logos = info["summary"], info["matches"], info["logos"]
+    rows = []
+    for r in summary.itertuples():
+        if r.filter not in logos:
+            continue
+        rows.append(
+            f"<tr><td>{html.escape(r.filter)}</td><td class=\"logo-cell\">{img_tag(logos[r.filter], alt=r.filter)}</td>"
+            f"<td>{r.n_sites}</td><td>{r.influence:.4f}</td><td style=\"text-align:left\">"
+            f"{_matches_html(matches, 'filter', r.filter)}</td></tr>"
+        )
+    head = ("<tr><th>filter</th><th>logo (windows above half the filter's top activation)</th><th>sites</th>"
+            "<th>influence</th><th>JASPAR matches (Tomtom)</th></tr>")
+    return (f"<p>First-layer filters of the seq branch, most influential first (influence: mean change of the "
+            f"predicted probabilities when the filter is silenced). Matched against {html.escape(ctx.database().source)}; "
+            f"all filters in <code>filters.tsv</code>, matches in <code>filters_tomtom.tsv</code>.</p>"
+            f'<table class="data">{head}{"".join(rows)}</table>')
+
+
+def _modisco_section(ctx) -> str:
+    from lociflow.report import img_tag
+
+    parts = []
+    for cls, info in ctx.results["modisco"].items():
+        parts.append(f"<h3>{html.escape(cls)} ({info['loci']} loci)</h3>")
+        if not info["patterns"]:
+            parts.append(f'<p class="note">{html.escape(info["note"])}</p>')
+            continue
+        matches = ctx.tables["modisco_tomtom.tsv"]
+        rows = []
+        for p in info["patterns"]:
+            key = f"{cls}/{p.name}"
+            cwm, ppm = info["logos"][key]
+            rows.append(f"<tr><td>{html.escape(p.name)}</td><td>{p.n_seqlets}</td>"
+                        f"<td class=\"logo-cell\">{img_tag(cwm, alt=key)}</td><td class=\"logo-cell\">{img_tag(ppm, alt=key)}</td>"
+                        f"<td style=\"text-align:left\">{_matches_html(matches, 'pattern', key)}</td></tr>")
+        head = "<tr><th>pattern</th><th>seqlets</th><th>contribution (CWM)</th><th>letters (PPM)</th><th>JASPAR matches</th></tr>"
+        parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
+    return "".join(parts)
+
+
+def _figures_section(ctx, key: str, intro: str, table: str | None = None) -> str:
+    from lociflow.report import figures_html, table_html
+
+    body = f"<p>{intro}</p>"
+    if key in ctx.notes:
+        body += f'<p class="note">{html.escape(ctx.notes[key])}</p>'
+    if ctx.figures.get(key):
+        body += figures_html(ctx.figures[key])
+    if table and table in ctx.tables and len(ctx.tables[table]):
+        body += table_html(ctx.tables[table], float_format="{:.3g}")
+    return body
+
+
+def _files_section(ctx) -> str:
+    names = sorted(p.name for p in ctx.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    names = sorted(set(names) | {"index.html", "attributions.npz", "methods.tsv", "loci.tsv", *ctx.tables})
+    items = "".join(f"<li><code>{html.escape(n)}</code></li>" for n in names)
+    return (f"<p>Raw arrays (<code>attributions.npz</code>: {', '.join(sorted(ctx.arrays)) or 'none'}; "
+            "plus <code>index</code>, <code>target</code>, <code>shown</code>) and tables beside this page; "
+            "PNG and SVG plots under <code>plots/</code>.</p>"
+            f"<ul>{items}</ul>")
+
+
+def write_dashboard(ctx, timings: dict[str, float]) -> Path:
+    """Write ``index.html`` into the run folder and return its path."""
+    from lociflow.io.atomic import write_text
+    from lociflow.report import html_page
+    from lociflow.seqmap import SEQMAP_CSS
+
+    sections = [("Overview", _overview(ctx, timings))]
+    if "seq" in ctx.inputs:
+        for c, cls in enumerate(ctx.model.classes):
+            sections.append((f"Class {cls}: most confident loci", _class_section(ctx, c)))
+    if "optimize" in ctx.figures:
+        sections.append(("Class optimization", _figures_section(
+            ctx, "optimize", "The sequence each class score is highest for (gradient ascent on a relaxed sequence, "
+            "best of several seeded restarts); every restart is in optimize.tsv.", "optimize.tsv")))
+    if "filters" in ctx.results:
+        sections.append(("Filters", _filters_section(ctx)))
+    if "modisco" in ctx.results:
+        sections.append(("Motifs (TF-MoDISco)", _modisco_section(ctx)))
+    if "gia" in timings:
+        sections.append(("Global importance analysis", _figures_section(
+            ctx, "gia", "Mean change of each class score (logit) when a motif is inserted into dinucleotide "
+            "shuffles of real loci; the control inserts the motif's own shuffle at the same place.", "gia.tsv")))
+    sections.append(("Files", _files_section(ctx)))
+    page = html_page("lociflow interpretation", sections, subtitle=f"{ctx.model.path} on {ctx.loci.source}",
+                     extra_css=SEQMAP_CSS + _CSS)
+    path = ctx.folder / "index.html"
+    write_text(path, page)
+    return path
