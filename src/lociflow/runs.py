@@ -119,6 +119,9 @@ def open_run(
     name: str | None = None,
     force: bool = False,
     summary_params: dict[str, Any] | None = None,
+    *,
+    keep_on_interrupt: bool = False,
+    resume: bool = False,
 ) -> Iterator[Run]:
     """Create a run folder for ``stage`` under ``root`` and yield the :class:`Run`.
 
@@ -126,20 +129,36 @@ def open_run(
     ``{stage: params}`` so that ``--config`` accepts it back. On success the folder is
     renamed into place and a ledger row appended; on failure everything but ``run.log``
     is removed and the log is kept at ``<root>/<name>.failed/run.log``.
+
+    Long stages that can continue later (training) pass ``keep_on_interrupt=True``: a
+    ``KeyboardInterrupt`` then renames the folder into place as it is, with status
+    ``interrupted`` in the ledger. ``resume=True`` reopens the existing folder ``<root>/<name>``
+    (under a temporary name again until the stage ends), appends to its ``run.log`` and
+    keeps its files; if the resumed stage fails, the folder is put back as it was found
+    rather than reduced to its log.
     """
     root = Path(root).expanduser().resolve()
     name = name or new_run_name(stage)
     if "/" in name or name in ("", ".", ".."):
         raise LociflowError(f"Run name {name!r} is not a valid folder name.")
     final = root / name
-    if final.exists() and not force:
+    if resume:
+        if not final.is_dir():
+            raise LociflowError(
+                f"Cannot resume: there is no run folder {final}. Give the same --name and "
+                "output folder as the interrupted run."
+            )
+    elif final.exists() and not force:
         raise LociflowError(
             f"Output folder {final} already exists. Choose another --name, or pass --force "
             "to replace it."
         )
     root.mkdir(parents=True, exist_ok=True)
     work = root / f".{name}.tmp-{secrets.token_hex(3)}"
-    work.mkdir()
+    if resume:
+        os.replace(final, work)
+    else:
+        work.mkdir()
     run = Run(stage=stage, root=root, name=name, path=work, final_path=final, params=params,
               summary_params=dict(summary_params or {}))
     header = f"lociflow {__version__} {stage} run {name}\nlociflow {stage} --config params.yaml reproduces it"
@@ -148,19 +167,30 @@ def open_run(
     log.info("lociflow %s: %s run %s", __version__, stage, name)
     log.debug("parameters: %s", json.dumps(params, default=str, sort_keys=True))
     status = "failed"
+    kept = False
     try:
         yield run
         status = "ok"
+    except KeyboardInterrupt as exc:
+        if keep_on_interrupt:
+            status, kept = "interrupted", True
+            exc.lociflow_run_log = final / "run.log"  # type: ignore[attr-defined]
+            log.warning("run interrupted; its folder is kept as %s", final)
+        else:
+            exc.lociflow_run_log = root / f"{name}.failed" / "run.log"  # type: ignore[attr-defined]
+            log.exception("run failed")
+        raise
     except BaseException as exc:
+        kept = resume
         # the CLI names this file when it reports an unexpected error
-        exc.lociflow_run_log = root / f"{name}.failed" / "run.log"  # type: ignore[attr-defined]
+        exc.lociflow_run_log = (final if kept else root / f"{name}.failed") / "run.log"  # type: ignore[attr-defined]
         log.exception("run failed")
         raise
     finally:
         log.removeHandler(handler)
         handler.close()
         duration = round(time.time() - run.started, 2)
-        if status == "ok":
+        if status == "ok" or kept:
             _move_into_place(work, final)
         else:
             _keep_only_log(work, root / f"{name}.failed")
@@ -170,7 +200,7 @@ def open_run(
             "started": _dt.datetime.fromtimestamp(run.started).isoformat(timespec="seconds"),
             "duration_s": duration,
             "status": status,
-            "path": str(final if status == "ok" else root / f"{name}.failed"),
+            "path": str(final if status == "ok" or kept else root / f"{name}.failed"),
             "params": run.summary_params,
             "metrics": run.metrics,
         })

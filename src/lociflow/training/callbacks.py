@@ -1,0 +1,173 @@
+"""Lightning callbacks of ``lociflow train``: history and plots, checkpoints that survive
+their folder being renamed, interruption, and a progress bar on standard error."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+
+from lociflow.io.atomic import write_text
+
+log = logging.getLogger("lociflow.train")
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auroc", "lr", "seconds")
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """Rows of an existing ``history.tsv`` (empty when the file does not exist)."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return []
+    header = lines[0].split("\t")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split("\t")
+        row: dict[str, Any] = {}
+        for key, cell in zip(header, cells):
+            row[key] = int(cell) if key == "epoch" else (float(cell) if cell not in ("", "nan") else math.nan)
+        rows.append(row)
+    return rows
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    return f"{value:.6g}"
+
+
+class HistoryWriter(L.Callback):
+    """Write ``history.tsv`` (atomically) and the PNG curves after every epoch.
+
+    Epochs are numbered from 1. A resumed run keeps the rows of the epochs it does not
+    repeat, so the file always describes the whole training.
+    """
+
+    def __init__(self, folder: Path, plots: bool = True, plot_every_s: float = 20.0):
+        self.folder = Path(folder)
+        self.plots = plots
+        self.plot_every_s = plot_every_s
+        self._plotted = time.perf_counter()
+        self.rows: list[dict[str, Any]] = []
+        self._started = 0.0
+        self._lr = math.nan
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "history.tsv"
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # after a checkpoint is restored, current_epoch counts the epochs already done
+        done = trainer.current_epoch
+        self.rows = [row for row in read_history(self.path) if row["epoch"] <= done]
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._started = time.perf_counter()
+        # the rate this epoch starts with: epoch-wise schedules step before on_train_epoch_end
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        row: dict[str, Any] = {"epoch": trainer.current_epoch + 1}
+        for key in HISTORY_COLUMNS[1:6]:
+            value = metrics.get(key)
+            row[key] = float(value) if value is not None else math.nan
+        row["lr"] = float(self._lr)
+        row["seconds"] = round(time.perf_counter() - self._started, 3)
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        if not trainer.is_global_zero:
+            return
+        lines = ["\t".join(HISTORY_COLUMNS)]
+        lines += ["\t".join(_format(r.get(key)) for key in HISTORY_COLUMNS) for r in self.rows]
+        write_text(self.path, "\n".join(lines) + "\n")
+        log.debug("epoch %d: %s", row["epoch"], {k: _format(v) for k, v in row.items()})
+        # drawing costs about a second; short epochs redraw at most every plot_every_s
+        if time.perf_counter() - self._plotted >= self.plot_every_s:
+            self._plot()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            self._plot()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if trainer.is_global_zero:
+            self._plot()
+
+    def _plot(self) -> None:
+        if not self.plots or not self.rows:
+            return
+        from lociflow.training.plots import plot_history
+
+        plot_history(self.rows, self.folder / "plots")
+        self._plotted = time.perf_counter()
+
+
+class InterruptWatch(L.Callback):
+    """Remember that training was interrupted (Ctrl-C), so the caller can keep the best model.
+
+    Lightning answers a ``KeyboardInterrupt`` by shutting down and raising ``SystemExit``;
+    this callback tells that case apart from any other exit.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            self.interrupted = True
+
+
+class RelocatableCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint that still knows its best checkpoint after the run folder moved.
+
+    A run is built in a temporary folder and renamed into place, so a resumed run finds its
+    checkpoints under a different path than the one saved in them. Paths under the old folder
+    are rewritten to the new one, so the best score and best file carry over.
+    """
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        new = self.dirpath
+        if old and new and old != new:
+            def move(path):
+                return new + path[len(old):] if isinstance(path, str) and path.startswith(old) else path
+
+            state_dict = dict(state_dict)
+            for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+                if key in state_dict:
+                    state_dict[key] = move(state_dict[key])
+            if "best_k_models" in state_dict:
+                state_dict["best_k_models"] = {move(k): v for k, v in state_dict["best_k_models"].items()}
+            state_dict["dirpath"] = new
+        super().load_state_dict(state_dict)
+
+
+class StderrProgressBar(TQDMProgressBar):
+    """Lightning's bar (loss and validation AUROC) on standard error, keeping standard
+    output for results such as the run folder the CLI prints last."""
+
+    def init_train_tqdm(self) -> Tqdm:
+        return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
+                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+
+    def init_validation_tqdm(self) -> Tqdm:
+        has_main_bar = self.trainer.state.fn != "validate"
+        return Tqdm(desc=self.validation_description, position=2 * self.process_position + has_main_bar,
+                    disable=self.is_disabled, leave=not has_main_bar, dynamic_ncols=True, file=sys.stderr,
+                    bar_format=self.BAR_FORMAT)
+
+    def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics

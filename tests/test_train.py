@@ -1,0 +1,229 @@
+"""Training: the model directory, best-checkpoint scoring, determinism, resume, options."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import lightning as L
+import numpy as np
+import pytest
+import yaml
+
+from lociflow.errors import ConfigError, DatasetError, LociflowError
+from lociflow.runs import read_ledger
+from lociflow.train import train
+from lociflow.training.callbacks import read_history
+
+TINY = {
+    "branches": {
+        "seq": [{"type": "conv", "filters": 8, "kernel": 5, "pool": "max"}],
+        "fold": [{"type": "conv", "filters": 4, "kernel": 5, "pool": "max"}],
+        "cons": [{"type": "conv", "filters": 4, "kernel": 5, "pool": "max"}],
+    },
+    "common": [{"type": "pool", "mode": "max"}, {"type": "dense", "units": 8}],
+}
+
+
+def tiny(branches=("seq",), **overrides):
+    """A small fast config: the TINY layers of the given branches, one thread."""
+    config = {
+        "architecture": {"branches": {b: TINY["branches"][b] for b in branches}, "common": TINY["common"]},
+        "epochs": 2, "batch_size": 32, "threads": 1, "learning_rate": 0.01,
+        "early_stopping": {"patience": 10, "min_delta": 0.0},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def seq_data(synthetic_dataset):
+    return synthetic_dataset("seq", n=240, window=40)
+
+
+def weights_of(folder):
+    from safetensors.torch import load_file
+
+    return load_file(folder / "model.safetensors")
+
+
+def same_weights(a, b) -> bool:
+    import torch
+
+    wa, wb = weights_of(a), weights_of(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class StopAtEpoch(L.Callback):
+    """Raise KeyboardInterrupt (as Ctrl-C would) in the first batch of an epoch (0-based)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+class FirstEpoch(L.Callback):
+    """Record the first epoch a fit actually trains."""
+
+    def __init__(self):
+        self.first = None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if self.first is None:
+            self.first = trainer.current_epoch
+
+
+def test_metrics_are_those_of_the_saved_best_checkpoint(seq_data, tmp_path):
+    from lociflow.metrics import classification_metrics
+    from lociflow.model.io import load_model
+    from lociflow.io.store import open_dataset
+    import torch
+
+    # a large SGD step makes the validation loss rise again, so the best epoch is not the last
+    folder = train({**tiny(), "data": seq_data, "epochs": 3, "optimizer": "sgd", "learning_rate": 0.5},
+                   tmp_path / "runs", name="best")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    history = read_history(folder / "history.tsv")
+    losses = [row["val_loss"] for row in history]
+    assert metrics["best_epoch"] == int(np.argmin(losses)) + 1
+    best = torch.load(folder / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    saved = weights_of(folder)
+    for key, value in saved.items():
+        assert torch.equal(value, best["network." + key])
+    test = open_dataset(seq_data).split("test")
+    model = load_model(folder)
+    probs = model.predict_proba({"seq": np.asarray(test.inputs["seq"])})
+    again = classification_metrics(np.asarray(test.labels), probs, model.classes)
+    assert metrics["auroc"] == again["auroc"]
+    assert metrics["accuracy"] == again["accuracy"]
+    assert metrics["best_epoch"] < len(history), "pick a setting whose best epoch is not the last"
+    last = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert any(not torch.equal(v, last["network." + k]) for k, v in saved.items())
+
+
+def test_multi_branch_training_writes_every_model_dir_file(synthetic_dataset, tmp_path):
+    data = synthetic_dataset("multi", n=240, window=40, branches=("seq", "fold", "cons"))
+    folder = train({**tiny(("seq", "fold", "cons")), "data": data}, tmp_path / "runs", name="multi")
+    for name in ("model.safetensors", "spec.yaml", "params.yaml", "run.log", "history.tsv", "metrics.json",
+                 "plots/loss.png", "plots/accuracy.png", "plots/auroc.png", "plots/network.png",
+                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+        assert (folder / name).is_file(), name
+    assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    assert spec["branches"] == ["seq", "fold", "cons"]
+    assert spec["classes"] == ["bound", "unbound"]
+    assert spec["window"] == 40 and spec["alphabet"] == "rna"
+    assert spec["preprocess"]["window"] == 40
+    assert spec["architecture"]["branches"]["fold"][0]["filters"] == 4
+    history = (folder / "history.tsv").read_text().splitlines()
+    assert history[0].split("\t") == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                      "val_auroc", "lr", "seconds"]
+    rows = read_history(folder / "history.tsv")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(not math.isnan(r[k]) for r in rows for k in ("train_loss", "val_loss", "val_auroc"))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["auroc"]) >= {"bound", "unbound", "macro"}
+    assert {"auprc", "accuracy", "loss"} <= set(metrics)
+    ledger = read_ledger(tmp_path / "runs")
+    assert ledger["status"].tolist() == ["ok"]
+    assert ledger["metrics"][0]["test_auroc"] == metrics["auroc"]["macro"]
+    assert "total parameters" in (folder / "run.log").read_text()
+
+
+def test_same_config_gives_identical_weights(seq_data, tmp_path):
+    config = {**tiny(), "data": seq_data, "class_weights": "auto", "augment": {"shift": 3},
+              "architecture": {"branches": {"seq": [{"type": "conv", "filters": 8, "kernel": 5, "pool": "max",
+                                                     "dropout": 0.2}]}, "common": TINY["common"]}}
+    first = train(config, tmp_path / "runs", name="one")
+    second = train(config, tmp_path / "runs", name="two")
+    assert same_weights(first, second)
+    other = train({**config, "seed": 7}, tmp_path / "runs", name="three")
+    assert not same_weights(first, other)
+
+
+def test_resume_after_interrupt_continues_from_the_saved_epoch(seq_data, tmp_path):
+    config = {**tiny(), "data": seq_data, "epochs": 4}
+    runs = tmp_path / "runs"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs, name="r", callbacks=[StopAtEpoch(2)])
+    folder = runs / "r"
+    assert (folder / "checkpoints" / "last.ckpt").is_file()
+    assert (folder / "model.safetensors").is_file(), "the best model so far is kept"
+    assert json.loads((folder / "metrics.json").read_text())["best_epoch"] in (1, 2)
+    before = read_history(folder / "history.tsv")
+    assert [r["epoch"] for r in before] == [1, 2]
+    assert read_ledger(runs)["status"].tolist() == ["interrupted"]
+
+    first = FirstEpoch()
+    assert train(config, runs, name="r", resume=True, callbacks=[first]) == folder
+    assert first.first == 2, "the resumed run starts with the third epoch"
+    after = read_history(folder / "history.tsv")
+    assert [r["epoch"] for r in after] == [1, 2, 3, 4]
+    assert after[:2] == before
+    assert read_ledger(runs)["status"].tolist() == ["interrupted", "ok"]
+    # batches depend on (seed, epoch) only, so the resumed run ends where an uninterrupted one does
+    straight = train(config, runs, name="straight")
+    assert same_weights(straight, folder)
+
+
+OPTIONS = [
+    ("sgd", "constant", {}), ("rmsprop", "step", {"step_size": 1, "gamma": 0.5}),
+    ("adam", "exponential", {"gamma": 0.5}), ("adamw", "plateau", {"patience": 0, "factor": 0.5}),
+    ("sgd", "cosine", {}), ("adam", "onecycle", {}),
+]
+
+
+@pytest.mark.parametrize(("optimizer", "schedule", "options"), OPTIONS)
+def test_every_optimizer_and_schedule_trains(seq_data, tmp_path, optimizer, schedule, options):
+    folder = train({**tiny(), "data": seq_data, "optimizer": optimizer, "schedule": schedule,
+                    "schedule_options": options, "weight_decay": 1e-4, "gradient_clip": 1.0},
+                   tmp_path / "runs", name="o")
+    rows = read_history(folder / "history.tsv")
+    lrs = [r["lr"] for r in rows]
+    if schedule == "constant":
+        assert lrs == [0.01, 0.01]
+    elif schedule in ("step", "exponential"):
+        assert lrs == pytest.approx([0.01, 0.005])
+    elif schedule == "cosine":
+        assert lrs[0] == pytest.approx(0.01) and lrs[1] < 0.01
+    elif schedule == "onecycle":
+        assert lrs[0] == pytest.approx(0.01 / 25), "one-cycle starts at max_lr / div_factor"
+    assert all(not math.isnan(r["train_loss"]) for r in rows)
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="No dataset given: pass --data"):
+        train(tiny(), tmp_path / "runs")
+
+
+def test_dataset_without_test_split_is_refused(synthetic_dataset, tmp_path):
+    data = synthetic_dataset("notest", n=100, window=40, ratios=(0.8, 0.2, 0.0, 0.0))
+    with pytest.raises(DatasetError, match="no 'test' split, which training needs"):
+        train({**tiny(), "data": data}, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists(), "nothing is written before the inputs are checked"
+
+
+def test_unknown_optimizer_names_the_choices(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="train.optimizer.*'sgd', 'rmsprop', 'adam' or 'adamw'.*got 'adagrad'"):
+        train({**tiny(), "data": seq_data, "optimizer": "adagrad"}, tmp_path / "runs")
+
+
+def test_schedule_option_of_another_schedule_is_refused(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="schedule_options.step_size does not apply to schedule 'cosine'"):
+        train({**tiny(), "data": seq_data, "schedule": "cosine", "schedule_options": {"step_size": 2}},
+              tmp_path / "runs")
+
+
+def test_reverse_complement_of_rna_is_refused(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="reverse_complement applies to DNA only"):
+        train({**tiny(), "data": seq_data, "augment": {"reverse_complement": True}}, tmp_path / "runs")
+
+
+def test_resume_needs_an_existing_run(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="--resume needs the --name"):
+        train({**tiny(), "data": seq_data}, tmp_path / "runs", resume=True)
+    with pytest.raises(LociflowError, match="Cannot resume: there is no run folder"):
+        train({**tiny(), "data": seq_data}, tmp_path / "runs", name="never", resume=True)
