@@ -372,6 +372,19 @@ class TrainConfig(StageConfig):
     architecture: dict[str, Any] | None = Field(
         default=None, description="A composed network: {branches: {seq: [layers]}, common: [layers]}."
     )
+
+    @model_validator(mode="after")
+    def _architecture_layers(self):
+        # Layer-level mistakes surface when the config is read; shapes need the dataset (model.plan).
+        if self.architecture is not None:
+            from lociflow.model.spec import parse_architecture
+
+            try:
+                parse_architecture(self.architecture)
+            except ConfigError as exc:
+                raise ValueError(f"architecture: {exc}") from None
+        return self
+
     epochs: int = Field(default=30, ge=1)
     batch_size: int = Field(default=128, ge=1)
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = "adam"
@@ -389,6 +402,10 @@ class TrainConfig(StageConfig):
     strategy: str = "auto"
     num_nodes: int = Field(default=1, ge=1)
     num_workers: int = Field(default=0, ge=0, description="DataLoader worker processes.")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for PyTorch (default: one per core). "
+        "1 is much faster when other programs keep the cores busy.",
+    )
     seed: int = 42
 
 

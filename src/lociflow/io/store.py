@@ -171,8 +171,9 @@ def _write_meta(path: Path, meta) -> None:
     from lociflow.io.atomic import atomic_open
 
     with atomic_open(path, "wb") as raw:
-        # mtime=0 keeps the gzip bytes identical between identical runs
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        # mtime=0 and no file name (it would be the temporary name) keep the gzip bytes
+        # identical between identical runs
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
             handle.write(meta.to_csv(sep="\t", index=False).encode("utf-8"))
 
 
