@@ -1,0 +1,156 @@
+"""Scoring a network on batched inputs: the shared ground of every interpretation method.
+
+Every method takes the same arguments (the network, a dict of input arrays keyed by
+branch, the target class, ``batch_size``, ``device``, ``random_state``, ``verbose``).
+This module turns them into what the methods compute on: the arrays in the network's
+branch order, a target class per sequence, a device, and a context that puts the
+network in eval mode and, for recurrent networks on a GPU, switches cuDNN off for the
+duration of the call (cuDNN's RNN backward only runs in train mode; switching it off
+locally keeps the rest of the program on cuDNN).
+
+The *class score* everywhere is the target class's logit (the network's output before
+the softmax): it is linear in the last layer, so attributions of different classes
+are comparable and saturation of the softmax does not hide evidence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from lociflow.errors import LociflowError
+from lociflow.progress import bar
+
+__all__ = [
+    "ordered_inputs",
+    "targets_for",
+    "resolve_device",
+    "is_recurrent",
+    "attribution_mode",
+    "class_scores",
+    "progress",
+]
+
+
+def ordered_inputs(network: nn.Module, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The input arrays in the network's branch order, checked for names and shapes."""
+    branches = list(getattr(network, "branches", []) or [])
+    if not branches:
+        raise LociflowError("The network has no 'branches' attribute naming its inputs; build it with lociflow.")
+    missing = [b for b in branches if b not in inputs]
+    if missing:
+        raise LociflowError(
+            f"Inputs lack the branch(es) {missing}; the model reads {branches}, the inputs have {sorted(inputs)}."
+        )
+    arrays = [np.asarray(inputs[b]) for b in branches]
+    for branch, array in zip(branches, arrays):
+        if array.ndim != 3:
+            raise LociflowError(
+                f"Input '{branch}' must be shaped [N, L, C] (sequences, positions, channels); got {array.shape}."
+            )
+    sizes = {b: a.shape[0] for b, a in zip(branches, arrays)}
+    if len(set(sizes.values())) != 1:
+        raise LociflowError(f"Every branch must hold the same number of sequences; got {sizes}.")
+    return arrays
+
+
+def targets_for(network: nn.Module, target: int | Sequence[int] | np.ndarray, n: int) -> np.ndarray:
+    """One target class index per sequence (int64 ``[n]``), checked against the classes."""
+    classes = getattr(network, "classes_count", None)
+    values = np.asarray(target)
+    if values.ndim == 0:
+        values = np.full(n, int(values), dtype=np.int64)
+    if values.shape != (n,):
+        raise LociflowError(f"The target must be one class index or one per sequence ({n}); got shape {values.shape}.")
+    if not np.issubdtype(values.dtype, np.integer):
+        raise LociflowError("The target must hold class indices (integers), not class names or scores.")
+    values = values.astype(np.int64)
+    if n and (values.min() < 0 or (classes is not None and values.max() >= classes)):
+        raise LociflowError(
+            f"Target class index out of range: got {values.min()}..{values.max()}, the model has {classes} classes."
+        )
+    return values
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` picks the GPU when there is one; anything else is taken as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise LociflowError(f"Device '{device}' was asked for, but no CUDA GPU is available; use device='cpu'.")
+    return resolved
+
+
+def is_recurrent(network: nn.Module) -> bool:
+    """Whether the network holds a recurrent layer (GRU, LSTM, RNN)."""
+    return any(isinstance(m, nn.RNNBase) for m in network.modules())
+
+
+@contextlib.contextmanager
+def attribution_mode(network: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """Eval mode on ``device``; cuDNN off for recurrent networks on a GPU; state restored after."""
+    was_training = network.training
+    network.to(device).eval()
+    cudnn_off = device.type == "cuda" and is_recurrent(network)
+    try:
+        with torch.backends.cudnn.flags(enabled=False) if cudnn_off else contextlib.nullcontext():
+            yield network
+    finally:
+        network.train(was_training)
+
+
+def to_tensors(arrays: Sequence[np.ndarray], rows: slice | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Rows of every branch as float32 tensors on ``device``."""
+    return tuple(torch.as_tensor(np.asarray(a[rows], dtype=np.float32), device=device) for a in arrays)
+
+
+def class_scores(
+    network: nn.Module,
+    inputs: Mapping[str, np.ndarray],
+    target: int | np.ndarray | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    verbose: bool = False,
+) -> np.ndarray:
+    """Logits of every sequence (``[N, K]``), or the target class's logit (``[N]``) when given.
+
+    Why: methods that only need forward passes (global importance analysis, checks of
+    completeness) score through the same validated path as the attribution methods.
+    """
+    arrays = ordered_inputs(network, inputs)
+    n = arrays[0].shape[0]
+    dev = resolve_device(device)
+    out = []
+    with attribution_mode(network, dev), torch.inference_mode(), progress("Scoring", n, verbose) as pbar:
+        for lo in range(0, n, batch_size):
+            rows = slice(lo, lo + batch_size)
+            out.append(network(*to_tensors(arrays, rows, dev)).float().cpu().numpy())
+            pbar.update(min(batch_size, n - lo))
+    logits = np.concatenate(out) if out else np.zeros((0, getattr(network, "classes_count", 0)), np.float32)
+    if target is None:
+        return logits
+    t = targets_for(network, target, n)
+    return logits[np.arange(n), t]
+
+
+def progress(description: str, total: int, verbose: bool):
+    """A progress bar (``lociflow.progress.bar``) that stays silent when ``verbose`` is False."""
+    return bar(description, total=total, unit="seq") if verbose else _Silent()
+
+
+class _Silent(contextlib.AbstractContextManager):
+    """Stands in for a progress bar when ``verbose`` is False."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        return None
