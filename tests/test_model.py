@@ -313,3 +313,10 @@ def test_architecture_naming_a_branch_the_dataset_lacks_is_refused_with_suggesti
 def test_fewer_than_two_classes_is_refused():
     with pytest.raises(ConfigError, match="at least 2 classes"):
         build_network(seq_arch(), {"seq": CHANNELS["seq"]}, 20, 1)
+
+
+def test_train_config_reports_layer_mistakes_when_read():
+    from lociflow.config import TrainConfig, parse_stage
+
+    with pytest.raises(ConfigError, match="train: architecture: branch seq, layer 1 \\(conv\\): unknown key 'filter'"):
+        parse_stage(TrainConfig, {"architecture": {"branches": {"seq": [{"type": "conv", "filter": 3}]}}}, "train")
