@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lociflow.io.atomic import save_npy
+from lociflow.io.files import cache_dir as files_cache_dir
 from lociflow.progress import bar
 
 log = logging.getLogger("lociflow.preprocess.structure")
@@ -179,12 +180,6 @@ def sequence_keys(seqs: Sequence[str]) -> np.ndarray:
     return np.array([hashlib.blake2b(s.encode("ascii"), digest_size=16).digest() for s in seqs], dtype="S16")
 
 
-def default_cache_dir() -> Path:
-    """``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``."""
-    env = os.environ.get("LOCIFLOW_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "lociflow"
-
-
 # --------------------------------------------------------------------------- folder
 
 
@@ -205,8 +200,8 @@ class Folder:
     workers
         Processes that fold; 1 folds in this process. Default is 1.
     cache_dir
-        Cache root (results go to ``cache_dir/fold``); None uses :func:`default_cache_dir`,
-        and ``False`` turns the cache off.
+        Cache root (results go to ``cache_dir/fold``); None uses ``$LOCIFLOW_CACHE`` or
+        ``~/.cache/lociflow``, and ``False`` turns the cache off.
     total
         Expected number of sequences over all calls, for one progress bar across chunks.
     """
@@ -219,7 +214,7 @@ class Folder:
         self.temperature = float(temperature)
         self.max_bp_span = max_bp_span
         self.workers = max(1, int(workers))
-        self.cache_root = None if cache_dir is False else Path(cache_dir or default_cache_dir())
+        self.cache_root = None if cache_dir is False else files_cache_dir(cache_dir or None)
         self._caches: dict[int, FoldCache] = {}
         self._pool = None
         self._bar = bar("Folding RNA", total=total, unit="seq")

@@ -1,0 +1,214 @@
+"""Reading input files into loci with their windows placed, chunk by chunk.
+
+One reader serves both the ``preprocess`` stage and the encoding of new input for
+evaluate/predict/interpret, so a locus is windowed the same way everywhere. A chunk of
+loci carries its metadata and, for sequence input (FASTA, plain text), the window's
+ASCII codes; genomic input (BED) carries only coordinates, and its sequence is fetched
+from the genome when the chunk is encoded, so a huge BED file never sits in memory as
+sequences.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lociflow.errors import InputFileError
+from lociflow.io.bed import BedTable, file_kind, iter_bed
+from lociflow.io.fasta import Genome, iter_fasta_chunks
+from lociflow.io.files import open_text, require_file
+from lociflow.preprocess.windows import fasta_windows, place_windows
+
+log = logging.getLogger("lociflow.preprocess.loci")
+
+# name, source, window coordinates, strand, and the coordinates the input gave
+META_FIELDS = ("name", "source", "chrom", "start", "end", "strand", "orig_chrom", "orig_start", "orig_end")
+# GraphProt FASTA headers: ">ID;chrom,start,end,strand" (the viewpoint's coordinates)
+_GRAPHPROT = r"^(?P<name>[^;\s]+);(?P<chrom>[^,\s]+),(?P<start>\d+),(?P<end>\d+),(?P<strand>[-+.])"
+
+
+@dataclass
+class Loci:
+    """A batch of loci with windows placed.
+
+    Attributes
+    ----------
+    meta : DataFrame with :data:`META_FIELDS` (coordinates as nullable integers; empty
+        chromosome and NA coordinates where the input gave none).
+    codes : uint8 ``[N, window]`` ASCII codes for sequence input, or None for genomic
+        input (BED), whose sequence comes from the genome at encoding time.
+    genomic : whether the windows are genome coordinates (BED): only these can be
+        reverse-complemented by strand and read from bigWig tracks.
+    counts : what windowing did: ``shifted``, ``dropped_edge``, ``padded``, ``trimmed``.
+    """
+
+    meta: pd.DataFrame
+    codes: np.ndarray | None
+    genomic: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def subset(self, index: np.ndarray) -> Loci:
+        """The loci at ``index`` (an index array or boolean mask), in that order."""
+        codes = None if self.codes is None else self.codes[index]
+        return Loci(self.meta.iloc[index].reset_index(drop=True), codes, self.genomic, {})
+
+    @classmethod
+    def concat(cls, parts: list[Loci]) -> Loci:
+        """Join batches; all must be genomic or all sequence input."""
+        if not parts:
+            return cls(_empty_meta(), None, True, {})
+        kinds = {p.genomic for p in parts}
+        if len(kinds) > 1:
+            raise InputFileError(
+                "BED files and FASTA/text files cannot be mixed in one dataset: BED windows come "
+                "from the genome, FASTA records carry their own sequence. Use one kind of input."
+            )
+        counts: dict[str, int] = {}
+        for p in parts:
+            for key, value in p.counts.items():
+                counts[key] = counts.get(key, 0) + value
+        meta = pd.concat([p.meta for p in parts], ignore_index=True)
+        codes = None if parts[0].codes is None else np.concatenate([p.codes for p in parts])
+        return cls(meta, codes, parts[0].genomic, counts)
+
+
+def _empty_meta() -> pd.DataFrame:
+    return _meta(np.zeros(0, object), "", np.zeros(0, object), None, None, np.zeros(0, object),
+                 np.zeros(0, object), None, None)
+
+
+def _meta(name, source, chrom, start, end, strand, orig_chrom, orig_start, orig_end) -> pd.DataFrame:
+    n = len(name)
+    missing = pd.array([pd.NA] * n, dtype="Int64")
+    return pd.DataFrame({
+        "name": np.asarray(name, dtype=object),
+        "source": np.full(n, str(source), dtype=object),
+        "chrom": np.asarray(chrom, dtype=object),
+        "start": missing if start is None else pd.array(np.asarray(start, dtype=np.int64), dtype="Int64"),
+        "end": missing if end is None else pd.array(np.asarray(end, dtype=np.int64), dtype="Int64"),
+        "strand": np.asarray(strand, dtype=object),
+        "orig_chrom": np.asarray(orig_chrom, dtype=object),
+        "orig_start": missing if orig_start is None else pd.array(np.asarray(orig_start, dtype=np.int64), dtype="Int64"),
+        "orig_end": missing if orig_end is None else pd.array(np.asarray(orig_end, dtype=np.int64), dtype="Int64"),
+    })
+
+
+# --------------------------------------------------------------------------- BED
+
+
+def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "center", edge: str = "shift",
+             rng: np.random.Generator | None = None) -> Loci:
+    """Place windows on BED intervals; loci dropped at chromosome ends are left out (and counted)."""
+    genome.check_chromosomes(table.chrom, source=table.source)
+    codes, names = pd.factorize(table.chrom)
+    sizes = np.array([genome.chrom_sizes[n] for n in names], dtype=np.int64)[codes]
+    placed = place_windows(table.start, table.end, sizes, window, placement, edge, rng)
+    keep = placed.keep
+    if placed.n_short:
+        log.warning("%s: %d loci lie on chromosomes shorter than the %d-nt window and are dropped",
+                    table.source, placed.n_short, window)
+    starts = placed.starts[keep]
+    meta = _meta(table.name[keep], table.source or "", table.chrom[keep], starts, starts + window,
+                 table.strand[keep], table.chrom[keep], table.start[keep], table.end[keep])
+    counts = {"shifted": placed.n_shifted, "dropped_edge": placed.n_dropped - placed.n_short,
+              "dropped_short_chrom": placed.n_short}
+    return Loci(meta, None, True, counts)
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+def sequence_loci(names: list[str], seqs: list[str], source: str | os.PathLike, window: int,
+                  viewpoint: str = "center") -> Loci:
+    """Cut FASTA/text sequences to windows; parse GraphProt headers into coordinates.
+
+    A header ``>ID;chrom,start,end,strand`` gives the locus its name ``ID`` and original
+    coordinates; its window coordinates are the window centred on that interval (exact
+    for GraphProt records with ``viewpoint: uppercase``), which lets the random split keep
+    overlapping windows together and the chromosome split work on FASTA input.
+    """
+    cut = fasta_windows(seqs, window, viewpoint)
+    header = pd.Series(names, dtype=object)
+    parsed = header.str.extract(_GRAPHPROT)
+    has = parsed["chrom"].notna().to_numpy()
+    short_names = header.str.split(n=1).str[0].fillna("").to_numpy(object)
+    name = np.where(has, parsed["name"].to_numpy(object), short_names)
+    chrom = np.where(has, parsed["chrom"].to_numpy(object), "")
+    strand = np.where(has, parsed["strand"].to_numpy(object), ".")
+    meta = _meta(name, source, chrom, None, None, strand, chrom, None, None)
+    if has.any():
+        o_start = pd.to_numeric(parsed["start"]).to_numpy()
+        o_end = pd.to_numeric(parsed["end"]).to_numpy()
+        begin = (o_start + o_end - window) // 2
+        meta["orig_start"] = pd.array(np.where(has, o_start, 0).astype(np.int64), dtype="Int64")
+        meta["orig_end"] = pd.array(np.where(has, o_end, 0).astype(np.int64), dtype="Int64")
+        meta["start"] = pd.array(np.where(has, begin, 0).astype(np.int64), dtype="Int64")
+        meta["end"] = pd.array(np.where(has, begin + window, 0).astype(np.int64), dtype="Int64")
+        for column in ("start", "end", "orig_start", "orig_end"):
+            meta.loc[~has, column] = pd.NA
+    return Loci(meta, cut.codes, False, {"padded": cut.n_padded, "trimmed": cut.n_trimmed})
+
+
+def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Stream a plain text file with one sequence per line as (names, sequences) chunks.
+
+    Blank lines and lines starting with ``#`` are skipped; a locus is named
+    ``<file name>:<line number>``.
+    """
+    path = require_file(path, "Sequence file")
+    names: list[str] = []
+    seqs: list[str] = []
+    total = 0
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            names.append(f"{path.name}:{number}")
+            seqs.append(text)
+            total += 1
+            if len(names) >= chunk_size:
+                yield names, seqs
+                names, seqs = [], []
+    if total == 0:
+        raise InputFileError(f"{path} contains no sequences (a text input holds one sequence per line).")
+    if names:
+        yield names, seqs
+
+
+# --------------------------------------------------------------------------- any file
+
+
+def iter_loci(path: str | os.PathLike, window: int, *, genome: Genome | None = None, placement: str = "center",
+              edge: str = "shift", viewpoint: str = "center", rng: np.random.Generator | None = None,
+              chunk_size: int = 100_000) -> Iterator[Loci]:
+    """Stream the loci of one BED, FASTA or text file in chunks, windows placed.
+
+    Raises
+    ------
+    InputFileError
+        A BED file is given without a genome, or the file is malformed.
+    """
+    path = Path(path)
+    kind = file_kind(path)
+    if kind == "bed":
+        if genome is None:
+            raise InputFileError(
+                f"{path} is a BED file: its sequences come from a reference genome, so give one "
+                "(genome: genome.fa in the config, or --genome)."
+            )
+        for table in iter_bed(path, chunk_size=chunk_size):
+            yield bed_loci(table, genome, window, placement, edge, rng)
+        return
+    chunks = iter_fasta_chunks(path, chunk_size) if kind == "fasta" else iter_text_chunks(path, chunk_size)
+    for names, seqs in chunks:
+        yield sequence_loci(names, seqs, path, window, viewpoint)

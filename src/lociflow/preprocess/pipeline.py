@@ -1,0 +1,257 @@
+"""The ``preprocess`` stage: class files in, a split and encoded dataset directory out.
+
+Order of work, chosen so that nothing is computed for a locus that is not kept:
+
+1. read every class's files into loci with their windows placed (coordinates only for
+   BED; window sequences for FASTA), counting shifted and dropped windows;
+2. assign chromosome splits (dropping loci on unlisted chromosomes), reduce/balance the
+   classes, and draw the random split;
+3. encode split by split in chunks (sequence, folding, tracks) straight into
+   memory-mapped ``.npy`` files inside the run folder, so a ten-million-locus BED never
+   sits in memory as sequences;
+4. write labels, metadata, a summary table and, last, ``manifest.json``.
+
+``source`` (``--from``) skips steps 1 and 3: it re-balances and re-splits the arrays of
+an existing dataset (see :mod:`lociflow.preprocess.resplit`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lociflow.config import PreprocessConfig, coerce
+from lociflow.errors import LociflowError
+from lociflow.preprocess.loci import Loci, iter_loci
+from lociflow.preprocess.split import (
+    SPLIT_NAMES,
+    check_classes_not_empty,
+    chromosome_split,
+    order_within_splits,
+    overlap_groups,
+    random_split,
+    reduce_classes,
+)
+from lociflow.preprocess.stream import Encoder, branch_channels
+from lociflow.preprocess.writer import DatasetWriter, summary_table
+from lociflow.progress import bar
+from lociflow.runs import open_run
+
+log = logging.getLogger("lociflow.preprocess.pipeline")
+
+READ_CHUNK = 1_000_000
+ENCODE_CHUNK = 20_000
+# independent random streams per purpose, so that e.g. changing the placement does not
+# change which loci the split draws
+STREAM_PLACEMENT, STREAM_REDUCE, STREAM_SPLIT, STREAM_ORDER = range(4)
+
+
+def rng_for(seed: int, purpose: int) -> np.random.Generator:
+    """The seeded random generator of one purpose (placement, reduce, split, order)."""
+    return np.random.default_rng([seed, purpose])
+
+
+def preprocess(config: Any, output: str | os.PathLike, name: str | None = None, force: bool = False) -> Path:
+    """Turn BED/FASTA files per class into an encoded, balanced and split dataset directory.
+
+    Parameters
+    ----------
+    config : a :class:`~lociflow.config.PreprocessConfig`, a dict, or a YAML path.
+    output : output root; the dataset is the run folder created inside it.
+    name : run folder name. Default is the stage, the time and a random suffix.
+    force : replace an existing folder of the same name. Default is False.
+
+    Returns
+    -------
+    Path
+        The dataset directory (open it with :func:`lociflow.open_dataset`).
+    """
+    cfg = coerce(PreprocessConfig, config, "preprocess")
+    if cfg.source is not None:
+        from lociflow.preprocess.resplit import resplit
+
+        return resplit(cfg, output, name=name, force=force)
+    params = cfg.dump()
+    summary = {"window": cfg.window, "branches": ",".join(cfg.branches), "classes": ",".join(cfg.classes),
+               "split": cfg.split.method, "seed": cfg.seed}
+    with open_run("preprocess", output, params, name, force, summary_params=summary) as run:
+        build_dataset(cfg, run)
+    return run.final_path
+
+
+def build_dataset(cfg: PreprocessConfig, run) -> None:
+    """Everything ``preprocess`` does inside its run folder (see the module docstring)."""
+    class_names = list(cfg.classes)
+    loci, labels, table = read_classes(cfg, class_names)
+    check_classes_not_empty(labels, class_names, "after placing windows (edge: drop removes loci at chromosome ends)")
+    if not loci.genomic:
+        _log_fasta_windows(table, cfg.window)
+        _validate_sequences(loci, cfg.alphabet)
+    selected, split = select_and_split(cfg, loci.meta, labels, class_names, table)
+    loci, labels = loci.subset(selected), labels[selected]
+    orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
+    params = cfg.dump()
+    channels = branch_channels(params)
+    writer = DatasetWriter(run.path, channels, cfg.window, class_names)
+    # with folding, the folding bar shows the progress (folding is nearly all of the time)
+    progress_bar = bar("Encoding loci", total=len(labels), unit="loci") if "fold" not in cfg.branches else None
+    with Encoder(params, workers=cfg.workers, cache_dir=cfg.cache_dir, fold_total=len(labels)) as encoder, \
+            contextlib.nullcontext() if progress_bar is None else progress_bar:
+        for split_name, order in orders.items():
+            part = writer.open_split(split_name, len(order))
+            for first in range(0, len(order), ENCODE_CHUNK):
+                rows = order[first:first + ENCODE_CHUNK]
+                part.write(first, encoder.encode(loci.subset(rows)))
+                if progress_bar is not None:
+                    progress_bar.update(len(rows))
+            part.finish(labels[order], loci.subset(order).meta)
+        for column, values in count_splits(labels, split, class_names).items():
+            table[column] = values
+        if encoder.folder is not None:
+            log.info("folding: %d windows folded, %d taken from the cache", encoder.folder.n_folded,
+                     encoder.folder.n_cached)
+        if encoder.n_ambiguous:
+            log.info("%d positions were N or another ambiguity code and are encoded as all zeros",
+                     encoder.n_ambiguous)
+    finish(run, writer, table, params, input_hash(cfg), source_kind="bed" if loci.genomic else "fasta")
+
+
+def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, np.ndarray, pd.DataFrame]:
+    """Read every class's files; return all loci, their labels and the per-class counts table."""
+    genome = None
+    if cfg.genome is not None:
+        from lociflow.io.fasta import Genome
+
+        genome = Genome(cfg.genome, cache_dir=cfg.cache_dir)
+    rng = rng_for(cfg.seed, STREAM_PLACEMENT)
+    parts, labels, rows = [], [], []
+    for k, name in enumerate(class_names):
+        counts = {"class": name, "loci_in": 0, "shifted": 0, "dropped_edge": 0, "padded": 0, "trimmed": 0}
+        for path in cfg.classes[name]:
+            for chunk in iter_loci(path, cfg.window, genome=genome, placement=cfg.placement, edge=cfg.edge,
+                                   viewpoint=cfg.viewpoint, rng=rng, chunk_size=READ_CHUNK):
+                parts.append(chunk)
+                labels.append(np.full(len(chunk), k, dtype=np.int64))
+                dropped = chunk.counts.get("dropped_edge", 0) + chunk.counts.get("dropped_short_chrom", 0)
+                counts["loci_in"] += len(chunk) + dropped
+                counts["dropped_edge"] += dropped
+                for key in ("shifted", "padded", "trimmed"):
+                    counts[key] += chunk.counts.get(key, 0)
+        rows.append(counts)
+    loci = Loci.concat(parts)
+    table = pd.DataFrame(rows)
+    if loci.genomic:
+        table = table.drop(columns=["padded", "trimmed"])
+    else:
+        table = table.drop(columns=["shifted", "dropped_edge"])
+    for k, name in enumerate(class_names):
+        log.info("class %r: %d loci read from %s", name, int(table.loc[k, "loci_in"]),
+                 ", ".join(str(p) for p in cfg.classes[name]))
+    return loci, np.concatenate(labels) if labels else np.zeros(0, np.int64), table
+
+
+def _log_fasta_windows(table: pd.DataFrame, window: int) -> None:
+    for name, n_in, padded, trimmed in zip(table["class"], table["loci_in"], table["padded"], table["trimmed"]):
+        log.info("class %r: %d of %d sequences shorter than %d nt padded with N, %d longer ones trimmed",
+                 name, padded, n_in, window, trimmed)
+    shares = (table["padded"] / table["loci_in"].clip(lower=1)).round(2)
+    if table["padded"].any() and shares.nunique() > 1:
+        log.warning("N-padding differs between classes (%s): a model can learn padding instead of biology; "
+                    "consider a window no longer than the shortest sequences",
+                    ", ".join(f"{c}: {p}" for c, p in zip(table["class"], table["padded"])))
+
+
+def _validate_sequences(loci: Loci, alphabet: str) -> None:
+    """Check every FASTA window for invalid characters now, before anything is written."""
+    from lociflow.encode import encode_codes
+
+    names = loci.meta["name"].to_numpy(object)
+    for first in range(0, len(loci), ENCODE_CHUNK):
+        encode_codes(loci.codes[first:first + ENCODE_CHUNK], alphabet, names=names[first:first + ENCODE_CHUNK])
+
+
+def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarray, class_names: list[str],
+                     table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Drop unassigned chromosomes, reduce/balance, and split.
+
+    Returns the indices of the selected loci (into ``meta``) and each one's split index
+    (a position in :data:`~lociflow.preprocess.split.SPLIT_NAMES`). Adds the drop
+    counts to ``table``.
+    """
+    candidates = np.arange(len(labels))
+    split_all = None
+    if cfg.split.method == "chromosome":
+        lists = {s: getattr(cfg.split, s) for s in SPLIT_NAMES}
+        assigned = chromosome_split(meta["chrom"].to_numpy(object).astype(str), lists)
+        candidates = np.flatnonzero(assigned.split >= 0)
+        table["dropped_unassigned"] = np.bincount(labels[assigned.split < 0], minlength=len(class_names))
+        check_classes_not_empty(labels[candidates], class_names,
+                                "after dropping loci on chromosomes in no split list "
+                                f"({', '.join(list(assigned.unassigned)[:5])})")
+        split_all = assigned.split
+    keep = candidates[reduce_classes(labels[candidates], class_names, cfg.reduce, cfg.balance,
+                                     rng_for(cfg.seed, STREAM_REDUCE))]
+    table["reduced"] = np.bincount(labels[candidates], minlength=len(class_names)) - \
+        np.bincount(labels[keep], minlength=len(class_names))
+    if split_all is not None:
+        return keep, split_all[keep]
+    chosen = meta.iloc[keep]
+    groups = overlap_groups(chosen["chrom"].to_numpy(object).astype(str),
+                            _int_or_minus_one(chosen["start"]), _int_or_minus_one(chosen["end"]))
+    split = random_split(labels[keep], cfg.split.ratios, rng_for(cfg.seed, STREAM_SPLIT), groups)
+    return keep, split
+
+
+def _int_or_minus_one(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").fillna(-1).to_numpy(np.int64)
+
+
+def count_splits(labels: np.ndarray, split: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
+    """Loci per class in each split (blackbox only when used), for the summary table."""
+    out = {}
+    for position, name in enumerate(SPLIT_NAMES):
+        counts = np.bincount(labels[split == position], minlength=len(class_names))
+        if counts.sum() or name != "blackbox":
+            out[name] = counts
+    return out
+
+
+def input_hash(cfg: PreprocessConfig) -> str:
+    """SHA-256 of the parameters that shape the arrays and of each input file's identity.
+
+    Files are identified by path, size and modification time (hashing a 3 GB genome on
+    every run would cost more than the run); ``workers`` and ``cache_dir`` do not change
+    the arrays and are left out.
+    """
+    params = {k: v for k, v in cfg.dump().items() if k not in ("workers", "cache_dir")}
+    files = [p for paths in cfg.classes.values() for p in paths]
+    files += [p for p in (cfg.genome, cfg.conservation, *cfg.tracks.values()) if p is not None]
+    identity = []
+    for path in files:
+        stat = Path(path).stat()
+        identity.append([str(path), stat.st_size, stat.st_mtime_ns])
+    text = json.dumps({"params": params, "files": identity}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def finish(run, writer: DatasetWriter, table: pd.DataFrame, params: dict[str, Any], hash_: str,
+           source_kind: str) -> None:
+    """Write the summary and the manifest (last), log the summary, record ledger metrics."""
+    table = summary_table(table)
+    writer.write_summary(table)
+    writer.write_manifest(params, hash_, source_kind)
+    log.info("summary (per class):\n%s", table.to_string(index=False))
+    totals = table.set_index("class").loc["total"]
+    metrics = {"loci_in": int(totals.get("loci_in", 0)), "loci_out": int(sum(writer.counts_total().values()))}
+    metrics.update({s: int(sum(c.values())) for s, c in writer.counts.items()})
+    run.record(**metrics)
+    if metrics["loci_out"] == 0:
+        raise LociflowError("No loci were written: every split is empty.")

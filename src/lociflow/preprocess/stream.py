@@ -1,0 +1,283 @@
+"""Encoding loci into network inputs, chunk by chunk: one code path for every stage.
+
+``preprocess`` writes its dataset with :class:`Encoder`, and evaluate, predict and
+interpret encode new input with :func:`encode_inputs` / :func:`encode_classes`, which
+use the same :class:`Encoder` with the preprocess parameters stored in the model. A
+locus is therefore windowed, strand-oriented, encoded, folded and mapped to its tracks
+identically whether it was in the training set or arrives years later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lociflow.encode import CHANNELS, encode_codes, reverse_complement_codes
+from lociflow.errors import InputFileError, LociflowError
+from lociflow.io.fasta import Genome
+from lociflow.preprocess.loci import Loci, iter_loci
+
+log = logging.getLogger("lociflow.preprocess.stream")
+
+STREAM_META = ("id", "source", "chrom", "start", "end", "strand", "orig_start", "orig_end")
+
+
+@dataclass
+class EncodedChunk:
+    """Encoded loci: ``inputs`` per branch (dataset dtypes) and ``meta`` (:data:`STREAM_META`)."""
+
+    inputs: dict[str, np.ndarray]
+    meta: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+
+def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The preprocess parameters with every missing key set to the config default."""
+    from lociflow.config import PreprocessConfig
+
+    resolved = {}
+    for key, info in PreprocessConfig.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        resolved[key] = default.model_dump() if hasattr(default, "model_dump") else default
+    for key, value in params.items():
+        if key == "fold" and isinstance(value, Mapping):
+            resolved["fold"] = {**resolved["fold"], **value}
+        else:
+            resolved[key] = value
+    return resolved
+
+
+def branch_channels(params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Channel names of every branch the parameters ask for, in array order."""
+    from lociflow.preprocess.structure import fold_channels
+
+    params = resolve_params(params)
+    channels = {}
+    for branch in params["branches"]:
+        if branch == "seq":
+            channels[branch] = list(CHANNELS[params["alphabet"]])
+        elif branch == "fold":
+            channels[branch] = fold_channels(params["fold"]["features"])
+        else:
+            channels[branch] = [branch]
+    return channels
+
+
+def _path(value: Any) -> Path | None:
+    return None if value in (None, "") else Path(value)
+
+
+class Encoder:
+    """Turns :class:`~lociflow.preprocess.loci.Loci` chunks into per-branch arrays.
+
+    Holds what a run opens once: the genome, the bigWig tracks and the folding pool.
+    Use it as a context manager. Files not given fall back to those in ``params`` (the
+    ones the dataset was made from), so a model's own preprocess parameters suffice to
+    encode new BED input on the same assembly.
+
+    Parameters
+    ----------
+    params : preprocess parameters (a dumped :class:`~lociflow.config.PreprocessConfig`).
+    genome, conservation : path (or an opened Genome / Track); default from ``params``.
+    tracks : track name -> path for the extra track branches; default from ``params``.
+    workers : folding processes. Default is 1.
+    cache_dir : cache folder for genomes, tracks and folds. Default from ``params``,
+        else ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+    fold_total : expected number of loci, for one folding progress bar over all chunks.
+    """
+
+    def __init__(self, params: Mapping[str, Any], genome: Any = None, conservation: Any = None,
+                 tracks: Mapping[str, Any] | None = None, workers: int = 1,
+                 cache_dir: str | os.PathLike | None = None, fold_total: int | None = None):
+        self.params = resolve_params(params)
+        self.branches = list(self.params["branches"])
+        self.window = int(self.params["window"])
+        self.cache_dir = cache_dir if cache_dir is not None else _path(self.params.get("cache_dir"))
+        self._genome_arg = genome if genome is not None else _path(self.params.get("genome"))
+        self._genome: Genome | None = genome if isinstance(genome, Genome) else None
+        track_paths = dict(self.params.get("tracks") or {})
+        track_paths.update(tracks or {})
+        if "cons" in self.branches:
+            track_paths["cons"] = conservation if conservation is not None else _path(self.params.get("conservation"))
+        self._track_args = {b: track_paths.get(b) for b in self.branches if b not in ("seq", "fold")}
+        self._tracks: dict[str, Any] = {}
+        self.folder = None
+        if "fold" in self.branches:
+            from lociflow.preprocess.structure import Folder
+
+            fold = self.params["fold"]
+            self.folder = Folder(fold["features"], fold["temperature"], fold.get("max_bp_span"),
+                                 workers=workers, cache_dir=self.cache_dir, total=fold_total)
+        self.n_ambiguous = 0
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the folding pool and close the tracks."""
+        if self.folder is not None:
+            self.folder.close()
+        for track in self._tracks.values():
+            track.close()
+        self._tracks.clear()
+
+    @property
+    def genome(self) -> Genome | None:
+        """The genome (opened on first use), or None when neither given nor in the params."""
+        if self._genome is None and self._genome_arg is not None:
+            self._genome = Genome(self._genome_arg, cache_dir=self.cache_dir)
+        return self._genome
+
+    def _track(self, branch: str):
+        if branch not in self._tracks:
+            from lociflow.io.bigwig import Track
+
+            source = self._track_args.get(branch)
+            if source is None:
+                what = "conservation" if branch == "cons" else f"tracks: {{{branch}: ...}}"
+                raise LociflowError(f"The {branch!r} branch needs its bigWig file: give {what}.")
+            if hasattr(source, "values"):
+                self._tracks[branch] = source
+            else:
+                sizes = self.genome.chrom_sizes if self._genome_arg is not None else None
+                self._tracks[branch] = Track(source, cache_dir=self.cache_dir, missing=self.params["missing"],
+                                             chrom_sizes=sizes)
+        return self._tracks[branch]
+
+    def oriented_codes(self, loci: Loci) -> tuple[np.ndarray, np.ndarray]:
+        """ASCII codes of the windows, minus-strand genomic loci reverse-complemented.
+
+        Returns the codes and the boolean mask of reversed loci (their other branches
+        must be reversed too).
+        """
+        meta = loci.meta
+        if loci.codes is None:
+            if self.genome is None:
+                raise InputFileError("BED input needs a reference genome (genome: genome.fa, or --genome).")
+            codes = self.genome.fetch(meta["chrom"].to_numpy(object), meta["start"].to_numpy(np.int64), self.window)
+        else:
+            codes = np.array(loci.codes, dtype=np.uint8, copy=True)
+        reverse = np.zeros(len(meta), dtype=bool)
+        if loci.genomic and self.params["strand"]:
+            reverse = (meta["strand"] == "-").to_numpy()
+            if reverse.any():
+                codes[reverse] = reverse_complement_codes(codes[reverse])
+        return codes, reverse
+
+    def encode(self, loci: Loci) -> dict[str, np.ndarray]:
+        """Every branch of ``loci``: ``seq`` uint8 ``[N, L, 4]``, others float32 ``[N, L, C]``."""
+        codes, reverse = self.oriented_codes(loci)
+        out: dict[str, np.ndarray] = {}
+        for branch in self.branches:
+            if branch == "seq":
+                encoded = encode_codes(codes, self.params["alphabet"], names=list(loci.meta["name"]))
+                self.n_ambiguous += encoded.n_ambiguous
+                out[branch] = encoded.onehot
+            elif branch == "fold":
+                out[branch] = self.folder.fold(codes)
+            else:
+                out[branch] = self._track_values(branch, loci, reverse)
+        return out
+
+    def _track_values(self, branch: str, loci: Loci, reverse: np.ndarray) -> np.ndarray:
+        if not loci.genomic:
+            raise LociflowError(
+                f"The {branch!r} branch reads a bigWig at genome coordinates, which FASTA or text input "
+                "does not have. Give the loci as BED with a genome, or leave the branch out."
+            )
+        meta = loci.meta
+        values = self._track(branch).values(meta["chrom"].to_numpy(object), meta["start"].to_numpy(np.int64),
+                                            self.window)
+        # a reverse-complemented sequence reads 3'->5' in genome order: its track must too
+        values[reverse] = values[reverse, ::-1]
+        return np.ascontiguousarray(values[..., None], dtype=np.float32)
+
+
+def stream_meta(meta: pd.DataFrame) -> pd.DataFrame:
+    """Loci metadata in the :data:`STREAM_META` layout."""
+    out = meta.rename(columns={"name": "id"})
+    return out[list(STREAM_META)].reset_index(drop=True)
+
+
+def encode_inputs(sources: Sequence[str | os.PathLike], params: Mapping[str, Any], *, genome: Any = None,
+                  conservation: Any = None, tracks: Mapping[str, Any] | None = None, chunk_size: int = 10000,
+                  workers: int = 1, cache_dir: str | os.PathLike | None = None) -> Iterator[EncodedChunk]:
+    """Encode new input files with a dataset's preprocess parameters, chunk by chunk.
+
+    Each source is a BED/narrowPeak file (windows from ``genome``), a FASTA file, or a
+    text file with one sequence per line. Chunks come in input order, so predictions
+    can be written as they are made, whatever the size of the input.
+
+    Parameters
+    ----------
+    sources : input files, read one after another.
+    params : preprocess parameters, e.g. ``LoadedModel.preprocess``.
+    genome, conservation, tracks : input files (default: those in ``params``).
+    chunk_size : loci per chunk. Default is 10,000.
+    workers : folding processes. Default is 1.
+    cache_dir : cache folder. Default is ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+
+    Yields
+    ------
+    EncodedChunk
+    """
+    resolved = resolve_params(params)
+    rng = np.random.default_rng(resolved["seed"])
+    with Encoder(resolved, genome, conservation, tracks, workers=workers, cache_dir=cache_dir) as encoder:
+        for source in sources:
+            dropped = 0
+            for loci in iter_loci(source, encoder.window, genome=encoder.genome if _needs_genome(source) else None,
+                                  placement=resolved["placement"], edge=resolved["edge"],
+                                  viewpoint=resolved["viewpoint"], rng=rng, chunk_size=chunk_size):
+                dropped += loci.counts.get("dropped_edge", 0) + loci.counts.get("dropped_short_chrom", 0)
+                if len(loci) == 0:
+                    continue
+                yield EncodedChunk(encoder.encode(loci), stream_meta(loci.meta))
+            if dropped:
+                log.warning("%s: %d loci dropped at chromosome ends (edge: %s)", source, dropped, resolved["edge"])
+
+
+def _needs_genome(source: str | os.PathLike) -> bool:
+    from lociflow.io.bed import file_kind
+
+    return file_kind(source) == "bed"
+
+
+def encode_classes(classes: Mapping[str, Sequence[str | os.PathLike]], params: Mapping[str, Any],
+                   class_names: Sequence[str], **kwargs: Any) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+    """Encode labelled files (class -> files) for evaluation; labels index ``class_names``.
+
+    Takes the keyword arguments of :func:`encode_inputs`. Returns the per-branch arrays,
+    int64 labels and the metadata (with a ``class`` column), in class order.
+    """
+    class_names = list(class_names)
+    parts: list[dict[str, np.ndarray]] = []
+    labels, metas = [], []
+    for name, files in classes.items():
+        if name not in class_names:
+            raise LociflowError(f"Class {name!r} is not a class of the model ({', '.join(class_names)}).")
+        for chunk in encode_inputs(list(files), params, **kwargs):
+            parts.append(chunk.inputs)
+            labels.append(np.full(len(chunk), class_names.index(name), dtype=np.int64))
+            metas.append(chunk.meta.assign(**{"class": name}))
+    branches = list(resolve_params(params)["branches"])
+    if not parts:
+        channels = branch_channels(params)
+        window = int(resolve_params(params)["window"])
+        empty = {b: np.zeros((0, window, len(channels[b])), dtype=np.uint8 if b == "seq" else np.float32)
+                 for b in branches}
+        return empty, np.zeros(0, dtype=np.int64), pd.DataFrame(columns=[*STREAM_META, "class"])
+    inputs = {b: np.concatenate([p[b] for p in parts]) for b in branches}
+    return inputs, np.concatenate(labels), pd.concat(metas, ignore_index=True)
