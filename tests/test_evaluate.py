@@ -193,3 +193,41 @@ def test_torchscript_model_evaluates_like_the_original(binary, tmp_path):
         results.append(json.loads((run_folder(out) / "metrics.json").read_text()))
     assert results[0]["auroc"] == results[1]["auroc"]
     assert results[0]["log_loss"] == pytest.approx(results[1]["log_loss"], abs=1e-5)
+
+
+def _class_fasta(path: Path, n: int, motif: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as handle:
+        for i in range(n):
+            seq = list(rng.choice(list("ACGU"), size=50))
+            if motif:
+                at = int(rng.integers(0, 42))
+                seq[at:at + 8] = list("UGUAAAUA")
+            handle.write(f">{path.stem}{i} some description\n{''.join(seq)}\n")
+
+
+def test_evaluate_new_fasta_files_per_class(binary, tmp_path):
+    _, model = binary
+    for name, n, motif, seed in (("pos_a", 25, True, 1), ("pos_b", 15, True, 2), ("neg", 40, False, 3)):
+        _class_fasta(tmp_path / f"{name}.fa", n, motif, seed)
+    code, out, err = cli("evaluate", "--model", model, "--class", f"bound={tmp_path / 'pos_a.fa'}",
+                         "--class", f"bound={tmp_path / 'pos_b.fa'}", "--class", f"unbound={tmp_path / 'neg.fa'}",
+                         "-o", tmp_path / "out")
+    assert code == 0, err
+    folder = run_folder(out)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["n"] == {"bound": 40, "unbound": 40}
+    assert metrics["auroc"]["bound"] > 0.75
+    table = pd.read_csv(folder / "predictions.tsv", sep="\t")
+    assert list(table["id"][:2]) == ["pos_a0", "pos_a1"] and list(table["class"][-1:]) == ["unbound"]
+    labels = (table["class"] == "unbound").to_numpy().astype(int)
+    assert metrics["auroc"]["bound"] == pytest.approx(skm.roc_auc_score(labels == 0, table["prob_bound"]), abs=1e-5)
+
+
+def test_evaluate_files_for_a_cons_model_without_bigwig_is_refused_before_work(tmp_path):
+    data = write_dataset(tmp_path / "data", n=80, window=50, branches=("seq", "cons"))
+    model = train_tiny_model(data, tmp_path / "model", epochs=1)
+    _class_fasta(tmp_path / "pos.fa", 5, True, 1)
+    code, _, err = cli("evaluate", "--model", model, "--class", f"bound={tmp_path / 'pos.fa'}", "-o", tmp_path / "out")
+    assert code == 2 and "conservation (cons) branch" in err
+    assert not (tmp_path / "out").exists()

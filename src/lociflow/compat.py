@@ -47,6 +47,21 @@ def check_file(path: str | os.PathLike | None, what: str) -> None:
         raise InputFileError(f"{what} {path} is empty: it holds no loci.")
 
 
+def trained_file(model, key: str, name: str | None = None) -> Path | None:
+    """A file the model's dataset was made from (genome, conservation, a track), if it still exists.
+
+    New input may leave these out when they are the same files as in training: the
+    encoder falls back to the paths stored in the model's preprocess parameters.
+    """
+    value = (model.preprocess or {}).get(key)
+    if name is not None:
+        value = (value or {}).get(name) if isinstance(value, Mapping) else None
+    if value in (None, ""):
+        return None
+    path = Path(value)
+    return path if path.is_file() else None
+
+
 def check_sources(
     model,
     sources: Iterable[str | os.PathLike],
@@ -58,8 +73,11 @@ def check_sources(
 
     Every file must exist and hold something; interval files need the genome; a model
     with a ``cons`` branch needs the conservation bigWig, and one with a track branch
-    needs that track. Called before any run folder is made.
+    needs that track (files not given default to those of training, when they still
+    exist); track branches need genomic (BED) input. Called before any run folder is made.
     """
+    from lociflow.io.bed import file_kind
+
     sources = [Path(s) for s in sources]
     if not sources:
         raise InputFileError("No input files given: name at least one BED, FASTA or text file.")
@@ -70,14 +88,32 @@ def check_sources(
     tracks = dict(tracks or {})
     for name, path in tracks.items():
         check_file(path, f"Track {name!r}")
-    from lociflow.io.bed import file_kind
-
-    bed = [s for s in sources if file_kind(s) == "bed"]
+    kinds = {source: file_kind(source) for source in sources}
+    bed = [s for s, kind in kinds.items() if kind == "bed"]
     if bed and genome is None:
-        raise InputFileError(
-            f"{bed[0]} is an interval file: give the reference genome it refers to (--genome FASTA)."
-        )
+        genome = trained_file(model, "genome")
+        if genome is None:
+            raise InputFileError(
+                f"{bed[0]} is an interval file: give the reference genome it refers to (--genome FASTA)."
+            )
+        log.info("using the genome the model was trained with: %s", genome)
+    if conservation is None and "cons" in model.branches:
+        conservation = trained_file(model, "conservation")
+        if conservation is not None:
+            log.info("using the conservation file the model was trained with: %s", conservation)
+    for branch in model.branches:
+        if branch not in ("seq", "fold", "cons") and branch not in tracks:
+            found = trained_file(model, "tracks", branch)
+            if found is not None:
+                tracks[branch] = found
     check_branch_inputs(model, conservation, tracks)
+    genomic = [b for b in model.branches if b not in ("seq", "fold")]
+    sequences = [s for s, kind in kinds.items() if kind != "bed"]
+    if genomic and sequences:
+        raise InputFileError(
+            f"{sequences[0]} holds sequences without genome coordinates, but model {model.path} reads "
+            f"{', '.join(genomic)} at genome coordinates: give the loci as BED with --genome."
+        )
 
 
 def check_branch_inputs(model, conservation=None, tracks: Mapping | None = None) -> None:

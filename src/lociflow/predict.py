@@ -100,6 +100,8 @@ def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
             bar("predicting", unit="loci") as progress:
         for chunk in chunks:
             check_arrays(model, chunk.inputs, sources)
+            if len(chunk.inputs[model.branches[0]]) == 0:
+                continue
             inputs = {b: chunk.inputs[b] for b in model.branches}
             probs = np.asarray(model.predict_proba(inputs, batch_size=cfg.batch_size), dtype=np.float64)
             table = prediction_rows(chunk.meta, probs, model.classes, cfg.thresholds)
