@@ -21,14 +21,14 @@ def write(path: Path, text: str) -> Path:
 
 def test_bed6_with_track_browser_comment_and_blank_lines_keeps_source_line_numbers(tmp_path):
     bed = write(tmp_path / "a.bed", "track name=peaks\nbrowser position chr1:1-100\n# comment\n"
-                "chr1\t10\t20\tp1\t0\t+\n\nchr2\t5\t8\tp2\t3\t-\n#late comment\nchr1\t0\t1\tp3\t0\t.\n")
+                "chr1\t10\t20\tp1\t0\t+\n\nchr2\t5\t8\tp2\t3\t-\n#late comment\n  \nchr1\t0\t1\tp3\t0\t.\n")
     table = read_bed(bed)
     assert list(table.chrom) == ["chr1", "chr2", "chr1"]
     assert table.start.tolist() == [10, 5, 0] and table.end.tolist() == [20, 8, 1]
     assert table.start.dtype == np.int64
     assert list(table.name) == ["p1", "p2", "p3"]
     assert list(table.strand) == ["+", "-", "."]
-    assert table.line.tolist() == [4, 6, 8]
+    assert table.line.tolist() == [4, 6, 9]
     assert table.source == bed
 
 
@@ -49,8 +49,10 @@ def test_real_bed12_annotation_reads_all_genes():
 
 def test_narrowpeak_accepted(tmp_path):
     line = "chr1\t9356548\t9356648\tpeak1\t0\t.\t182\t5.0945\t-1\t50\n"
-    table = read_bed(write(tmp_path / "x.narrowPeak", line * 3))
-    assert len(table) == 3 and table.start[2] == 9356548 and table.strand[0] == "."
+    unnamed = "chr2\t100\t200\t.\t0\t+\t182\t5.0945\t-1\t50\n"
+    table = read_bed(write(tmp_path / "x.narrowPeak", line * 3 + unnamed))
+    assert len(table) == 4 and table.start[2] == 9356548 and table.strand[0] == "."
+    assert table.name[3] == "chr2:100-200"
 
 
 def test_gzip_is_detected_by_content_not_suffix(tmp_path):

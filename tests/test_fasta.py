@@ -160,6 +160,13 @@ def test_inconsistent_line_lengths_are_an_input_error(tmp_path):
         Genome(path, cache_dir=tmp_path / "cache")
 
 
+def test_duplicate_sequence_names_are_an_input_error(tmp_path):
+    path = write_fasta(tmp_path / "dup.fa", {"chr1": "ACGT"})
+    path.write_text(path.read_text() * 2)
+    with pytest.raises(InputFileError, match="cannot be indexed"):
+        Genome(path, cache_dir=tmp_path / "cache")
+
+
 @pytest.mark.parametrize("content", [b"", b">only_header\n"], ids=["empty", "no-sequence"])
 def test_empty_genome_is_an_input_error(tmp_path, content):
     path = tmp_path / "empty.fa"

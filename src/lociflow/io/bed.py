@@ -22,7 +22,7 @@ from lociflow.io.files import is_gzip, open_text, require_file, strip_suffixes
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".frn", ".fas", ".faa")
 BED_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed4", ".bed6", ".bed12", ".peaks")
-TEXT_SUFFIXES = (".txt", ".seq", ".tsv")
+TEXT_SUFFIXES = (".txt", ".seq")
 HEADER_PREFIXES = ("#", "track", "browser")
 STRANDS = ("+", "-", ".")
 
@@ -111,18 +111,24 @@ def _coordinates(values: pd.Series, lines: np.ndarray, path: Path, what: str) ->
 
 def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
     lines = np.arange(first_line, first_line + len(chunk), dtype=np.int64)
-    col0 = chunk[0]
-    rest_empty = (chunk[1] == "") & (chunk[2] == "")
-    skip = col0.str.startswith(HEADER_PREFIXES) | ((col0.str.strip() == "") & rest_empty)
+    # chromosome names repeat, so header/blank checks run once per distinct first field
+    codes, uniques = pd.factorize(chunk[0])
+    header = np.array([str(u).startswith(HEADER_PREFIXES) for u in uniques], dtype=bool)
+    blank = np.array([not str(u).strip() for u in uniques], dtype=bool)
+    skip = header[codes]
+    blank_rows = np.flatnonzero(blank[codes])
+    if len(blank_rows):
+        rest = chunk.iloc[blank_rows, 1:].astype(str).apply(lambda col: col.str.strip() == "")
+        empty_line = rest.all(axis=1).to_numpy()
+        skip[blank_rows[empty_line]] = True
+        if not empty_line.all():
+            first = int(blank_rows[~empty_line][0])
+            raise _bad_line(path, int(lines[first]), "the chromosome column is empty", int((~empty_line).sum()) - 1)
     if skip.any():
-        keep = ~skip.to_numpy()
+        keep = ~skip
         chunk, lines = chunk[keep], lines[keep]
     if chunk.empty:
         return BedTable.empty(path)
-    missing = (chunk[0] == "").to_numpy()
-    if missing.any():
-        first = int(np.flatnonzero(missing)[0])
-        raise _bad_line(path, int(lines[first]), "the chromosome column is empty", int(missing.sum()) - 1)
     start = _coordinates(chunk[1], lines, path, "start")
     end = _coordinates(chunk[2], lines, path, "end")
     reversed_ = start > end
@@ -135,7 +141,7 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
     ncols = chunk.shape[1]
     if ncols >= 4:
         name = chunk[3].to_numpy(object).copy()
-        unnamed = (chunk[3] == "").to_numpy()
+        unnamed = chunk[3].isin(("", ".")).to_numpy()  # narrowPeak writes '.' for no name
     else:
         name = np.empty(len(chunk), dtype=object)
         unnamed = np.ones(len(chunk), dtype=bool)
@@ -153,6 +159,26 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
     else:
         strand = np.full(len(chunk), ".", dtype=object)
     return BedTable(chrom, start, end, name, strand, lines, path)
+
+
+def _reader(path: Path, ncols: int, skip: int, chunk_size: int, fast: bool):
+    dtype: dict[int, object] = dict.fromkeys(range(ncols), object)
+    if fast:
+        dtype[1] = dtype[2] = np.int64
+    return pd.read_csv(
+        path, sep="\t", header=None, names=list(range(ncols)), dtype=dtype, skiprows=skip,
+        skip_blank_lines=False, quoting=3, na_filter=False, chunksize=chunk_size,
+        compression="gzip" if is_gzip(path) else None, encoding="utf-8", encoding_errors="replace",
+    )
+
+
+def _parser_error(path: Path, exc: Exception, n_header: int, ncols: int) -> InputFileError:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found is None:
+        return InputFileError(f"{path} could not be read as BED: {exc}")
+    return _bad_line(path, int(found.group(2)), f"found {found.group(3)} columns but the first interval line "
+                     f"(line {n_header + 1}) has {ncols}; every line of a BED file needs the same number of "
+                     "tab-separated columns")
 
 
 def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[BedTable]:
@@ -178,29 +204,28 @@ def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[B
         hint = " It looks like a FASTA file; give it a .fa/.fasta name." if first.startswith(">") else ""
         raise _bad_line(path, n_header + 1, f"found {ncols} column(s); a BED line needs at least 3 tab-separated "
                         f"columns (chrom, start, end).{hint}".rstrip("."))
-    reader = pd.read_csv(
-        path, sep="\t", header=None, names=list(range(ncols)), dtype=str, skiprows=n_header,
-        skip_blank_lines=False, quoting=3, na_filter=False, chunksize=chunk_size,
-        compression="gzip" if is_gzip(path) else None, encoding="utf-8", encoding_errors="replace",
-    )
     next_line = n_header + 1
     total = 0
-    try:
-        for chunk in reader:
-            table = _parse_chunk(chunk, next_line, path)
-            next_line += len(chunk)
-            if len(table):
-                total += len(table)
-                yield table
-    except pd.errors.ParserError as exc:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if found is None:
-            raise InputFileError(f"{path} could not be read as BED: {exc}") from None
-        raise _bad_line(path, int(found.group(2)), f"found {found.group(3)} columns but the first interval line "
-                        f"(line {n_header + 1}) has {ncols}; every line of a BED file needs the same number of "
-                        "tab-separated columns") from None
-    finally:
-        reader.close()
+    fast = True
+    while True:
+        # fast: coordinates parsed as int64 by the C reader; a chunk it cannot parse (a
+        # blank or comment line inside the data, a bad number) is re-read as text from
+        # that line on, where each problem is found and reported with its line number
+        reader = _reader(path, ncols, skip=next_line - 1, chunk_size=chunk_size, fast=fast)
+        try:
+            for chunk in reader:
+                table = _parse_chunk(chunk, next_line, path)
+                next_line += len(chunk)
+                if len(table):
+                    total += len(table)
+                    yield table
+            break
+        except ValueError as exc:
+            if not fast or isinstance(exc, pd.errors.ParserError):
+                raise _parser_error(path, exc, n_header, ncols) from None
+            fast = False
+        finally:
+            reader.close()
     if total == 0:
         raise InputFileError(f"{path} contains no intervals (only header lines, comments or blank lines).")
 
