@@ -108,9 +108,9 @@ class Job:
             pass
 
     def label(self) -> str:
-        """A one-line description for pickers: name, status and start time."""
+        """A one-line description for pickers: name and start time."""
         when = _dt.datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S")
-        return f"{self.name} · {self.status()} · started {when}"
+        return f"{self.name} · started {when}"
 
 
 def start_job(

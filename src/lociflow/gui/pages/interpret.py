@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from lociflow import config as _config
 from lociflow.config import InterpretConfig
 from lociflow.gui import settings, state, suggest
 from lociflow.gui.forms import Form
@@ -29,6 +30,10 @@ METHODS = {
     "gia": "global importance analysis of motifs",
     "all": "every method the model supports",
 }
+
+# the methods this version knows (a method added to the config appears with its name)
+ALLOWED = [*getattr(_config, "INTERPRET_METHODS", METHODS), "all"]
+METHODS.update({m: m for m in ALLOWED if m not in METHODS})
 
 
 def _after_load(values: dict[str, Any]) -> None:
@@ -69,15 +74,24 @@ def render() -> None:
             form.field("tracks", label="Further tracks the model reads")
     with st.container(border=True):
         st.subheader("Methods")
-        form.field("methods", kind="multi", options=list(METHODS),
-                   help="; ".join(f"{name}: {text}" for name, text in METHODS.items()))
+        form.field("methods", kind="multi", options=[m for m in METHODS if m in ALLOWED],
+                   help="; ".join(f"{name}: {text}" for name, text in METHODS.items() if name in ALLOWED))
         left, right = st.columns(2)
         with left:
             form.field("top", label="Loci shown per class")
         with right:
             form.field("max_loci")
-        form.field("options", label="Options per method", height=100,
-                   help="e.g. ig: {steps: 50, baseline: shuffle}")
+        form.field("options", label="Options per method", height=100)
+    methods = set(form.value("methods") or [])
+    motif_fields = [n for n in ("motifs", "motif_db", "jaspar_release", "jaspar_collection", "jaspar_taxon")
+                    if n in InterpretConfig.model_fields]
+    if methods & {"filters", "modisco", "gia", "all"}:
+        with st.expander("Motif matching and global importance analysis"):
+            for name in motif_fields:
+                form.field(name, **({"dir": False} if name == "motif_db" else {}))
+    else:
+        for name in motif_fields:
+            form.skip(name)
     with st.expander("More options"):
         form.rest(title=None)
     config = form.check()

@@ -42,7 +42,10 @@ def render() -> None:
             form.field("conservation", label="Conservation track (bigWig)", dir=False)
         else:
             form.skip("conservation")
-        form.field("tracks", label="Further tracks the model reads")
+        if not branches or set(branches) - {"seq", "fold", "cons"}:
+            form.field("tracks", label="Further tracks the model reads")
+        else:
+            form.skip("tracks")
     with st.container(border=True):
         st.subheader("Output")
         classes = suggest.model_classes(model)
