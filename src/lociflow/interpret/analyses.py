@@ -281,6 +281,13 @@ def _gia_motifs(ctx: Context) -> list[str]:
     return list(dict.fromkeys(found))[:2]
 
 
+def _as_letters(ctx: Context, text: str) -> str:
+    """A nucleotide string in the model's alphabet (U for RNA models); names stay as they are."""
+    from lociflow.interpret.motifdb import IUPAC
+
+    return text.replace("T", "U") if "U" in ctx.letters and set(text) <= set(IUPAC) else text
+
+
 def _gia(ctx: Context, opts: dict) -> None:
     from lociflow.interpret.gia import (
         global_importance, make_backgrounds, plot_effects, plot_scan, position_scan, resolve_motif, spacing_scan,
@@ -301,10 +308,12 @@ def _gia(ctx: Context, opts: dict) -> None:
     window = ctx.model.window
     for i, motif in enumerate(motifs):
         label, pattern = resolve_motif(motif, database)
+        label = _as_letters(ctx, label)
         result = global_importance(ctx.network, backgrounds, pattern, **common)
         effects[label] = result
         for k, cls in enumerate(classes):
-            rows.append({"motif": label, "inserted": result.motif, "shuffled": result.shuffled,
+            rows.append({"motif": label, "inserted": _as_letters(ctx, result.motif),
+                         "shuffled": _as_letters(ctx, result.shuffled),
                          "position": result.position, "class": cls, "effect": float(result.effect[k]),
                          "effect_sd": float(result.effect_sd[k]), "control": float(result.control[k]),
                          "control_sd": float(result.control_sd[k])})
@@ -322,7 +331,7 @@ def _gia(ctx: Context, opts: dict) -> None:
         scan = spacing_scan(ctx.network, backgrounds, a, b, verbose=True, **common)
         ctx.arrays["gia_spacing"] = np.column_stack([scan.values, scan.effect, scan.control]).astype(np.float32)
         paths = plot_scan(scan, classes, ctx.plot_path("gia_spacing"), "gap between the motifs (nt)",
-                          f"{a} then {b}: effect by spacing")
+                          f"{_as_letters(ctx, a)} then {_as_letters(ctx, b)}: effect by spacing")
         figures.append((paths[0], "two motifs against their spacing (dashed: both shuffled)"))
     ctx.figures["gia"] = figures
     ctx.results["gia"] = effects

@@ -23,6 +23,7 @@ __all__ = ["write_dashboard", "plot_locus"]
 
 #: attribution shown in the sequence maps, best available first
 _PRIMARY = (("ig", "integrated gradients"), ("deepshap", "DeepLIFT/SHAP"), ("saliency_x_input", "gradient x input"))
+_SHORT = {"ig": "IG", "deepshap": "DeepSHAP", "saliency_x_input": "grad x input"}
 
 _CSS = """
 .locus { border-top: 1px solid #d1d9e0; padding-top: .6rem; margin-top: .8rem; }
@@ -69,7 +70,7 @@ def plot_locus(ctx, analysed_pos: int, shown_pos: int, title: str, stem: Path) -
         if panel == "logo":
             frame = pd.DataFrame(ctx.arrays[f"{key}_seq"][analysed_pos] * onehot, columns=letters)
             logomaker.Logo(frame, ax=ax, color_scheme="classic")
-            ax.set_ylabel(label.split()[0] if len(label) > 12 else label, fontsize=8)
+            ax.set_ylabel(_SHORT[key], fontsize=8)
             ax.axhline(0, color="black", linewidth=0.5)
         elif panel == "ism":
             ism = ctx.arrays["ism_seq"][shown_pos].T
@@ -77,7 +78,8 @@ def plot_locus(ctx, analysed_pos: int, shown_pos: int, title: str, stem: Path) -
             image = ax.imshow(ism, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
             ax.set_yticks(range(len(letters)), letters)
             ax.set_ylabel("ISM", fontsize=8)
-            fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label="score change")
+            # one colour bar beside every panel keeps the panels' position axes aligned
+            fig.colorbar(image, ax=list(axes), fraction=0.015, pad=0.01, label="ISM score change")
         else:
             forward = ctx.arrays["temporal_forward"][shown_pos]
             backward = ctx.arrays["temporal_backward"][shown_pos]

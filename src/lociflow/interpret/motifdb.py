@@ -100,6 +100,11 @@ class MotifDatabase:
         raise LociflowError(f"No motif {key!r} in {self.source}.{hint}")
 
 
+def _hint(key: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _version(motif_id: str) -> int:
     tail = motif_id.rsplit(".", 1)[-1]
     return int(tail) if tail.isdigit() else 0
@@ -126,14 +131,18 @@ def load_jaspar(
     -------
     MotifDatabase
     """
+    import pyjaspar
     from pyjaspar import jaspardb
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            db = jaspardb(release=release)
-    except Exception as exc:  # pyjaspar raises a bare exception naming the releases
-        raise LociflowError(f"JASPAR release {release!r} is not available: {exc}".strip()) from None
+    shipped = sorted(p.stem for p in (Path(pyjaspar.__file__).parent / "data").glob("JASPAR*.sqlite"))
+    if release not in shipped:
+        raise LociflowError(
+            f"JASPAR release {release!r} is not available offline{_hint(release, shipped)}; "
+            f"pyjaspar ships {', '.join(shipped)}."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        db = jaspardb(release=release)
     taxa = None if taxon in (None, "all", ["all"]) else ([taxon] if isinstance(taxon, str) else list(taxon))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
