@@ -50,8 +50,12 @@ def train_tiny_model(dataset_dir: Path, folder: Path, epochs: int = 40, seed: in
     return save_model(folder, network, dataset_spec(dataset, network.architecture))
 
 
-def script_model(model_dir: Path, folder: Path) -> Path:
-    """Save a trained model as TorchScript (``model.pt`` + ``spec.yaml`` with ``format: torchscript``)."""
+def script_model(model_dir: Path, folder: Path, with_preprocess: bool = True) -> Path:
+    """Save a trained model as TorchScript (``model.pt`` + ``spec.yaml`` with ``format: torchscript``).
+
+    ``with_preprocess=False`` leaves the preprocess parameters out of the spec, as for a
+    model trained elsewhere: window, alphabet and branches must then suffice.
+    """
     import yaml
 
     from lociflow.model.io import load_model
@@ -63,6 +67,8 @@ def script_model(model_dir: Path, folder: Path) -> Path:
     traced.save(str(folder / "model.pt"))
     spec = {"format_version": 1, "format": "torchscript", "classes": loaded.classes,
             "branches": loaded.branches, "channels": loaded.channels, "window": loaded.window,
-            "alphabet": loaded.alphabet, "preprocess": loaded.preprocess}
+            "alphabet": loaded.alphabet}
+    if with_preprocess:
+        spec["preprocess"] = loaded.preprocess
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return folder

@@ -225,3 +225,15 @@ def check_arrays(model, inputs: Mapping, source: str = "the input") -> None:
                 f"[N, {expected[0]}, {expected[1]}] (window {model.window}, channels "
                 f"{_describe(model.channels[branch])})."
             )
+
+
+def encoding_params(model) -> dict:
+    """The preprocess parameters to encode new input for ``model``.
+
+    The model's own window, alphabet and branches win over its stored preprocess
+    parameters, so a TorchScript model whose spec gives only those still gets input of
+    the shape it takes.
+    """
+    params = dict(model.preprocess or {})
+    params.update({"window": int(model.window), "alphabet": model.alphabet, "branches": list(model.branches)})
+    return params

@@ -25,6 +25,7 @@ from lociflow.compat import (
     check_classes,
     check_dataset,
     check_sources,
+    encoding_params,
     label_map,
     resolve_device,
 )
@@ -111,7 +112,7 @@ def _encode_files(cfg: EvaluateConfig, model):
     from lociflow.preprocess.stream import encode_classes
 
     inputs, labels, meta = encode_classes(
-        {c: list(p) for c, p in cfg.classes.items()}, model.preprocess, list(model.classes),
+        {c: list(p) for c, p in cfg.classes.items()}, encoding_params(model), list(model.classes),
         genome=cfg.genome, conservation=cfg.conservation, tracks=dict(cfg.tracks) or None,
         workers=cfg.workers, cache_dir=cfg.cache_dir,
     )

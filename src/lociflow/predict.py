@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lociflow.compat import check_arrays, check_sources, resolve_device
+from lociflow.compat import check_arrays, check_sources, encoding_params, resolve_device
 from lociflow.config import PredictConfig, coerce
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.atomic import atomic_open
@@ -91,7 +91,7 @@ def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
 
         collector = AttributionCollector(model, folder, steps=cfg.ig_steps, batch_size=cfg.batch_size)
     chunks = encode_inputs(
-        list(cfg.input), model.preprocess, genome=cfg.genome, conservation=cfg.conservation,
+        list(cfg.input), encoding_params(model), genome=cfg.genome, conservation=cfg.conservation,
         tracks=dict(cfg.tracks) or None, chunk_size=cfg.chunk_size, workers=cfg.workers, cache_dir=cfg.cache_dir,
     )
     total = 0
