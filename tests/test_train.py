@@ -8,7 +8,6 @@ import math
 import lightning as L
 import numpy as np
 import pytest
-import yaml
 
 from lociflow.errors import ConfigError, DatasetError, LociflowError
 from lociflow.runs import read_ledger
@@ -104,37 +103,9 @@ def test_metrics_are_those_of_the_saved_best_checkpoint(seq_data, tmp_path):
     assert any(not torch.equal(v, last["network." + k]) for k, v in saved.items())
 
 
-def test_multi_branch_training_writes_every_model_dir_file(synthetic_dataset, tmp_path):
-    data = synthetic_dataset("multi", n=240, window=40, branches=("seq", "fold", "cons"))
-    folder = train({**tiny(("seq", "fold", "cons")), "data": data}, tmp_path / "runs", name="multi")
-    for name in ("model.safetensors", "spec.yaml", "params.yaml", "run.log", "history.tsv", "metrics.json",
-                 "plots/loss.png", "plots/accuracy.png", "plots/auroc.png", "plots/network.png",
-                 "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
-        assert (folder / name).is_file(), name
-    assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
-    spec = yaml.safe_load((folder / "spec.yaml").read_text())
-    assert spec["branches"] == ["seq", "fold", "cons"]
-    assert spec["classes"] == ["bound", "unbound"]
-    assert spec["window"] == 40 and spec["alphabet"] == "rna"
-    assert spec["preprocess"]["window"] == 40
-    assert spec["architecture"]["branches"]["fold"][0]["filters"] == 4
-    history = (folder / "history.tsv").read_text().splitlines()
-    assert history[0].split("\t") == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                                      "val_auroc", "lr", "seconds"]
-    rows = read_history(folder / "history.tsv")
-    assert [r["epoch"] for r in rows] == [1, 2]
-    assert all(not math.isnan(r[k]) for r in rows for k in ("train_loss", "val_loss", "val_auroc"))
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert set(metrics["auroc"]) >= {"bound", "unbound", "macro"}
-    assert {"auprc", "accuracy", "loss"} <= set(metrics)
-    ledger = read_ledger(tmp_path / "runs")
-    assert ledger["status"].tolist() == ["ok"]
-    assert ledger["metrics"][0]["test_auroc"] == metrics["auroc"]["macro"]
-    assert "total parameters" in (folder / "run.log").read_text()
-
-
-def test_same_config_gives_identical_weights(seq_data, tmp_path):
-    config = {**tiny(), "data": seq_data, "class_weights": "auto", "augment": {"shift": 3},
+def test_same_config_gives_identical_weights(synthetic_dataset, tmp_path):
+    dna = synthetic_dataset("dna", n=240, window=40, alphabet="dna")
+    config = {**tiny(), "data": dna, "class_weights": "auto", "augment": {"shift": 3, "reverse_complement": True},
               "architecture": {"branches": {"seq": [{"type": "conv", "filters": 8, "kernel": 5, "pool": "max",
                                                      "dropout": 0.2}]}, "common": TINY["common"]}}
     first = train(config, tmp_path / "runs", name="one")
@@ -227,3 +198,71 @@ def test_resume_needs_an_existing_run(seq_data, tmp_path):
         train({**tiny(), "data": seq_data}, tmp_path / "runs", resume=True)
     with pytest.raises(LociflowError, match="Cannot resume: there is no run folder"):
         train({**tiny(), "data": seq_data}, tmp_path / "runs", name="never", resume=True)
+
+
+def test_reverse_complement_reverses_positions_and_pairs_bases():
+    from lociflow.training.data import reverse_complement_some
+
+    seq = one_hot(["AACG", "TTTT"])
+    fold = np.arange(2 * 4 * 2, dtype=np.float32).reshape(2, 4, 2)
+    rng = np.random.default_rng(0)
+    out_seq, out_fold = reverse_complement_some([seq, fold], ["seq", "fold"], rng, p=1.0)
+    assert decode(out_seq) == ["CGTT", "AAAA"]
+    assert np.array_equal(out_fold, fold[:, ::-1, :])
+    same = reverse_complement_some([seq, fold], ["seq", "fold"], rng, p=0.0)
+    assert np.array_equal(same[0], seq)
+
+
+def test_shift_moves_each_locus_and_fills_with_zeros():
+    from lociflow.training.data import shift_batch
+
+    seq = one_hot(["ACGTACGTAC"] * 50)
+    (moved,) = shift_batch([seq], 2, np.random.default_rng(1))
+    offsets = set()
+    for row in moved:
+        text = decode(row[None])[0]
+        n = len(text) - len(text.lstrip("N"))
+        if n:
+            offsets.add(n)
+            assert text[n:] == "ACGTACGTAC"[: 10 - n]
+        elif text.endswith("N"):
+            m = len(text) - len(text.rstrip("N"))
+            offsets.add(-m)
+            assert text[: 10 - m] == "ACGTACGTAC"[m:]
+        else:
+            offsets.add(0)
+            assert text == "ACGTACGTAC"
+    assert offsets == {-2, -1, 0, 1, 2}
+
+
+def test_batches_cover_every_locus_once_and_reshuffle_each_epoch():
+    from lociflow.training.data import EpochBatches
+
+    sampler = EpochBatches(10, 3, shuffle=True, seed=5)
+    first = [batch for _, _, batch in sampler]
+    assert sorted(np.concatenate(first).tolist()) == list(range(10))
+    assert all(np.array_equal(b, np.sort(b)) for b in first), "sorted indices read memmaps in order"
+    assert [len(b) for b in first] == [3, 3, 4], "a trailing batch of one joins the one before"
+    assert len(sampler) == 3
+    again = [batch for _, _, batch in EpochBatches(10, 3, shuffle=True, seed=5)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    sampler.set_epoch(1)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, (b for _, _, b in sampler)))
+    ordered = [batch.tolist() for _, _, batch in EpochBatches(7, 3, shuffle=False)]
+    assert ordered == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_auto_class_weights_are_inverse_frequency():
+    from lociflow.training.module import inverse_frequency_weights
+
+    assert inverse_frequency_weights(np.array([0, 0, 0, 1]), 3) == [4 / 9, 4 / 3, 0.0]
+
+
+def one_hot(seqs):
+    from synthetic import one_hot as encode
+
+    return encode(seqs).astype(np.float32)
+
+
+def decode(array):
+    return ["".join("ACGT"[int(np.argmax(p))] if p.any() else "N" for p in row) for row in array]

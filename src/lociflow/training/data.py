@@ -57,7 +57,8 @@ class EpochBatches(Sampler[BatchKey]):
             order = np.arange(self.n)
         batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
         if self.shuffle and len(batches) > 1 and len(batches[-1]) == 1:
-            batches[-2] = np.concatenate([batches[-2], batches.pop()])
+            single = batches.pop()
+            batches[-1] = np.concatenate([batches[-1], single])
         return batches
 
     def __len__(self) -> int:
