@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The lociflow demo on bundled real data (PUM2 PAR-CLIP sites, data/rbp24).
+# Each step prints its run folder as the last line of standard output; we keep it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LOCIFLOW=.venv/bin/lociflow
+OUT=demo_out
+CONFIG=examples/pum2.yaml
+
+echo "== preprocess: FASTA per class -> encoded, folded, split dataset"
+DATASET=$("$LOCIFLOW" preprocess -c "$CONFIG" -o "$OUT" --name pum2_dataset --force | tail -n1)
+echo "dataset: $DATASET"
+column -t -s $'\t' "$DATASET/summary.tsv"
