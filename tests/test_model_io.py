@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from lociflow.errors import DatasetError, ModelFileError
+from lociflow.errors import DatasetError, LociflowError, ModelFileError
 from lociflow.io.store import open_dataset
 from lociflow.model.io import dataset_spec, load_model, save_model
 from lociflow.model.network import build_network
@@ -226,3 +226,27 @@ def test_damaged_torchscript_file_is_a_clear_error(trained, tmp_path):
     (tmp_path / "scripted" / "model.pt").write_bytes(b"not a zip archive")
     with pytest.raises(ModelFileError, match="not a readable TorchScript file"):
         load_model(tmp_path / "scripted")
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"classes": "a"}, "classes must be a list of at least two class names"),
+    ({"channels": ["A", "C"]}, "channels must map each branch to its list of channel names"),
+    ({"branches": ["seq"]}, "branches \\['seq'\\] and channels .* disagree"),
+    ({"window": "twenty"}, "window must be a positive whole number \\(got 'twenty'\\)"),
+    ({"n_classes": 2}, "n_classes 2 differs from the 3 classes listed"),
+])
+def test_spec_with_wrong_field_types_is_a_clear_error(trained, change, message):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec.update(change)
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(folder)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error(trained):
+    folder, _, _ = trained
+    with pytest.raises(LociflowError, match="no CUDA GPU is available here; use cpu or auto"):
+        load_model(folder, device="cuda")
+    assert load_model(folder, device="auto").device.type == "cpu"

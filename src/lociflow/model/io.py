@@ -29,7 +29,7 @@ import torch
 import yaml
 from torch import nn
 
-from lociflow.errors import ConfigError, DatasetError, ModelFileError
+from lociflow.errors import ConfigError, DatasetError, LociflowError, ModelFileError
 from lociflow.io.atomic import write_yaml
 
 log = logging.getLogger("lociflow.model.io")
@@ -201,10 +201,43 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
     missing = [k for k in _REQUIRED if k not in spec]
     if missing:
         raise ModelFileError(f"{path} lacks {', '.join(missing)}; the model folder is damaged.")
-    branches = list(spec["branches"])
-    if set(branches) != set(spec["channels"] or {}):
-        raise ModelFileError(f"{path}: branches {branches} and channels {list(spec['channels'] or {})} disagree.")
+    _check_spec_types(spec, path)
     return spec
+
+
+def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
+    problems = []
+    if not isinstance(spec["classes"], list) or len(spec["classes"]) < 2:
+        problems.append("classes must be a list of at least two class names")
+    if not isinstance(spec["branches"], list) or not spec["branches"]:
+        problems.append("branches must be a non-empty list of branch names")
+    channels = spec["channels"]
+    if not isinstance(channels, dict) or not all(isinstance(v, list) and v for v in channels.values()):
+        problems.append("channels must map each branch to its list of channel names")
+    elif isinstance(spec["branches"], list) and set(spec["branches"]) != set(channels):
+        problems.append(f"branches {spec['branches']} and channels {list(channels)} disagree")
+    if not isinstance(spec["window"], int) or isinstance(spec["window"], bool) or spec["window"] < 1:
+        problems.append(f"window must be a positive whole number (got {spec['window']!r})")
+    n_classes = spec.get("n_classes")
+    if n_classes is not None and isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
+        problems.append(f"n_classes {n_classes} differs from the {len(spec['classes'])} classes listed")
+    if problems:
+        raise ModelFileError(f"{path}: " + "; ".join(problems) + ".")
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; refuses a device this machine lacks."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise LociflowError(f"unknown device {device!r} ({exc}); use cpu, cuda, cuda:N, mps or auto.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LociflowError(f"device {str(device)!r} was asked for but no CUDA GPU is available here; use cpu or auto.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise LociflowError("device 'mps' was asked for but Apple's Metal backend is not available here; use cpu.")
+    return device
 
 
 def _model_folder(path: str | os.PathLike) -> Path:
@@ -229,7 +262,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     path
         The model folder (or its ``spec.yaml``).
     device
-        Where the network lives, e.g. ``"cpu"`` or ``"cuda"``. Default is ``"cpu"``.
+        Where the network lives: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``
+        (a GPU when there is one). Default is ``"cpu"``.
 
     Returns
     -------
@@ -239,7 +273,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     """
     folder = _model_folder(path)
     spec = read_spec(folder)
-    device = torch.device(device)
+    device = resolve_device(device)
     fmt = spec.get("format", "safetensors")
     if fmt == "torchscript":
         network = _load_torchscript(folder, spec, device)
