@@ -11,6 +11,8 @@ Class 1 ("motif") carries the motif; class 0 ("background") does not.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -104,6 +106,17 @@ def accuracy(network: torch.nn.Module, data: PlantedSet) -> float:
     with torch.no_grad():
         pred = network(torch.as_tensor(data.onehot, dtype=torch.float32)).argmax(1).numpy()
     return float((pred == data.labels).mean())
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: on a busy 2-core machine two spinning threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @lru_cache(maxsize=None)

@@ -18,10 +18,16 @@ from lociflow.errors import LociflowError
 from lociflow.interpret.attribution import deep_lift_shap, in_silico_mutagenesis, integrated_gradients, saliency
 from lociflow.interpret.scoring import attribution_mode, class_scores
 from lociflow.model.network import build_network
-from planted import ctcf_cnn
+from planted import one_thread, ctcf_cnn
 
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")
 MOTIF = 15
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with one_thread():
+        yield
 
 
 class LinearToy(nn.Module):
