@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lociflow.encode import one_hot, reverse_complement, reverse_complement_codes
-from lociflow.errors import InputFileError
+from lociflow.errors import ConfigError, InputFileError
 from lociflow.io import fasta as fasta_module
 from lociflow.io.bed import read_bed
 from lociflow.io.fasta import Genome, iter_fasta_chunks, read_fasta_records
@@ -211,3 +211,16 @@ def test_bad_fasta_records_are_input_errors_naming_file(tmp_path, content, fragm
     with pytest.raises(InputFileError) as info:
         list(read_fasta_records(path))
     assert str(path) in str(info.value) and fragment in str(info.value)
+
+
+def test_unwritable_cache_folder_says_how_to_choose_another(tiny, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="cache folder .* cannot be created.*LOCIFLOW_CACHE"):
+        Genome(tiny, cache_dir=blocker / "cache")
+
+
+def test_cache_folder_defaults_to_the_environment_variable(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOCIFLOW_CACHE", str(tmp_path / "envcache"))
+    Genome(tiny)
+    assert list((tmp_path / "envcache" / "genomes").iterdir())

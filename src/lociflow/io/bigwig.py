@@ -183,6 +183,9 @@ class Track:
             raise InputFileError(
                 f"{len(absent)} chromosome(s) have no values in the track {self.source}: {shown} (the track has e.g. "
                 f"{examples}). Use a track that covers them, or set `missing: zero` to read them as zeros.")
+        if absent:
+            log.warning("%d chromosome(s) absent from %s read as zeros (missing: zero): %s",
+                        len(absent), self.source, ", ".join(map(str, absent[:5])))
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         for k, name in enumerate(names):

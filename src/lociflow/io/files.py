@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lociflow.errors import InputFileError
+from lociflow.errors import ConfigError, InputFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -69,7 +69,11 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
         root = Path(os.environ["LOCIFLOW_CACHE"]).expanduser()
     else:
         root = Path.home() / ".cache" / "lociflow"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"The cache folder {root} cannot be created ({exc.strerror}); set `cache_dir` "
+                          "in the config or the LOCIFLOW_CACHE environment variable to a writable folder.") from None
     return root
 
 
