@@ -137,3 +137,14 @@ def test_garbage_bedgraph_is_an_input_error(tmp_path):
 def test_missing_track_file_is_named(tmp_path):
     with pytest.raises(InputFileError, match=r"Track file .*none\.bw does not exist"):
         Track(tmp_path / "none.bw")
+
+
+def test_track_sent_to_a_worker_process_reopens_the_file(signal, tmp_path):
+    import pickle
+
+    path, expected = signal
+    track = Track(path, cache_dir=tmp_path / "cache")
+    track.values(np.array(["chr2"], dtype=object), np.array([0]), 10)
+    copy = pickle.loads(pickle.dumps(track))
+    values = copy.values(np.array(["chr2"], dtype=object), np.array([100]), 10)
+    assert np.array_equal(values[0], expected["chr2"][100:110])

@@ -224,3 +224,13 @@ def test_cache_folder_defaults_to_the_environment_variable(tiny, tmp_path, monke
     monkeypatch.setenv("LOCIFLOW_CACHE", str(tmp_path / "envcache"))
     Genome(tiny)
     assert list((tmp_path / "envcache" / "genomes").iterdir())
+
+
+def test_genome_sent_to_a_worker_process_reopens_its_cache(tiny, tmp_path):
+    import pickle
+
+    genome = Genome(tiny, cache_dir=tmp_path / "cache")
+    payload = pickle.dumps(genome)
+    assert len(payload) < 2000  # the sequence itself is not copied
+    copy = pickle.loads(payload)
+    assert copy.sequence("chr1", 2, 30) == CHROMS["chr1"][2:30]

@@ -108,6 +108,19 @@ class Track:
             partial.unlink(missing_ok=True)
         return target
 
+    def __getstate__(self) -> dict:
+        # a worker process reopens the file; open handles and cached arrays stay behind
+        state = dict(self.__dict__)
+        state["_bw"] = None
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import pyBigWig
+
+        self.__dict__.update(state)
+        self._bw = pyBigWig.open(str(self.path))
+
     def close(self) -> None:
         """Close the bigWig file and drop cached chromosomes."""
         if self._bw is not None:

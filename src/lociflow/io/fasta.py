@@ -119,7 +119,16 @@ class Genome:
         self._offsets = dict(zip(table["name"], table["offset"].astype(np.int64)))
         if not self.chrom_sizes or sum(self.chrom_sizes.values()) == 0:
             raise InputFileError(f"Genome FASTA {self.path} contains no sequence.")
+        self._entry = entry
         self._seq = np.memmap(entry / "sequence.u8", dtype=np.uint8, mode="r")
+
+    def __getstate__(self) -> dict:
+        # worker processes reopen the memory map instead of receiving a copy of the genome
+        return {key: value for key, value in self.__dict__.items() if key != "_seq"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._seq = np.memmap(self._entry / "sequence.u8", dtype=np.uint8, mode="r")
 
     def _prepare(self, root: str | os.PathLike | None) -> Path:
         entry = cache_dir(root) / "genomes" / file_key(self.path)
