@@ -148,3 +148,10 @@ def test_track_sent_to_a_worker_process_reopens_the_file(signal, tmp_path):
     copy = pickle.loads(pickle.dumps(track))
     values = copy.values(np.array(["chr2"], dtype=object), np.array([100]), 10)
     assert np.array_equal(values[0], expected["chr2"][100:110])
+
+
+def test_missing_chromosome_error_hints_at_chr_prefix(signal, tmp_path):
+    path, _ = signal
+    track = Track(path, cache_dir=tmp_path / "cache")
+    with pytest.raises(InputFileError, match="The track names chromosomes like 'chr1'; your file uses '1'"):
+        track.values(np.array(["1"], dtype=object), np.array([0]), 10)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow.errors import InputFileError
+from lociflow.io.fasta import naming_hint
 from lociflow.io.files import cache_dir, file_key, require_file
 from lociflow.io.wig import convert_to_bigwig, track_format
 
@@ -195,7 +196,8 @@ class Track:
             examples = ", ".join(repr(c) for c in list(self.chrom_sizes)[:5])
             raise InputFileError(
                 f"{len(absent)} chromosome(s) have no values in the track {self.source}: {shown} (the track has e.g. "
-                f"{examples}). Use a track that covers them, or set `missing: zero` to read them as zeros.")
+                f"{examples}). Use a track that covers them, or set `missing: zero` to read them as zeros."
+                + naming_hint(absent, self.chrom_sizes, "track"))
         if absent:
             log.warning("%d chromosome(s) absent from %s read as zeros (missing: zero): %s",
                         len(absent), self.source, ", ".join(map(str, absent[:5])))

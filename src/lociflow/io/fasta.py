@@ -176,7 +176,7 @@ class Genome:
         examples = ", ".join(repr(c) for c in list(self.chrom_sizes)[:5])
         message = (f"{len(missing)} chromosome name(s){where} are not in the genome {self.path}: {shown}. "
                    f"The genome has {len(self.chrom_sizes)} sequences, e.g. {examples}.")
-        raise InputFileError(message + _naming_hint(missing, self.chrom_sizes))
+        raise InputFileError(message + naming_hint(missing, self.chrom_sizes))
 
     def fetch(self, chroms: np.ndarray | Iterable[str], starts: np.ndarray | Iterable[int], length: int) -> np.ndarray:
         """Windows of ``length`` nt starting at ``starts`` (0-based) on ``chroms``.
@@ -214,7 +214,8 @@ class Genome:
         return self.fetch(np.array([chrom], dtype=object), np.array([start]), end - start)[0].tobytes().decode("latin-1")
 
 
-def _naming_hint(missing: list[str], sizes: dict[str, int]) -> str:
+def naming_hint(missing: list[str], sizes: dict[str, int], what: str = "genome") -> str:
+    """A sentence saying how to fix names that differ only by a ``chr`` prefix, else ``""``."""
     genome_chr = sum(name.startswith("chr") for name in sizes) > len(sizes) / 2
     input_chr = sum(str(name).startswith("chr") for name in missing) > len(missing) / 2
     if genome_chr == input_chr:
@@ -222,8 +223,8 @@ def _naming_hint(missing: list[str], sizes: dict[str, int]) -> str:
     ours = next((n for n in sizes if n.startswith("chr") == genome_chr), next(iter(sizes)))
     theirs = missing[0]
     fix = "add the 'chr' prefix to your file's names" if genome_chr else "remove the 'chr' prefix from your file's names"
-    return (f" The genome names chromosomes like {ours!r}; your file uses {theirs!r}: {fix} "
-            "(or use a genome FASTA with matching names).")
+    return (f" The {what} names chromosomes like {ours!r}; your file uses {theirs!r}: {fix} "
+            f"(or use a {what} with matching names).")
 
 
 def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iterator[tuple[list[str], list[str]]]:
