@@ -135,3 +135,11 @@ def test_file_kind_by_suffix_through_gzip_and_by_content(tmp_path):
     assert is_fasta(sniff_fa)
     assert file_kind(write(tmp_path / "loci.dat", "chr1\t1\t2\n")) == "bed"
     assert file_kind(write(tmp_path / "seqs.dat", "ACGTACGT\n")) == "text"
+
+
+def test_windows_line_endings_and_byte_order_mark_are_tolerated(tmp_path):
+    path = tmp_path / "excel.bed"
+    path.write_bytes("\ufeff# exported\r\nchr1\t1\t5\tn1\t0\t-\r\nchr2\t7\t9\tn2\t0\t+\r\n".encode())
+    table = read_bed(path)
+    assert list(table.chrom) == ["chr1", "chr2"] and list(table.strand) == ["-", "+"]
+    assert table.line.tolist() == [2, 3]

@@ -168,7 +168,7 @@ def _reader(path: Path, ncols: int, skip: int, chunk_size: int, fast: bool):
     return pd.read_csv(
         path, sep="\t", header=None, names=list(range(ncols)), dtype=dtype, skiprows=skip,
         skip_blank_lines=False, quoting=3, na_filter=False, chunksize=chunk_size,
-        compression="gzip" if is_gzip(path) else None, encoding="utf-8", encoding_errors="replace",
+        compression="gzip" if is_gzip(path) else None, encoding="utf-8-sig", encoding_errors="replace",
     )
 
 

@@ -46,8 +46,8 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open ``path`` for reading text (UTF-8, undecodable bytes replaced), gzip or not."""
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline=None)
+    """Open ``path`` for reading text (UTF-8, a leading byte-order mark dropped, undecodable bytes replaced), gzip or not."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def strip_suffixes(path: str | os.PathLike) -> tuple[str, str]:
