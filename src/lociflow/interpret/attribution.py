@@ -374,7 +374,12 @@ def _run_references(network, branches, arrays, targets, dev, baseline, n_shuffle
                 t = torch.as_tensor(targets[lo + owner], device=dev)
                 a, m = explain(xs, rs, t)
                 with torch.no_grad():
-                    f_x = network(*xs).gather(1, t[:, None])[:, 0]
+                    if jitter is None:  # every reference of a sequence shares its score
+                        once = tuple(_tensor(x[e0:e1], dev) for x in block)
+                        t_once = torch.as_tensor(targets[lo + e0:lo + e1], device=dev)
+                        f_x = network(*once).gather(1, t_once[:, None])[:, 0].repeat_interleave(reps)
+                    else:
+                        f_x = network(*xs).gather(1, t[:, None])[:, 0]
                     f_r = network(*rs).gather(1, t[:, None])[:, 0]
                 total = sum(ai.detach().flatten(1).sum(1) for ai in a)
                 rows = slice(lo + e0, lo + e1)
