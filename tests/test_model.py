@@ -37,6 +37,15 @@ EVERY_LAYER = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks gain nothing from threads, and busy machines make them slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def inputs_for(channels: dict[str, list[str]], window: int, n: int = 6, seed: int = 0) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     return [torch.rand(n, window, len(chans), generator=generator) for chans in channels.values()]
