@@ -454,3 +454,17 @@ def test_existing_output_folder_is_not_overwritten(files, tmp_path):
     (tmp_path / "taken" / "keep.txt").write_text("mine")
     _fails(["-c", cfg, "--name", "taken"], "already exists", tmp_path)
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_bed_input_without_genome_is_an_error(files, tmp_path):
+    folder, _ = files
+    _fails(["-c", config(folder, tmp_path / "c.yaml", genome=None, conservation=None, branches=["seq"])],
+           "give one (genome: genome.fa", tmp_path)
+
+
+def test_mixing_bed_and_fasta_classes_is_an_error(files, tmp_path):
+    folder, _ = files
+    (tmp_path / "b.fa").write_text(">b1\nGGGGCCCCAAGGGGCCCCAAGGGGCCCCAAGGGGCCCCAA\n")
+    classes = {"bound": [str(folder / "pos.bed")], "unbound": [str(tmp_path / "b.fa")]}
+    _fails(["-c", config(folder, tmp_path / "c.yaml", classes=classes, conservation=None, branches=["seq"])],
+           "cannot be mixed", tmp_path)
