@@ -297,8 +297,15 @@ def test_bad_spec_fails_before_training_naming_layer_and_problem(architecture, m
 
 def test_common_sequence_layer_after_flattened_join_says_why():
     arch = {"branches": {"seq": [{"type": "conv", "pool": "max"}], "cons": []}, "common": [{"type": "gru"}]}
-    with pytest.raises(ConfigError, match="common, layer 1 \\(gru\\).*joined by flattening, because their lengths differ"):
+    with pytest.raises(ConfigError, match="common, layer 1 \\(gru\\).*joined by flattening, because their lengths differ \\(seq 10, cons 20\\)"):
         build_network(arch, {"seq": CHANNELS["seq"], "cons": ["cons"]}, 20, 2)
+
+
+def test_common_sequence_layer_after_a_collapsed_branch_names_that_branch_layer():
+    arch = {"branches": {"seq": [{"type": "conv"}, {"type": "gru", "units": 4}]}, "common": [{"type": "attention"}]}
+    with pytest.raises(ConfigError, match="common, layer 1 \\(attention\\).*by branch seq, layer 2 \\(gru\\) "
+                                          "\\(set output: sequence on it\\)"):
+        build_network(arch, {"seq": CHANNELS["seq"]}, 20, 2)
 
 
 def test_unknown_preset_is_named_with_a_suggestion():

@@ -125,7 +125,7 @@ def plan_network(architecture: dict[str, Any] | Architecture, channels: dict[str
         merge, merged = "channels", Shape(outputs[0].length, sum(s.channels for s in outputs))
     else:
         merge, merged = "flatten", Shape(None, sum(s.features for s in outputs))
-    common = _plan_section("common", arch.common, merged, window)
+    common = _plan_section("common", arch.common, merged, window, _flat_join_cause(branches, inputs))
     return NetworkPlan(arch, inputs, branches, merge, merged, common, n_classes, window, dict(channels))
 
 
@@ -145,7 +145,19 @@ def _check_branch_names(arch: Architecture, channels: dict[str, list[str]]) -> N
             )
 
 
-def _plan_section(section: str, layers: list[Section], shape: Shape, window: int) -> list[LayerPlan]:
+def _flat_join_cause(branches: dict[str, list[LayerPlan]], inputs: dict[str, Shape]) -> str:
+    """Why the joined branches are a flat vector, for errors about sequence layers in common."""
+    for name, layers in branches.items():
+        flat = next((p for p in layers if not p.output.is_sequence), None)
+        if flat is not None:
+            hint = " (set output: sequence on it)" if flat.layer.type in ("gru", "lstm") else ""
+            return f"by branch {name}, layer {flat.index + 1} ({flat.layer.type}){hint}"
+    lengths = ", ".join(f"{n} {(ls[-1].output if ls else inputs[n]).length}" for n, ls in branches.items())
+    return f"where the branches were joined by flattening, because their lengths differ ({lengths})"
+
+
+def _plan_section(section: str, layers: list[Section], shape: Shape, window: int,
+                  join_cause: str = "") -> list[LayerPlan]:
     planned: list[LayerPlan] = []
     trail = [str(window)] if section != "common" else [str(shape.length)]
     collapsed_by: LayerPlan | None = None
@@ -155,7 +167,7 @@ def _plan_section(section: str, layers: list[Section], shape: Shape, window: int
             if collapsed_by is not None:
                 cause = f"by {collapsed_by.label.split(', ', 1)[1]}"
             else:
-                cause = "where the branches were joined by flattening, because their lengths differ"
+                cause = join_cause
             raise ConfigError(
                 f"{where}: {_KIND[layer.type]} cannot follow a dense or global pool layer "
                 f"(the sequence is already collapsed {cause}); move it before that layer."
