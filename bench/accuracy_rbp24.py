@@ -1,0 +1,117 @@
+"""Accuracy on RBP-24 (GraphProt CLIP sets): train on each experiment's train files, report
+AUROC on its left-out test files next to the published figures.
+
+Run ``python bench/accuracy_rbp24.py`` (``--experiments PUM2 QKI ALKBH5``, ``--branches seq
+fold``, ``--preset``, ``--epochs``, ``--keep FOLDER`` to keep the datasets and models).
+
+Each experiment goes through the public API exactly as a user would: ``preprocess`` the
+train FASTA files (windows of 150 nt centred on the upper-case viewpoint, split 80/10/10 for
+training, early stopping and the internal test), ``train``, then ``evaluate`` on the
+experiment's own ``test`` FASTA files, which the published figures were measured on and
+which training never sees. PUM2 is bundled in ``data/rbp24``; QKI and ALKBH5 are read from
+``../shared/data/rbp24`` when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LOCIFLOW_PROGRESS", "0")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import lociflow  # noqa: E402
+
+EXPERIMENTS = {"PUM2": "PARCLIP_PUM2", "QKI": "PARCLIP_QKI", "ALKBH5": "ALKBH5_Baltz2012"}
+FOLDERS = [ROOT / "data" / "rbp24", ROOT.parent / "shared" / "data" / "rbp24"]
+# ENNGene paper (BMC Genomics 2022), Table 1: test AUROC
+PUBLISHED = {
+    "PUM2": {"GraphProt": 0.954, "DeepBind": 0.964, "iDeepE": 0.967, "DeepRKE": 0.965, "ENNGene": 0.972},
+    "QKI": {"GraphProt": 0.957, "DeepBind": 0.973, "iDeepE": 0.970, "DeepRKE": 0.975, "ENNGene": 0.984},
+    "ALKBH5": {"GraphProt": 0.680, "DeepBind": 0.668, "iDeepE": 0.758, "DeepRKE": 0.740, "ENNGene": 0.877},
+}
+
+
+def files(experiment: str, part: str) -> dict[str, list[Path]] | None:
+    stem = EXPERIMENTS[experiment]
+    for folder in FOLDERS:
+        pos, neg = folder / f"{stem}.{part}.positives.fa.gz", folder / f"{stem}.{part}.negatives.fa.gz"
+        if pos.exists() and neg.exists():
+            return {"bound": [pos], "unbound": [neg]}
+    return None
+
+
+def run_experiment(experiment: str, args, work: Path) -> dict:
+    train_files, test_files = files(experiment, "train"), files(experiment, "test")
+    if train_files is None or test_files is None:
+        return {"experiment": experiment, "skipped": "files not found"}
+    times = {}
+    started = time.perf_counter()
+    dataset = lociflow.preprocess({
+        "classes": train_files, "branches": args.branches, "window": args.window, "alphabet": "rna",
+        "viewpoint": "uppercase", "fold": {"features": ["mfe"], "max_bp_span": 70},
+        "split": {"ratios": {"train": 0.8, "valid": 0.1, "test": 0.1}}, "seed": 42, "workers": args.workers,
+    }, work / "datasets", name=f"{experiment}-{'-'.join(args.branches)}", force=True)
+    times["preprocess_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    train_config = {"data": str(dataset), "preset": args.preset, "epochs": args.epochs,
+                    "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                    "schedule": args.schedule, "early_stopping": {"patience": args.patience, "min_delta": 0.001},
+                    "seed": 42, "threads": args.threads}
+    model = lociflow.train(train_config, work / "models",
+                           name=f"{experiment}-{args.preset}-{'-'.join(args.branches)}", force=True)
+    times["train_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    report = lociflow.evaluate({"model": str(model), "classes": test_files, "workers": args.workers},
+                               work / "evaluations", name=f"{experiment}-{args.preset}", force=True)
+    times["evaluate_s"] = round(time.perf_counter() - started, 1)
+    metrics = json.loads((report / "metrics.json").read_text())
+    internal = json.loads((model / "metrics.json").read_text())
+    return {"experiment": experiment, "test_auroc": metrics["auroc"]["macro"],
+            "internal_test_auroc": internal["auroc"]["macro"], "best_epoch": internal["best_epoch"],
+            "epochs_trained": internal["epochs_trained"], **times}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lociflow.model.presets import DEFAULT_PRESET
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
+    parser.add_argument("--branches", nargs="+", default=["seq"], choices=["seq", "fold"])
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--window", type=int, default=150)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=0.001)
+    parser.add_argument("--schedule", default="constant")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2, help="Folding processes.")
+    parser.add_argument("--keep", type=Path, help="Keep datasets, models and evaluations in this folder.")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="lociflow-rbp24-") as tmp:
+        work = args.keep or Path(tmp)
+        rows = [run_experiment(e, args, work) for e in args.experiments]
+    print(f"preset {args.preset}, branches {'+'.join(args.branches)}, window {args.window}, "
+          f"up to {args.epochs} epochs (patience {args.patience}), batch {args.batch_size}")
+    names = list(next(iter(PUBLISHED.values())))
+    print("| experiment | lociflow | " + " | ".join(names) + " | best epoch | train s |")
+    print("| --- " * (len(names) + 4) + "|")
+    for row in rows:
+        if "skipped" in row:
+            print(f"| {row['experiment']} | skipped: {row['skipped']} |")
+            continue
+        published = " | ".join(f"{PUBLISHED[row['experiment']][n]:.3f}" for n in names)
+        print(f"| {row['experiment']} | {row['test_auroc']:.3f} | {published} | {row['best_epoch']} | "
+              f"{row['train_s']} |")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
