@@ -16,7 +16,7 @@ from torch import nn
 
 from lociflow.errors import LociflowError
 from lociflow.interpret.attribution import deep_lift_shap, in_silico_mutagenesis, integrated_gradients, saliency
-from lociflow.interpret.scoring import attribution_mode, class_scores
+from lociflow.interpret.scoring import _cudnn_off, attribution_mode, class_scores
 from lociflow.model.network import build_network
 from planted import one_thread, ctcf_cnn
 
@@ -234,6 +234,18 @@ def test_attribution_mode_restores_training_and_keeps_cudnn_on():
     with attribution_mode(network, torch.device("cpu")):
         assert not network.training
     assert network.training and torch.backends.cudnn.enabled == before
+
+
+def test_cudnn_switch_keeps_other_settings_and_restores_itself():
+    cudnn = torch.backends.cudnn
+    before = (cudnn.enabled, cudnn.deterministic)
+    cudnn.deterministic = True
+    try:
+        with _cudnn_off():
+            assert not cudnn.enabled and cudnn.deterministic
+        assert cudnn.enabled == before[0] and cudnn.deterministic
+    finally:
+        cudnn.deterministic = before[1]
 
 
 def test_missing_branch_is_named():

@@ -238,7 +238,8 @@ def deep_lift_shap(
     captum's DeepLift propagates through layers it knows (ReLU, ELU, Sigmoid, Tanh,
     Softplus, max pooling) and cannot see inside GRU/LSTM layers; for recurrent
     networks the multipliers are therefore taken from integrated gradients (20 steps)
-    against the same references, and ``method`` says so.
+    against the same references, and ``method`` says so. Other activations (GELU, exp)
+    pass plain gradients; ``delta`` shows what that costs.
 
     Parameters
     ----------

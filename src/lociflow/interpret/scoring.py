@@ -98,10 +98,17 @@ def attribution_mode(network: nn.Module, device: torch.device) -> Iterator[nn.Mo
     network.to(device).eval()
     cudnn_off = device.type == "cuda" and is_recurrent(network)
     try:
-        with torch.backends.cudnn.flags(enabled=False) if cudnn_off else contextlib.nullcontext():
+        with _cudnn_off() if cudnn_off else contextlib.nullcontext():
             yield network
     finally:
         network.train(was_training)
+
+
+def _cudnn_off():
+    """cuDNN disabled, every other cuDNN setting (deterministic, benchmark, TF32) kept as it is."""
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=False, benchmark=cudnn.benchmark, benchmark_limit=cudnn.benchmark_limit,
+                       deterministic=cudnn.deterministic, allow_tf32=cudnn.allow_tf32)
 
 
 def to_tensors(arrays: Sequence[np.ndarray], rows: slice | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
