@@ -264,7 +264,8 @@ BAD_SPECS = [
     (seq_arch({"type": "pool", "mode": "avg"}, {"type": "conv"}),
      "branch seq, layer 2 (conv): a convolution cannot follow a dense or global pool layer"),
     (seq_arch({"type": "gru", "output": "mean"}, {"type": "attention"}),
-     "branch seq, layer 2 (attention): an attention layer cannot follow"),
+     "branch seq, layer 2 (attention): an attention layer cannot follow a gru layer with output: mean "
+     "(the sequence is already collapsed by layer 1 (gru)); move it before that layer; or set output: sequence on it."),
     (seq_arch({"type": "conv", "pool": "max"}, {"type": "conv", "pool": "max"},
               {"type": "conv", "pool": "max", "pool_size": 8}),
      "branch seq, layer 3 (conv): pooling shrinks the branch to zero length (window 20 -> 10 -> 5 -> 0)"),
@@ -280,6 +281,9 @@ BAD_SPECS = [
     (seq_arch({"type": "gru", "output": "max"}), "branch seq, layer 1 (gru): output: Input should be"),
     (seq_arch(common=[{"type": "dense"}, {"type": "lstm"}]),
      "common, layer 2 (lstm): a recurrent layer cannot follow a dense or global pool layer"),
+    (seq_arch({"type": "pool", "mode": "flatten"}, common=[{"type": "conv"}]),
+     "common, layer 1 (conv): a convolution needs a sequence, but the joined branches are already a flat vector "
+     "(branch seq, layer 1 (pool) ends the sequence)."),
     ({"branches": {"seq": {"type": "conv"}}}, "branch seq: expected a list of layers"),
     ({"branches": {"seq": []}, "comon": []}, "architecture: unknown key 'comon' (did you mean 'common'?)"),
     ({"branches": {"seq": [], "cons": []}},
@@ -297,14 +301,15 @@ def test_bad_spec_fails_before_training_naming_layer_and_problem(architecture, m
 
 def test_common_sequence_layer_after_flattened_join_says_why():
     arch = {"branches": {"seq": [{"type": "conv", "pool": "max"}], "cons": []}, "common": [{"type": "gru"}]}
-    with pytest.raises(ConfigError, match="common, layer 1 \\(gru\\).*joined by flattening, because their lengths differ \\(seq 10, cons 20\\)"):
+    with pytest.raises(ConfigError, match="common, layer 1 \\(gru\\).*the branches end with different lengths \\(seq 10, cons 20\\)"):
         build_network(arch, {"seq": CHANNELS["seq"], "cons": ["cons"]}, 20, 2)
 
 
 def test_common_sequence_layer_after_a_collapsed_branch_names_that_branch_layer():
     arch = {"branches": {"seq": [{"type": "conv"}, {"type": "gru", "units": 4}]}, "common": [{"type": "attention"}]}
-    with pytest.raises(ConfigError, match="common, layer 1 \\(attention\\).*by branch seq, layer 2 \\(gru\\) "
-                                          "\\(set output: sequence on it\\)"):
+    with pytest.raises(ConfigError, match="common, layer 1 \\(attention\\): an attention layer needs a sequence, but "
+                                          "the joined branches are already a flat vector \\(branch seq, layer 2 "
+                                          "\\(gru\\) ends the sequence; set output: sequence on it\\)"):
         build_network(arch, {"seq": CHANNELS["seq"]}, 20, 2)
 
 

@@ -150,10 +150,10 @@ def _flat_join_cause(branches: dict[str, list[LayerPlan]], inputs: dict[str, Sha
     for name, layers in branches.items():
         flat = next((p for p in layers if not p.output.is_sequence), None)
         if flat is not None:
-            hint = " (set output: sequence on it)" if flat.layer.type in ("gru", "lstm") else ""
-            return f"by branch {name}, layer {flat.index + 1} ({flat.layer.type}){hint}"
+            hint = "; set output: sequence on it" if flat.layer.type in ("gru", "lstm") else ""
+            return f"branch {name}, layer {flat.index + 1} ({flat.layer.type}) ends the sequence{hint}"
     lengths = ", ".join(f"{n} {(ls[-1].output if ls else inputs[n]).length}" for n, ls in branches.items())
-    return f"where the branches were joined by flattening, because their lengths differ ({lengths})"
+    return f"the branches end with different lengths ({lengths}), so each was flattened before joining"
 
 
 def _plan_section(section: str, layers: list[Section], shape: Shape, window: int,
@@ -164,20 +164,26 @@ def _plan_section(section: str, layers: list[Section], shape: Shape, window: int
     for index, layer in enumerate(layers):
         where = f"{section_label(section)}, layer {index + 1} ({layer.type})"
         if layer.type in _KIND and not shape.is_sequence:
-            if collapsed_by is not None:
-                cause = f"by {collapsed_by.label.split(', ', 1)[1]}"
-            else:
-                cause = join_cause
-            raise ConfigError(
-                f"{where}: {_KIND[layer.type]} cannot follow a dense or global pool layer "
-                f"(the sequence is already collapsed {cause}); move it before that layer."
-            )
+            raise ConfigError(f"{where}: {_collapsed_message(layer, collapsed_by, join_cause)}")
         out = _output_shape(layer, shape, where, trail)
         planned.append(LayerPlan(section, index, layer, shape, out))
         if shape.is_sequence and not out.is_sequence:
             collapsed_by = planned[-1]
         shape = out
     return planned
+
+
+def _collapsed_message(layer: Section, collapsed_by: LayerPlan | None, join_cause: str) -> str:
+    kind = _KIND[layer.type]
+    if collapsed_by is None:
+        return f"{kind} needs a sequence, but the joined branches are already a flat vector ({join_cause})."
+    cause = collapsed_by.layer
+    if cause.type in ("gru", "lstm"):
+        what, fix = f"a {cause.type} layer with output: {cause.output}", "; or set output: sequence on it"
+    else:
+        what, fix = "a dense or global pool layer", ""
+    return (f"{kind} cannot follow {what} (the sequence is already collapsed by layer "
+            f"{collapsed_by.index + 1} ({cause.type})); move it before that layer{fix}.")
 
 
 def _output_shape(layer: Section, shape: Shape, where: str, trail: list[str]) -> Shape:
