@@ -162,7 +162,7 @@ _COLOURS = {"input": "#dbe9f6", "conv": "#c7e9c0", "residual": "#a1d99b", "gru":
 
 
 def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], window: int,
-                 path: str | os.PathLike, n_classes: int = 2) -> list[Path]:
+                 path: str | os.PathLike, n_classes: int | None = None) -> list[Path]:
     """Draw the network as boxes (one column per branch, then the join, common layers, output).
 
     Writes a PNG and an SVG beside it (``path`` with either suffix, or none).
@@ -178,7 +178,7 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
     path
         Where to write; the suffix is replaced by ``.png`` and ``.svg``.
     n_classes
-        Number of output classes. Default is 2.
+        Number of output classes, shown in the output box. Default is None (not shown).
 
     Returns
     -------
@@ -187,7 +187,7 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
     """
     from matplotlib.figure import Figure
 
-    plan = plan_network(architecture, channels, window, n_classes)
+    plan = plan_network(architecture, channels, window, n_classes or 2)
     names = list(plan.branches)
     depth = max(len(layers) for layers in plan.branches.values()) + 1
     rows = depth + 1 + len(plan.common) + 1
@@ -232,7 +232,7 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
         arrow(centre, bottom, centre, top)
         bottom = new_bottom
     y -= row_h
-    _, _, top = box(centre, y, min(width - 0.3, col_w * 1.2), f"linear + softmax\n{plan.n_classes} classes", "output")
+    _, _, top = box(centre, y, min(width - 0.3, col_w * 1.2), f"linear + softmax\n{f'{n_classes} classes' if n_classes else 'one output per class'}", "output")
     arrow(centre, bottom, centre, top)
 
     stem = Path(path)
