@@ -6,5 +6,6 @@
 - :mod:`lociflow.model.presets`: ready architectures (``cnn``, ``rnn``, ``cnn_rnn``, ...);
 - :mod:`lociflow.model.layers` and :mod:`lociflow.model.network`: the PyTorch modules;
 - :mod:`lociflow.model.summary`: printed summary, receptive field and diagram;
-- :mod:`lociflow.model.io`: the model directory (safetensors or TorchScript + ``spec.yaml``).
+- :mod:`lociflow.model.io`: the model directory (safetensors + ``spec.yaml``), and
+  :mod:`lociflow.model.torchscript` for models trained elsewhere.
 """

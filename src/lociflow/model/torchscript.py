@@ -1,0 +1,70 @@
+"""Models trained elsewhere: a TorchScript file behind lociflow's network call convention.
+
+A folder with ``model.pt`` and a ``spec.yaml`` holding ``format: torchscript`` (format in
+``docs/models.md``) loads with :func:`lociflow.model.io.load_model` like a lociflow model.
+``torch.jit.load`` does not unpickle arbitrary Python objects, but the archive carries code
+that runs when the model is called: load TorchScript only from sources you trust.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lociflow.errors import ModelFileError
+
+SPEC = "spec.yaml"
+TORCHSCRIPT = "model.pt"
+
+
+class TorchScriptNetwork(nn.Module):
+    """A TorchScript module behind the lociflow call convention (``branches``, ``classes_count``).
+
+    Inputs are channels-last ``[B, L, C]``; with ``input_layout: channels_first`` in the spec
+    they are transposed before the call. A model whose output is probabilities
+    (``output: probabilities``) has them turned into log-probabilities, which are logits.
+    """
+
+    def __init__(self, module: nn.Module, branches: list[str], classes_count: int,
+                 channels_first: bool = False, probabilities: bool = False):
+        super().__init__()
+        self.module = module
+        self.branches = list(branches)
+        self.classes_count = classes_count
+        self.channels_first = channels_first
+        self.probabilities = probabilities
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        xs = [x.float() for x in inputs]
+        if self.channels_first:
+            xs = [x.transpose(1, 2) for x in xs]
+        out = self.module(*xs)
+        if self.probabilities:
+            out = torch.log(out.clamp_min(1e-12))
+        return out
+
+
+def load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) -> nn.Module:
+    """Load ``model.pt`` (or ``spec["file"]``) of a TorchScript model folder, wrapped for lociflow."""
+    path = folder / spec.get("file", TORCHSCRIPT)
+    if not path.is_file():
+        raise ModelFileError(f"{folder / SPEC} says format: torchscript but {path} does not exist.")
+    try:
+        with warnings.catch_warnings():  # deprecated in favour of torch.export, still the common exchange format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device)
+    except Exception as exc:  # torch raises RuntimeError or plain Exception for bad archives
+        raise ModelFileError(f"{path} is not a readable TorchScript file ({exc}).") from None
+    layout = spec.get("input_layout", "channels_last")
+    output = spec.get("output", "logits")
+    if layout not in ("channels_last", "channels_first"):
+        raise ModelFileError(f"{folder / SPEC}: input_layout must be channels_last or channels_first, got {layout!r}.")
+    if output not in ("logits", "probabilities"):
+        raise ModelFileError(f"{folder / SPEC}: output must be logits or probabilities, got {output!r}.")
+    return TorchScriptNetwork(module, list(spec["branches"]), len(spec["classes"]),
+                              channels_first=layout == "channels_first",
+                              probabilities=output == "probabilities").to(device)
