@@ -31,7 +31,7 @@ def cli(*args):
 
 
 FAST = ["--set", "options.optimize.steps=20", "--set", "options.optimize.n_restarts=2",
-        "--set", "options.modisco.loci=40", "--set", "options.ig.steps=16", "--set", "options.deepshap.n_shuffles=4"]
+        "--set", "options.modisco.loci=40", "--set", "options.modisco.classes=[bound]", "--set", "options.ig.steps=16", "--set", "options.deepshap.n_shuffles=4"]
 
 
 @pytest.mark.slow

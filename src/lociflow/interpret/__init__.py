@@ -1,4 +1,5 @@
-"""Explain trained networks: attributions, mutagenesis, temporal scores, class optimisation.
+"""Explain trained networks: attributions, mutagenesis, temporal scores, class optimisation,
+filter motifs, TF-MoDISco motifs and global importance analysis (``interpret`` runs them all).
 
 Every method takes the same arguments (the network, a dict of ``[N, L, C]`` arrays keyed
 by branch, the target class, ``batch_size``, ``device``, ``random_state``, ``verbose``)
@@ -8,6 +9,9 @@ is the target class's logit throughout (see :mod:`lociflow.interpret.scoring`).
 
 from __future__ import annotations
 
+import sys
+import types
+
 from lociflow.interpret.attribution import (
     Attributions,
     IGResult,
@@ -16,6 +20,10 @@ from lociflow.interpret.attribution import (
     integrated_gradients,
     saliency,
 )
+from lociflow.interpret.filters import FilterResult, filter_motifs, filter_table
+from lociflow.interpret.gia import GIAResult, ScanResult, global_importance, make_backgrounds, position_scan, spacing_scan
+from lociflow.interpret.motifdb import MotifDatabase, load_jaspar, load_meme, load_motifs, tomtom_matches
+from lociflow.interpret.motifs import DiscoveryResult, discover_motifs, motif_table
 from lociflow.interpret.mutagenesis import in_silico_mutagenesis
 from lociflow.interpret.optimize import OptimizeResult, optimize_class, plot_logo
 from lociflow.interpret.scoring import class_scores
@@ -36,4 +44,48 @@ __all__ = [
     "plot_logo",
     "plot_temporal",
     "class_scores",
+    "FilterResult",
+    "filter_motifs",
+    "filter_table",
+    "GIAResult",
+    "ScanResult",
+    "make_backgrounds",
+    "global_importance",
+    "position_scan",
+    "spacing_scan",
+    "MotifDatabase",
+    "load_jaspar",
+    "load_meme",
+    "load_motifs",
+    "tomtom_matches",
+    "DiscoveryResult",
+    "discover_motifs",
+    "motif_table",
+    "interpret",
 ]
+
+
+def __getattr__(name: str):
+    # the stage function is imported on first use: it pulls in the run-folder machinery
+    if name == "interpret":
+        from lociflow.interpret.run import interpret
+
+        return interpret
+    raise AttributeError(f"module 'lociflow.interpret' has no attribute {name!r}")
+
+
+class _StageModule(types.ModuleType):
+    """``lociflow.interpret`` is both this package and the stage function of the API.
+
+    Importing any ``lociflow.interpret.*`` module binds the package to the attribute
+    ``lociflow.interpret``, hiding the lazily exported function; making the package
+    callable keeps ``lociflow.interpret(config, output)`` working either way.
+    """
+
+    def __call__(self, config, output, name=None, force=False):
+        from lociflow.interpret.run import interpret
+
+        return interpret(config, output, name=name, force=force)
+
+
+sys.modules[__name__].__class__ = _StageModule
