@@ -22,3 +22,26 @@ m = json.load(open(sys.argv[1]))
 print(f"test AUROC {m['auroc']['macro']:.3f}, AUPRC {m['auprc']['macro']:.3f}, "
       f"accuracy {m['accuracy']:.3f} (best epoch {m['best_epoch']} of {m['epochs_trained']})")
 PY
+
+echo "== evaluate: the model on the left-out PUM2 test files (never seen in training or selection)"
+EVALUATION=$("$LOCIFLOW" evaluate --model "$MODEL" \
+    --class bound=data/rbp24/PARCLIP_PUM2.test.positives.fa.gz \
+    --class unbound=data/rbp24/PARCLIP_PUM2.test.negatives.fa.gz \
+    -o "$OUT" --name pum2_evaluate --force | tail -n1)
+.venv/bin/python - "$EVALUATION/metrics.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"left-out test AUROC {m['auroc']['macro']:.3f}, AUPRC {m['auprc']['macro']:.3f}, "
+      f"accuracy {m['accuracy']:.3f} on {sum(m['n'].values())} loci "
+      "(published on these files: GraphProt 0.954, DeepBind 0.964, ENNGene 0.972)")
+PY
+echo "evaluation report: $EVALUATION/report.html"
+
+echo "== predict: per-class probabilities and attribution maps for the same test sequences"
+PREDICTIONS=$("$LOCIFLOW" predict --model "$MODEL" \
+    --input data/rbp24/PARCLIP_PUM2.test.positives.fa.gz \
+    --input data/rbp24/PARCLIP_PUM2.test.negatives.fa.gz \
+    --threshold bound=0.5 --attribute ig -o "$OUT" --name pum2_predict --force | tail -n1)
+head -n 4 "$PREDICTIONS/predictions.tsv" | cut -f 1,9- | column -t -s $'\t'
+echo "predictions: $PREDICTIONS/predictions.tsv"
+echo "attribution maps: $PREDICTIONS/attributions.html"
