@@ -68,6 +68,29 @@ def test_flips_on_a_counting_model_are_exact():
     assert np.allclose(result.forward[0], expected, atol=1e-6)
 
 
+def test_every_branch_is_masked_to_the_part_read():
+    gen = torch.Generator().manual_seed(0)
+
+    class Linear(nn.Module):
+        branches = ["seq", "cons"]
+        classes_count = 2
+        w_seq, w_cons = torch.randn(8, 4, generator=gen), torch.randn(8, 1, generator=gen)
+
+        def forward(self, seq, cons):
+            s = (seq * self.w_seq).sum((1, 2)) + (cons * self.w_cons).sum((1, 2))
+            return torch.stack([s, -s], dim=1)
+
+    rng = np.random.default_rng(0)
+    inputs = {"seq": np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (3, 8))],
+              "cons": rng.normal(size=(3, 8, 1)).astype(np.float32)}
+    model = Linear()
+    result = temporal_scores(model, inputs, 0, batch_size=5, verbose=False)
+    per_position = (inputs["seq"] * model.w_seq.numpy()).sum(-1) + (inputs["cons"] * model.w_cons.numpy()).sum(-1)
+    prefix, suffix = np.cumsum(per_position, 1), np.cumsum(per_position[:, ::-1], 1)[:, ::-1]
+    assert np.allclose(result.forward, 1 / (1 + np.exp(-2 * prefix)), atol=1e-5)
+    assert np.allclose(result.backward, 1 / (1 + np.exp(-2 * suffix)), atol=1e-5)
+
+
 def test_flip_helpers_need_the_call_to_stay():
     ok = np.array([[True, False, True, True], [True, True, False, False], [False, True, True, True]])
     assert _flip_forward(ok).tolist() == [2, -1, 1]

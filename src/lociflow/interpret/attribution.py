@@ -85,6 +85,8 @@ class IGResult(NamedTuple):
 class ShapResult(NamedTuple):
     """DeepLIFT/SHAP contributions per branch and hypothetical contributions of ``seq``.
 
+    ``attributions[b]`` is multiplier x (input - reference) per channel, averaged over
+    the references; a position's contribution is the sum over its channels.
     ``hypothetical["seq"][i, l, b]`` is the contribution base ``b`` would have had at
     position ``l``; the actual contribution is the hypothetical one of the base present.
     ``method`` is ``"deeplift"``, or ``"integrated_gradients"`` for recurrent networks.
