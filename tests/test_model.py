@@ -341,3 +341,9 @@ def test_train_config_reports_layer_mistakes_when_read():
 
     with pytest.raises(ConfigError, match="train: architecture: branch seq, layer 1 \\(conv\\): unknown key 'filter'"):
         parse_stage(TrainConfig, {"architecture": {"branches": {"seq": [{"type": "conv", "filter": 3}]}}}, "train")
+
+
+def test_every_preset_has_a_description():
+    from lociflow.model.presets import PRESET_DESCRIPTIONS
+
+    assert set(PRESET_DESCRIPTIONS) == set(PRESETS)

@@ -139,6 +139,16 @@ PRESETS: dict[str, Callable[[list[str], int], dict[str, Any]]] = {
 }
 """Preset name -> function ``(branches, window) -> architecture dict``."""
 
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "cnn": "three convolution blocks per branch (batch norm, max pool, dropout), then dense 64",
+    "rnn": "the branches' channels joined as they are, a bidirectional GRU (mean over positions), dense 64",
+    "cnn_rnn": "two convolution blocks per branch, then a bidirectional GRU and dense 64",
+    "deepbind": "one convolution of 16 filters (kernel 24), global max + average pooling, dense 32",
+    "danq": "convolution (kernel 26), max pooling, bidirectional LSTM, dense (scaled down below window 500)",
+    "residual": "convolution stem, dilated residual convolutions, global max + average pooling, dense 64",
+}
+"""One line per preset, for help texts and the GUI."""
+
 
 def resolve_architecture(preset: str | None, architecture: dict[str, Any] | None, branches: list[str],
                          window: int | None = None) -> dict[str, Any]:
