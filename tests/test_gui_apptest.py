@@ -378,3 +378,52 @@ def test_log_tail_keeps_only_the_last_state_of_progress_bars(tmp_path):
     log = tmp_path / "output.log"
     log.write_text("start\nfolding  10%\rfolding  50%\rfolding 100%\nend\n")
     assert jobs.tail(log) == "start\nfolding 100%\nend\n"
+
+
+def plotted(values) -> list[float]:
+    """Plotly's JSON values, plain or binary-encoded ({dtype, bdata})."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_running_train_job_shows_live_curves_from_its_work_folder(root):
+    import subprocess
+
+    job_dir = root / jobs.JOBS_DIR / "20260101-000000-train-live"
+    job_dir.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    jobs._CHILDREN[sleeper.pid] = sleeper
+    try:
+        write_json(job_dir / "job.json", {"id": job_dir.name, "stage": "train", "name": "live", "output": str(root),
+                                          "pid": sleeper.pid, "started": time.time()})
+        work = root / ".live.tmp-abc123"  # the run folder while the run is in progress
+        work.mkdir()
+        pd.DataFrame({"epoch": [1, 2], "train_loss": [0.7, 0.6], "train_accuracy": [0.5, 0.6], "val_loss": [0.69, 0.65],
+                      "val_accuracy": [0.5, 0.55], "val_auroc": [0.6, 0.7], "lr": [0.001, 0.001],
+                      "seconds": [1.0, 1.0]}).to_csv(work / "history.tsv", sep="\t", index=False)
+        at = page("train")
+        no_exception(at)
+        assert "Running" in at.info[0].value
+        charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+        titles = [chart["layout"]["title"]["text"] for chart in charts]
+        assert titles == ["Loss", "Accuracy", "AUROC"]
+        assert plotted(charts[2]["data"][0]["y"]) == [0.6, 0.7]
+        assert at.button(key=f"{job_dir.name}#stop")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_finished_preprocess_job_shows_the_loci_per_split(root):
+    folder = fake_finished_job(root, "preprocess", "ds")
+    write_json(folder / "manifest.json", {"classes": ["a", "b"], "window": 40, "alphabet": "dna",
+                                          "branches": {"seq": {}}, "counts": {"train": {"a": 4, "b": 4}}})
+    (folder / "summary.tsv").write_text("class\tloci_in\ttrain\na\t4\t4\nb\t4\t4\n")
+    at = page("preprocess")
+    no_exception(at)
+    assert list(at.dataframe[0].value["loci_in"]) == [4, 4]

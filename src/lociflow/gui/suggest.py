@@ -58,6 +58,20 @@ def model_branches(model_dir: str | Path | None) -> list[str] | None:
     return [str(b) for b in branches] if isinstance(branches, list) else None
 
 
+def dataset_branches(data_dir: str | Path | None) -> list[str] | None:
+    """The input branches of a dataset (from its manifest.json), or None when unknown."""
+    import json
+
+    if not data_dir:
+        return None
+    try:
+        manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    branches = manifest.get("branches")
+    return list(branches) if isinstance(branches, (dict, list)) else None
+
+
 def initial(path: Path | None) -> str | None:
     """A path as the text a field starts with."""
     return str(path) if path else None

@@ -135,7 +135,8 @@ def show_network(folder: Path) -> None:
     """The network diagram the training stage draws (plots/network.png)."""
     found = sorted((folder / "plots").glob("*network*.png")) if (folder / "plots").is_dir() else []
     if found:
-        show_image(found[0], "Network")
+        st.markdown("**Network**")
+        st.image(str(found[0]), width="stretch")
 
 
 # --------------------------------------------------------------------------- stage views
@@ -149,18 +150,25 @@ def show_preprocess(folder: Path) -> None:
     info = json.loads(manifest.read_text(encoding="utf-8"))
     st.markdown(f"**Dataset**: window {info.get('window')} nt, alphabet {info.get('alphabet')}, "
                 f"branches {', '.join(info.get('branches', {}))}, classes {', '.join(info.get('classes', []))}")
+    summary = folder / "summary.tsv"
     counts = info.get("counts")
-    if isinstance(counts, dict) and counts:
+    if summary.exists():
+        st.caption("Loci per class: read, changed, dropped, and per split")
+        st.dataframe(read_table(summary), hide_index=True, width="stretch")
+    elif isinstance(counts, dict) and counts:
         st.dataframe(pd.DataFrame(counts).T.fillna(0), width="stretch")
 
 
 def show_train(folder: Path) -> None:
-    """Training curves, network diagram and test metrics."""
+    """Training curves, test metrics and the network diagram beside them."""
     show_history(folder)
-    if (folder / "metrics.json").exists():
-        st.markdown("**Test-split metrics of the best checkpoint**")
-        show_metrics(folder / "metrics.json")
-    show_network(folder)
+    metrics_col, network_col = st.columns([2, 1])
+    with metrics_col:
+        if (folder / "metrics.json").exists():
+            st.markdown("**Test-split metrics of the best checkpoint**")
+            show_metrics(folder / "metrics.json")
+    with network_col:
+        show_network(folder)
 
 
 def show_evaluate(folder: Path) -> None:

@@ -98,7 +98,7 @@ def _paths(form: Form, path, info, label, help, exists: bool = True, dir: bool |
     if exists:
         for message in paths.missing_paths(values, dir):
             form.problem(path, message)
-    return values
+    return None if unwrap(info.annotation)[1] and not values else values
 
 
 def _words(form: Form, path, info, label, help, placeholder: str = "", **_) -> list[str]:
@@ -108,13 +108,14 @@ def _words(form: Form, path, info, label, help, placeholder: str = "", **_) -> l
         st.session_state[key] = ", ".join(st.session_state[key])
     st.text_input(label, key=key, help=help, placeholder=placeholder or "separated by commas or spaces")
     state.keep(key)
-    return [w for w in re.split(r"[,\s]+", st.session_state[key]) if w]
+    words = [w for w in re.split(r"[,\s]+", st.session_state[key]) if w]
+    return None if unwrap(info.annotation)[1] and not words else words
 
 
 def _multi(form: Form, path, info, label, help, options: list[str] | None = None, **_) -> list[str]:
     key = form.key(path)
     if options is None:
-        options = list(get_args(get_args(unwrap(info.annotation)[0])[0]))
+        options = [str(a) for a in get_args(get_args(unwrap(info.annotation)[0])[0])]
     state.init(key, list(default_of(info) or []))
     chosen = st.session_state[key] or []
     if isinstance(chosen, str):  # filled as a words field (a page may show a list[str] as choices)
@@ -125,7 +126,8 @@ def _multi(form: Form, path, info, label, help, options: list[str] | None = None
     st.session_state[key] = chosen
     st.multiselect(label, options, key=key, help=help)
     state.keep(key)
-    return list(st.session_state[key])
+    chosen = list(st.session_state[key])
+    return None if unwrap(info.annotation)[1] and not chosen else chosen
 
 
 def _numbers(form: Form, path, info, label, help, keys: list[str] | None = None, **opts) -> Any:

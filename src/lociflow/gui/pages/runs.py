@@ -26,7 +26,7 @@ def ledger_table(ledger: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare(a: Path, b: Path, ledger: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parameters and metrics of two run folders side by side (one row per key)."""
     def side_by_side(left: dict, right: dict) -> pd.DataFrame:
         keys = list(dict.fromkeys([*left, *right]))
@@ -36,15 +36,30 @@ def compare(a: Path, b: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         return frame
 
     return (side_by_side(flatten(run_params(a)), flatten(run_params(b))),
-            side_by_side(flatten(_metrics(a)), flatten(_metrics(b))))
+            side_by_side(flatten(_metrics(a, ledger)), flatten(_metrics(b, ledger))))
 
 
-def _metrics(folder: Path) -> dict:
+def _latest_pair(folders: list[Path], ledger: pd.DataFrame) -> tuple[int, int]:
+    """The two newest runs of the newest stage that has two (else the two newest runs)."""
+    stage_of = dict(zip(ledger["path"], ledger["stage"]))
+    stages = [stage_of.get(str(p)) for p in folders]
+    for i in range(len(folders) - 1, -1, -1):
+        same = [j for j in range(i) if stages[j] == stages[i]]
+        if same:
+            return same[-1], i
+    return len(folders) - 2, len(folders) - 1
+
+
+def _metrics(folder: Path, ledger: pd.DataFrame) -> dict:
+    """A run's metrics.json, else the metrics its ledger row recorded."""
     path = folder / "metrics.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
-        return {}
+        pass
+    rows = ledger.loc[ledger["path"] == str(folder), "metrics"]
+    return rows.iloc[-1] if len(rows) else {}
 
 
 def _cell(value):
@@ -73,12 +88,13 @@ def render() -> None:
     if len(folders) < 2:
         st.caption("Two runs are needed.")
     else:
+        first_index, second_index = _latest_pair(folders, ledger)
         left, right = st.columns(2)
-        first = left.selectbox("First run", folders, index=len(folders) - 2, key="runs::#a",
+        first = left.selectbox("First run", folders, index=first_index, key="runs::#a",
                                format_func=lambda p: names.get(str(p), p.name))
-        second = right.selectbox("Second run", folders, index=len(folders) - 1, key="runs::#b",
+        second = right.selectbox("Second run", folders, index=second_index, key="runs::#b",
                                  format_func=lambda p: names.get(str(p), p.name))
-        params, metrics = compare(first, second)
+        params, metrics = compare(first, second, ledger)
         only = st.checkbox("Only what differs", value=True, key="runs::#differs")
         st.markdown("**Parameters**")
         st.dataframe(params[params["differs"]] if only else params, hide_index=True, width="stretch")

@@ -48,8 +48,15 @@ def render() -> None:
     form = Form(STAGE, TrainConfig, root / "uploads")
     with st.container(border=True):
         st.subheader("Data and network")
-        form.field("data", required=True, label="Dataset folder", dir=True, initial=suggest.initial(suggest.latest_run(root, "preprocess")),
-                   help="A dataset made by preprocess (the CLI's --data). The newest one is suggested.")
+        data = form.field("data", required=True, label="Dataset folder", dir=True,
+                          initial=suggest.initial(suggest.latest_run(root, "preprocess")),
+                          help="A dataset made by preprocess (the CLI's --data). The newest one is suggested.")
+        if "branches" in TrainConfig.model_fields:
+            available = suggest.dataset_branches(data)
+            if available and len(available) > 1:
+                form.field("branches", kind="multi", options=available, label="Branches to train on (empty: all)")
+            else:
+                form.skip("branches")
         state.init(NET_KEY, NETWORKS[0])
         network = st.radio("Network", NETWORKS, key=NET_KEY, horizontal=True)
         state.keep(NET_KEY)
