@@ -45,3 +45,20 @@ PREDICTIONS=$("$LOCIFLOW" predict --model "$MODEL" \
 head -n 4 "$PREDICTIONS/predictions.tsv" | cut -f 1,9- | column -t -s $'\t'
 echo "predictions: $PREDICTIONS/predictions.tsv"
 echo "attribution maps: $PREDICTIONS/attributions.html"
+
+echo "== interpret: where the model looks (attributions, mutagenesis, filters vs JASPAR, class optimization, GIA)"
+# 400 test loci keep this to a few minutes on 2 cores; --methods all adds DeepSHAP and TF-MoDISco.
+# UGUAAAUA is the PUM2 binding element: GIA inserts it into shuffled real loci and scans its position.
+INTERPRETATION=$("$LOCIFLOW" interpret --model "$MODEL" --data "$DATASET" --split test \
+    --methods saliency,ig,ism,filters,optimize,gia --max-loci 400 --motif UGUAAAUA \
+    -o "$OUT" --name pum2_interpret --force | tail -n1)
+column -t -s $'\t' "$INTERPRETATION/methods.tsv"
+.venv/bin/python - "$INTERPRETATION/gia.tsv" <<'PY'
+import sys
+import pandas as pd
+gia = pd.read_csv(sys.argv[1], sep="\t")
+for _, row in gia.iterrows():
+    print(f"GIA {row['motif']} -> {row['class']}: mean class-score change {row['effect']:+.2f} "
+          f"(its shuffle {row['shuffled']}: {row['control']:+.2f})")
+PY
+echo "dashboard: $INTERPRETATION/index.html"

@@ -114,6 +114,8 @@ def test_bad_option_and_missing_input_are_refused(setup, tmp_path):
     assert code == 2 and "did you mean 'steps'" in err
     code, _, err = cli("interpret", "--model", model, "-o", tmp_path)
     assert code == 2 and "--data" in err and "--input" in err
+    code, _, err = cli("interpret", "--model", model, "--data", data, "--split", "blackbox", "-o", tmp_path)
+    assert code == 2 and "no 'blackbox' split" in err
     assert not list(tmp_path.glob("interpret-*"))
 
 

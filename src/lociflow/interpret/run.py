@@ -133,6 +133,13 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
     model = load_model(cfg.model, device=device)
     if cfg.input:
         check_sources(model, cfg.input, cfg.genome, cfg.conservation, cfg.tracks)
+    else:  # refuse a dataset that does not fit before any run folder exists
+        from lociflow.compat import check_dataset
+        from lociflow.io.store import open_dataset
+
+        dataset = open_dataset(cfg.data)
+        check_dataset(model, dataset)
+        dataset.split(cfg.split)
     to_run, skipped = plan_methods(cfg.methods, model)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
     with open_run("interpret", output, cfg.dump(), name, force, summary_params=summary) as run:
