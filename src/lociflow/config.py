@@ -372,6 +372,18 @@ class TrainConfig(StageConfig):
     architecture: dict[str, Any] | None = Field(
         default=None, description="A composed network: {branches: {seq: [layers]}, common: [layers]}."
     )
+    branches: list[str] | None = Field(
+        default=None, description="Train on these of the dataset's branches only (default: all of them).",
+    )
+
+    @model_validator(mode="after")
+    def _branch_subset(self):
+        if self.branches is not None:
+            if not self.branches:
+                raise ValueError("branches is empty: name at least one of the dataset's branches, or leave it out for all")
+            if len(set(self.branches)) != len(self.branches):
+                raise ValueError(f"branches lists a branch twice: {self.branches}")
+        return self
 
     @model_validator(mode="after")
     def _architecture_layers(self):
@@ -519,17 +531,50 @@ class InterpretConfig(StageConfig):
 
 
 class SearchConfig(StageConfig):
-    """Parameters of ``lociflow search`` (the space; the base training config is ``train:``)."""
+    """Parameters of ``lociflow search`` (the space; the base training config is ``train:``).
 
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    data: Path | None = None
-    trials: int = Field(default=20, ge=1)
-    workers: int = Field(default=1, ge=1)
-    storage: str | None = None
+    The space may be written flat, every key that is not a search option being a
+    parameter (``search: {learning_rate: {type: float, low: 0.0001, high: 0.01, log: true}}``),
+    or nested under ``space:``; both may be mixed. See :mod:`lociflow.searching.space`.
+    """
+
+    space: dict[str, Any] = Field(default_factory=dict, description="Parameter name -> {type: int|float|categorical, ...}.")
+    data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
+    trials: int = Field(default=20, ge=1, description="Total trials of the study, counted over every worker and rerun.")
+    workers: int = Field(default=1, ge=1, description="Trials run at once, each in its own process.")
+    storage: str | None = Field(default=None, description="Optuna RDB URL shared by several machines (default: study.db in the run folder).")
+    study: str | None = Field(default=None, description="Study name in the storage (default: the run name).")
     sampler: Literal["tpe", "random", "grid"] = "tpe"
     pruner: Literal["none", "median", "hyperband"] = "median"
     objective: Literal["val_auroc", "val_loss"] = "val_auroc"
     seed: int = 42
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_space(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat = {k: v for k, v in data.items() if k not in cls.model_fields}
+        if not flat:
+            return data
+        nested = data.get("space") or {}
+        if not isinstance(nested, dict):
+            return data
+        for key in flat:
+            if key in nested:
+                raise ValueError(f"parameter {key!r} is given both in space: and directly under search:; give it once")
+        options = {k: v for k, v in data.items() if k in cls.model_fields}
+        return {**options, "space": {**nested, **flat}}
+
+    @model_validator(mode="after")
+    def _space_entries(self):
+        from lociflow.searching.space import parse_space
+
+        try:
+            parse_space(self.space, options=list(type(self).model_fields))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 STAGE_MODELS: dict[str, type[StageConfig]] = {

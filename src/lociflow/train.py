@@ -85,9 +85,12 @@ def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume
     from lociflow.model.network import build_network
     from lociflow.model.presets import DEFAULT_PRESET, resolve_architecture
 
-    architecture = resolve_architecture(config.preset, config.architecture, dataset.branches, dataset.window)
+    branches = chosen_branches(config, dataset)
+    composed = architecture_for_branches(config.architecture, branches)
+    architecture = resolve_architecture(config.preset, composed, branches, dataset.window)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    network = build_network(architecture, dataset.channels, dataset.window, len(dataset.classes))
+    channels = {b: dataset.channels[b] for b in branches}
+    network = build_network(architecture, channels, dataset.window, len(dataset.classes))
     summary = {key: getattr(config, key) for key in
                ("preset", "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "seed")}
     summary["preset"] = config.preset or ("custom" if config.architecture else DEFAULT_PRESET)
@@ -100,6 +103,28 @@ def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume
                   keep_on_interrupt=True, resume=resume) as run:
         _Fit(config, dataset, architecture, network, run.path, callbacks, resume, run).run()
         return run.final_path
+
+
+def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
+    """The branches a network is trained on: ``config.branches`` (in the dataset's order) or all."""
+    if config.branches is None:
+        return list(dataset.branches)
+    from lociflow.config import _suggest
+
+    for name in config.branches:
+        if name not in dataset.branches:
+            raise ConfigError(
+                f"branches names {name!r}, which dataset {dataset.path} does not have"
+                f"{_suggest(name, list(dataset.branches))}; its branches: {', '.join(dataset.branches)}."
+            )
+    return [b for b in dataset.branches if b in config.branches]
+
+
+def architecture_for_branches(architecture: dict[str, Any] | None, branches: list[str]) -> dict[str, Any] | None:
+    """A composed architecture without the sections of branches left out by ``branches``."""
+    if architecture is None or not isinstance(architecture.get("branches"), dict):
+        return architecture
+    return {**architecture, "branches": {b: v for b, v in architecture["branches"].items() if b in branches}}
 
 
 def _open_checked(config: TrainConfig) -> DatasetDir:
@@ -128,6 +153,7 @@ def _open_checked(config: TrainConfig) -> DatasetDir:
     from lociflow.training.module import schedule_options
 
     schedule_options(config)
+    chosen_branches(config, dataset)
     return dataset
 
 
@@ -327,4 +353,7 @@ class _Fit:
     def _spec(self) -> dict[str, Any]:
         from lociflow.model.io import dataset_spec
 
-        return dataset_spec(self.dataset, self.architecture)
+        spec = dataset_spec(self.dataset, self.architecture)
+        spec["branches"] = list(self.branches)  # a subset when config.branches leaves some out
+        spec["channels"] = {b: self.dataset.channels[b] for b in self.branches}
+        return spec

@@ -1,0 +1,392 @@
+"""The search space: parameters written in YAML, checked, sampled and applied to a train config.
+
+A parameter is a name and a distribution::
+
+    learning_rate: {type: float, low: 0.0001, high: 0.01, log: true}
+    epochs:        {type: int, low: 5, high: 30, step: 5}
+    batch_size:    {type: categorical, choices: [64, 128, 256]}
+
+Names (what a trial changes in the base ``train:`` section):
+
+- any training option: ``learning_rate``, ``batch_size``, ``optimizer``, ``preset``,
+  ``branches`` (a categorical of lists, e.g. ``choices: [[seq], [seq, fold]]``), ...;
+- an option of a nested section, dotted: ``early_stopping.patience``, ``augment.shift``,
+  ``schedule_options.gamma``;
+- ``layers.SECTION`` (an int): the number of layers of a section (a branch name or
+  ``common``) of the trial's resolved architecture, counting layers of the type of the
+  section's first layer (conv blocks in the branches of the CNN presets, dense layers in
+  their ``common``). Fewer keeps the first ones; more repeats the last one right after it
+  (stacked recurrent layers pass the whole sequence on);
+- ``architecture.branches.BRANCH.N.KEY`` or ``architecture.common.N.KEY``: one option of
+  layer N (from 0) of the resolved architecture, applied after ``layers.*``.
+
+Categorical choices may be any YAML value; choices that Optuna cannot store (lists,
+mappings) are stored as their JSON text and turned back into the value for the trial.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lociflow.config import TrainConfig, _suggest, parse_stage
+from lociflow.errors import ConfigError
+
+PARAM_KEYS = {
+    "int": ("type", "low", "high", "step", "log"),
+    "float": ("type", "low", "high", "step", "log"),
+    "categorical": ("type", "choices"),
+}
+NOT_SEARCHABLE = ("data",)
+_PRIMITIVE = (type(None), bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the space: its name and distribution."""
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def labels(self) -> list[Any]:
+        """The categorical choices as Optuna stores them (JSON text for lists and mappings)."""
+        return [c if isinstance(c, _PRIMITIVE) else json.dumps(c, sort_keys=True) for c in self.choices]
+
+    def decode(self, stored: Any) -> Any:
+        """The value a trial uses, from what Optuna stored."""
+        if self.kind != "categorical":
+            return stored
+        return self.choices[self.labels.index(stored)]
+
+    def suggest(self, trial) -> Any:
+        """Draw this parameter for an Optuna ``trial``; return the value the trial uses."""
+        if self.kind == "int":
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        if self.kind == "float":
+            return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+        return self.decode(trial.suggest_categorical(self.name, self.labels))
+
+    def extremes(self) -> list[Any]:
+        """The values checked before any trial: both bounds, or every choice."""
+        if self.kind == "categorical":
+            return list(self.choices)
+        high = self.high
+        if self.step:  # the largest value on the grid of steps
+            high = self.low + math.floor((self.high - self.low) / self.step + 1e-9) * self.step
+        cast = int if self.kind == "int" else float
+        return [cast(self.low), cast(high)]
+
+    def grid(self) -> list[Any]:
+        """Every value, for the grid sampler (categorical, int, or float with a step)."""
+        if self.kind == "categorical":
+            return self.labels
+        if self.kind == "int":
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if not self.step:
+            raise ConfigError(
+                f"search.{self.name}: the grid sampler needs a finite set of values; give this float "
+                "a step (e.g. step: 0.1), make it categorical, or use sampler: tpe or random."
+            )
+        count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return [round(self.low + i * self.step, 12) for i in range(count)]
+
+
+def parse_space(space: Any, options: list[str] | None = None) -> list[Param]:
+    """Check the written form of every parameter and return them as :class:`Param`.
+
+    Names are checked later, against the base training config and the dataset
+    (:func:`check_space`). ``options`` are the search options, so that a mistyped option
+    written directly under ``search:`` is named as such.
+    """
+    if not isinstance(space, dict):
+        raise ConfigError(f"the search space must map parameter names to distributions, got {space!r}")
+    return [_parse_param(str(name), raw, options or []) for name, raw in space.items()]
+
+
+def _parse_param(name: str, raw: Any, options: list[str]) -> Param:
+    where = name  # messages read "search: NAME: ..." once the config names its section
+    if not isinstance(raw, dict):
+        match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+        hint = f" (if this is a search option: did you mean {match[0]!r}?)" if match else ""
+        raise ConfigError(
+            f"{where}: a parameter is written {{type: int|float|categorical, ...}}, got {raw!r}{hint}"
+        )
+    kind = raw.get("type")
+    if kind not in PARAM_KEYS:
+        raise ConfigError(
+            f"{where}: type must be one of {', '.join(PARAM_KEYS)}"
+            f"{_suggest(str(kind), list(PARAM_KEYS)) if kind is not None else ' (type is missing)'}, got {kind!r}"
+        )
+    for key in raw:
+        if key not in PARAM_KEYS[kind]:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{_suggest(str(key), PARAM_KEYS[kind])} for type {kind}; "
+                f"valid keys: {', '.join(PARAM_KEYS[kind])}"
+            )
+    if kind == "categorical":
+        choices = raw.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"{where}: choices must be a non-empty list, e.g. choices: [64, 128], got {choices!r}")
+        param = Param(name, kind, choices=tuple(choices))
+        if len(set(map(repr, param.labels))) != len(choices):
+            raise ConfigError(f"{where}: choices lists a value twice: {choices}")
+        return param
+    return _parse_range(name, kind, raw)
+
+
+def _parse_range(name: str, kind: str, raw: dict[str, Any]) -> Param:
+    where = name
+    number = int if kind == "int" else (int, float)
+    for key in ("low", "high"):
+        value = raw.get(key)
+        if value is None:
+            raise ConfigError(f"{where}: {key} is required for type {kind}")
+        if isinstance(value, bool) or not isinstance(value, number):
+            raise ConfigError(f"{where}: {key} must be {'a whole number' if kind == 'int' else 'a number'}, got {value!r}")
+    low, high, step, log = raw["low"], raw["high"], raw.get("step"), bool(raw.get("log", False))
+    if low >= high:
+        raise ConfigError(f"{where}: low ({low}) must be below high ({high})")
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, number) or step <= 0:
+            raise ConfigError(f"{where}: step must be a positive {'whole ' if kind == 'int' else ''}number, got {step!r}")
+        if log:
+            raise ConfigError(f"{where}: step and log: true exclude each other (Optuna samples a log scale without steps)")
+    if log and low <= 0:
+        raise ConfigError(f"{where}: log: true needs low above 0 (got {low})")
+    return Param(name, kind, low=low, high=high, step=step, log=log)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def option_names() -> list[str]:
+    """Every parameter name that does not depend on the architecture (for suggestions)."""
+    from lociflow.training.module import SCHEDULE_OPTIONS
+
+    names = []
+    for field, info in TrainConfig.model_fields.items():
+        if field in NOT_SEARCHABLE:
+            continue
+        names.append(field)
+        sub = _section_model(info.annotation)
+        if sub is not None:
+            names += [f"{field}.{k}" for k in sub.model_fields]
+    names += sorted({f"schedule_options.{k}" for opts in SCHEDULE_OPTIONS.values() for k in opts})
+    return names
+
+
+def _section_model(annotation: Any):
+    from pydantic import BaseModel
+
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def is_architecture_name(name: str) -> bool:
+    """Whether a parameter changes the resolved architecture (``layers.*``, ``architecture.*``)."""
+    return name.startswith("layers.") or name.startswith("architecture.")
+
+
+def check_name(name: str, architecture: dict[str, Any], search_options: list[str] | None = None) -> None:
+    """Raise :class:`ConfigError` naming the nearest valid name when ``name`` is not a parameter.
+
+    ``architecture`` is a resolved architecture the name must fit (``layers.*`` and
+    ``architecture.*`` names).
+    """
+    if name.startswith("layers."):
+        section = name[len("layers."):]
+        sections = [*architecture["branches"], "common"]
+        if section not in sections:
+            raise ConfigError(f"search.{name}: no section {section!r}{_suggest(section, sections)}; "
+                              f"sections: {', '.join(sections)}")
+        return
+    if name.startswith("architecture."):
+        _architecture_target(name, architecture)
+        return
+    if name == "architecture" or name in option_names():
+        return
+    if "." not in name and name in TrainConfig.model_fields:  # data
+        raise ConfigError(f"search.{name}: {name} cannot be searched (every trial trains on the search's dataset)")
+    candidates = [*option_names(), *(f"layers.{s}" for s in [*architecture["branches"], "common"]),
+                  *(search_options or [])]
+    raise ConfigError(
+        f"search: unknown parameter {name!r}{_suggest(name, candidates)}. A parameter is a training option "
+        "(learning_rate, batch_size, preset, branches, ...), a dotted option (early_stopping.patience), "
+        "layers.SECTION, or architecture.branches.BRANCH.N.KEY / architecture.common.N.KEY."
+    )
+
+
+def _architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[dict[str, Any]], int, str]:
+    """The layer list, index and key that an ``architecture.*`` name sets (checked)."""
+    from lociflow.model.spec import LAYER_TYPES
+
+    parts = name.split(".")[1:]
+    where = f"search.{name}"
+    if not parts or parts[0] not in ("branches", "common"):
+        got = parts[0] if parts else ""
+        raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY or architecture.common.N.KEY"
+                          f"{_suggest(got, ['branches', 'common'])}")
+    if parts[0] == "branches":
+        if len(parts) != 4:
+            raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY, e.g. architecture.branches.seq.0.filters")
+        branch, index, key = parts[1:]
+        branches = list(architecture["branches"])
+        if branch not in branches:
+            raise ConfigError(f"{where}: no branch {branch!r}{_suggest(branch, branches)}; branches: {', '.join(branches)}")
+        layers, section = architecture["branches"][branch], f"branch {branch}"
+    else:
+        if len(parts) != 3:
+            raise ConfigError(f"{where}: expected architecture.common.N.KEY, e.g. architecture.common.0.units")
+        index, key = parts[1:]
+        layers, section = architecture["common"], "common"
+    if not index.isdigit() or int(index) >= len(layers):
+        raise ConfigError(f"{where}: {section} has {len(layers)} layer(s), numbered from 0; {index!r} is not one of them")
+    layer = layers[int(index)]
+    valid = [k for k in LAYER_TYPES[layer["type"]].model_fields if k != "type"]
+    if key not in valid:
+        raise ConfigError(f"{where}: layer {index} of {section} is a {layer['type']} layer without option {key!r}"
+                          f"{_suggest(key, valid)}; its options: {', '.join(valid)}")
+    return layers, int(index), key
+
+
+# --------------------------------------------------------------------------- applying values
+
+
+def set_layer_count(layers: list[dict[str, Any]], count: int, section: str) -> list[dict[str, Any]]:
+    """``layers`` with ``count`` layers of the type of its first layer (see the module docs)."""
+    from lociflow.model.spec import RECURRENT
+
+    if count < 0:
+        raise ConfigError(f"layers.{section}: a layer count cannot be negative (got {count})")
+    if not layers:
+        raise ConfigError(f"layers.{section}: the section has no layers in this architecture, so none can be "
+                          "repeated or removed; search architecture options of another section")
+    main = layers[0]["type"]
+    where = [i for i, layer in enumerate(layers) if layer["type"] == main]
+    if count <= len(where):
+        kept = set(where[:count])
+        result = [copy.deepcopy(layer) for i, layer in enumerate(layers) if layer["type"] != main or i in kept]
+    else:
+        last = where[-1]
+        extra = [copy.deepcopy(layers[last]) for _ in range(count - len(where))]
+        result = [copy.deepcopy(layer) for layer in layers[:last + 1]] + extra + copy.deepcopy(layers[last + 1:])
+    if main in RECURRENT:  # every recurrent layer but the last of the run passes its sequence on
+        runs = [i for i, layer in enumerate(result) if layer["type"] == main]
+        final_output = layers[where[-1]].get("output")
+        for i in runs[:-1]:
+            result[i]["output"] = "sequence"
+        if runs:
+            result[runs[-1]]["output"] = final_output
+    return result
+
+
+def _set_dotted(target: dict[str, Any], name: str, value: Any) -> None:
+    parts = name.split(".")
+    for part in parts[:-1]:
+        child = target.get(part)
+        target[part] = child = dict(child) if isinstance(child, dict) else {}
+        target = child
+    target[parts[-1]] = value
+
+
+def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> TrainConfig:
+    """The training config of a trial: ``base`` (a ``train:`` dict) with ``values`` applied.
+
+    Options are set first; then, if any ``layers.*`` or ``architecture.*`` value is given,
+    the architecture is resolved for the trial's preset and branches, layer counts are
+    applied, then layer options, and the result is written out as the trial's
+    ``architecture`` (with its preset kept for the record).
+    """
+    config = copy.deepcopy(base)
+    shaped = {k: v for k, v in values.items() if is_architecture_name(k)}
+    for name, value in values.items():
+        if name not in shaped:
+            _set_dotted(config, name, value)
+    if shaped:
+        architecture = resolved_architecture(parse_stage(TrainConfig, config, "train"), dataset)
+        for name, value in shaped.items():
+            if name.startswith("layers."):
+                section = name[len("layers."):]
+                check_name(name, architecture)
+                if section == "common":
+                    architecture["common"] = set_layer_count(architecture["common"], int(value), section)
+                else:
+                    architecture["branches"][section] = set_layer_count(architecture["branches"][section],
+                                                                        int(value), section)
+        for name, value in shaped.items():
+            if name.startswith("architecture."):
+                layers, index, key = _architecture_target(name, architecture)
+                layers[index][key] = value
+        config["architecture"] = architecture
+    return parse_stage(TrainConfig, config, "train")
+
+
+def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
+    """The explicit architecture ``config`` trains on ``dataset`` (its preset, architecture, branches)."""
+    from lociflow.model.presets import resolve_architecture
+    from lociflow.train import architecture_for_branches, chosen_branches
+
+    branches = chosen_branches(config, dataset)
+    composed = architecture_for_branches(config.architecture, branches)
+    return resolve_architecture(config.preset, composed, branches, dataset.window)
+
+
+def check_trial_config(config: TrainConfig, dataset) -> None:
+    """Raise :class:`ConfigError` when ``config`` cannot train on ``dataset`` (before training)."""
+    from lociflow.model.plan import plan_network
+    from lociflow.train import chosen_branches
+    from lociflow.training.module import schedule_options
+
+    schedule_options(config)
+    branches = chosen_branches(config, dataset)
+    if config.augment.shift >= dataset.window:
+        raise ConfigError(f"augment.shift ({config.augment.shift}) must be smaller than the window ({dataset.window})")
+    plan_network(resolved_architecture(config, dataset), {b: dataset.channels[b] for b in branches},
+                 dataset.window, len(dataset.classes))
+
+
+def check_space(params: list[Param], base: dict[str, Any], dataset, search_options: list[str] | None = None) -> None:
+    """Check every name, then every bound and choice, before any trial runs.
+
+    Each value is applied alone to the base config (and, for architecture parameters, to
+    each preset and branch choice of the space) and the network is planned, so a name that
+    does not exist, a value training refuses or a layer count that pools a branch to
+    nothing fails at once, naming the parameter.
+    """
+    contexts: list[dict[str, Any]] = [{}]
+    for param in params:
+        if param.name in ("preset", "branches", "architecture"):
+            contexts = [{**c, param.name: v} for c in contexts for v in param.choices] if param.kind == "categorical" \
+                else contexts
+    for param in params:
+        for context in contexts if is_architecture_name(param.name) else [{}]:
+            config = parse_stage(TrainConfig, {**base, **context}, "train")
+            try:
+                check_name(param.name, resolved_architecture(config, dataset), search_options)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc}{_context_note(context)}") from None
+    for param in params:
+        for context in contexts if is_architecture_name(param.name) else [{}]:
+            for value in param.extremes():
+                values = {**{k: v for k, v in context.items() if k != param.name}, param.name: value}
+                try:
+                    check_trial_config(trial_config(values, base, dataset), dataset)
+                except ConfigError as exc:
+                    raise ConfigError(f"search.{param.name} = {value!r}{_context_note(context)} cannot train: "
+                                      f"{exc}") from None
+
+
+def _context_note(context: dict[str, Any]) -> str:
+    return "" if not context else " (with " + ", ".join(f"{k}: {v}" for k, v in context.items()) + ")"

@@ -1,0 +1,228 @@
+"""The Optuna study: its storage, sampler and pruner, the trial budget, and the worker loop.
+
+Every worker (a process on this machine, or a ``lociflow search`` on another machine with
+the same ``--storage``) runs trials from one shared study until the study holds the
+budgeted number of trials. A trial counts once it is running, finished, pruned, or failed
+with an error; a trial cut short by an interruption (or by a crash, found through the
+storage's heartbeat) does not count and is run again with the same parameters on the
+next start. On one machine a file lock makes the budget exact; machines sharing a remote
+storage may overshoot it by at most one trial each.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from lociflow.config import SearchConfig
+from lociflow.errors import ConfigError, LociflowError
+from lociflow.searching.space import Param
+
+log = logging.getLogger("lociflow.search")
+
+HEARTBEAT_S = 30
+GRACE_S = 120
+SQLITE_TIMEOUT_S = 120
+
+
+def storage_url(config: SearchConfig, folder: Path) -> str:
+    """The study's storage: ``--storage``, else ``study.db`` (SQLite) in the run folder."""
+    return config.storage or f"sqlite:///{Path(folder) / 'study.db'}"
+
+
+def make_storage(url: str) -> optuna.storages.RDBStorage:
+    """Open an RDB storage with a heartbeat (crashed trials are found) and patient SQLite locking."""
+    engine: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    else:
+        engine = {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=GRACE_S)
+    except ModuleNotFoundError as exc:
+        raise LociflowError(
+            f"The storage {_safe(url)} needs the Python package {exc.name!r}, which is not installed "
+            "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)."
+        ) from None
+    except Exception as exc:  # sqlalchemy's errors: a malformed URL, an unreachable server
+        raise LociflowError(f"Cannot open the study storage {_safe(url)}: {exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}. Check the URL, that the "
+                            "server is running and that the database exists.") from None
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def direction(config: SearchConfig) -> str:
+    """``maximize`` for AUROC, ``minimize`` for loss."""
+    return "minimize" if config.objective == "val_loss" else "maximize"
+
+
+def make_sampler(config: SearchConfig, params: list[Param], seed: int) -> optuna.samplers.BaseSampler:
+    """TPE (default), random, or grid over the space."""
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if config.sampler == "grid":
+        return optuna.samplers.GridSampler({p.name: p.grid() for p in params}, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=config.workers > 1)
+
+
+def grid_size(params: list[Param]) -> int:
+    """Number of points of the full grid."""
+    size = 1
+    for param in params:
+        size *= len(param.grid())
+    return size
+
+
+def make_pruner(config: SearchConfig, epochs: int) -> optuna.pruners.BasePruner:
+    """Median (compare with the median trial at the same epoch), Hyperband, or none."""
+    if config.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1), reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def fingerprint(config: SearchConfig, base: dict[str, Any]) -> str:
+    """A short hash of what makes trials comparable: the space, the objective and the base config."""
+    stable = {k: v for k, v in base.items() if k != "data"}
+    text = json.dumps({"space": config.space, "objective": config.objective, "base": stable}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def open_study(url: str, name: str, config: SearchConfig, base: dict[str, Any]) -> optuna.Study:
+    """Create the study, or join the existing one if it was made for the same search."""
+    storage = make_storage(url)
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction(config), load_if_exists=True)
+    mark = fingerprint(config, base)
+    found = study.user_attrs.get("lociflow_search")
+    if found is None:
+        study.set_user_attr("lociflow_search", mark)
+        study.set_user_attr("objective", config.objective)
+        study.set_user_attr("space", json.loads(json.dumps(config.space, default=str)))
+    elif found != mark:
+        raise ConfigError(
+            f"The study {name!r} in {_safe(url)} was made with another search space, objective or base "
+            "training config, so its trials cannot be compared with these. Use another --name (or study:), "
+            "or --force to start this search over."
+        )
+    return study
+
+
+def counted(study: optuna.Study) -> int:
+    """Trials that use up the budget (see the module docs)."""
+    total = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
+            total += 1
+        elif trial.state == TrialState.FAIL and "error" in trial.user_attrs:
+            total += 1
+    return total
+
+
+def requeue_interrupted(study: optuna.Study, local_only: bool) -> int:
+    """Queue again the parameters of trials cut short, once each; return how many.
+
+    ``local_only``: the study is this folder's own SQLite file and no other process uses it,
+    so trials still marked running were left by a crash and are failed first.
+    """
+    trials = study.get_trials(deepcopy=False)
+    if local_only:
+        for trial in trials:
+            if trial.state == TrialState.RUNNING:
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    queued = 0
+    for trial in trials:
+        if trial.state == TrialState.FAIL and "error" not in trial.user_attrs and trial.number not in retried:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+            queued += 1
+    return queued
+
+
+class BudgetLock:
+    """An exclusive file lock between this machine's workers, released once a trial exists."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._handle = None
+
+    def acquire(self) -> None:
+        self._handle = open(self.path, "a+")  # noqa: SIM115 - held across calls
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+@dataclass
+class WorkerPlan:
+    """What one worker needs to run trials (all plain data, so it crosses into a process)."""
+
+    url: str
+    study_name: str
+    config: SearchConfig
+    params: list[Param]
+    total: int
+    lock_path: Path
+    seed: int
+    epochs: int
+
+
+def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float],
+         after_trial: Callable[[optuna.Study, Any], None] | None = None) -> int:
+    """Run trials until the study holds ``plan.total`` counted trials; return how many ran here.
+
+    ``after_trial(study, frozen_trial)`` is called once each trial's result is stored.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=plan.study_name, storage=make_storage(plan.url),
+                              sampler=make_sampler(plan.config, plan.params, plan.seed),
+                              pruner=make_pruner(plan.config, plan.epochs))
+    lock = BudgetLock(plan.lock_path)
+    ran = 0
+    for _ in range(2 * plan.total + 10):  # a guard: every pass either runs a trial or stops
+        lock.acquire()
+        try:
+            if counted(study) >= plan.total:
+                break
+            study.optimize(lambda trial: objective(trial, lock), n_trials=1, catch=(Exception,),
+                           gc_after_trial=True, callbacks=[after_trial] if after_trial else None)
+            ran += 1
+        finally:
+            lock.release()
+    return ran
+
+
+def worker_seed(seed: int, index: int, existing: int) -> int:
+    """A distinct sampler seed per worker and per start, so that no two draw the same values."""
+    return (seed * 1_000_003 + index * 7_919 + existing) % (2**31 - 1)
+
+
+def fork_available() -> bool:
+    """Whether worker processes can be forked (they then share the imported libraries)."""
+    return os.name == "posix" and "fork" in __import__("multiprocessing").get_all_start_methods()
