@@ -427,3 +427,21 @@ def test_finished_preprocess_job_shows_the_loci_per_split(root):
     at = page("preprocess")
     no_exception(at)
     assert list(at.dataframe[0].value["loci_in"]) == [4, 4]
+
+
+def test_search_run_gets_the_search_and_base_train_sections(root, tmp_path, started, synthetic_dataset):
+    data = synthetic_dataset()
+    base = tmp_path / "base.yaml"
+    write_yaml(base, {"train": {"data": str(data), "epochs": 3, "preset": "deepbind"}})
+    at = page("search")
+    at.text_input(key="search::data").set_value(str(data))
+    at.number_input(key="search::trials").set_value(4)
+    at.text_input(key="search::#train_params").set_value(str(base))
+    at.run()
+    at.button(key="search::#run").click().run()
+    no_exception(at)
+    document = started[0]["document"]
+    assert set(document) == {"search", "train"}
+    assert document["search"]["trials"] == 4
+    assert document["search"]["space"]["learning_rate"]["type"] == "float"
+    assert document["train"] == load_stage(TrainConfig, "train", base).dump()

@@ -226,9 +226,25 @@ def show_interpret(folder: Path) -> None:
                 show_image(path, str(path.relative_to(folder)))
 
 
+def show_search(folder: Path) -> None:
+    """The trials table, the search plots and the best trial's parameters."""
+    trials = folder / "trials.tsv"
+    if trials.exists():
+        st.markdown("**Trials**")
+        st.dataframe(read_table(trials), hide_index=True, width="stretch")
+    plots = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
+    for column, path in zip(st.columns(max(1, len(plots))), plots):
+        with column:
+            show_image(path)
+    best = folder / "best" / "params.yaml"
+    if best.exists():
+        st.markdown(f"**Best parameters** (`{md_escape(str(best))}`: `lociflow train -c` accepts it)")
+        st.code(best.read_text(encoding="utf-8"), language="yaml")
+
+
 STAGE_VIEWS = {
     "preprocess": show_preprocess, "train": show_train, "evaluate": show_evaluate,
-    "predict": show_predict, "interpret": show_interpret,
+    "predict": show_predict, "interpret": show_interpret, "search": show_search,
 }
 
 

@@ -17,6 +17,7 @@ from lociflow.gui import paths, settings, state, suggest
 from lociflow.gui.forms import Form
 from lociflow.gui.params import params_loader, read_params
 from lociflow.gui.running import job_panel, run_controls
+from lociflow.gui.views import show_search
 from lociflow.gui.worker import stage_available
 
 STAGE = "search"
@@ -66,7 +67,7 @@ def render() -> None:
     config = form.check()
     document = {"search": config.dump(), "train": base} if config is not None else None
     run_controls(STAGE, config, root, document=document)
-    job_panel(STAGE, root)
+    job_panel(STAGE, root, results=show_search)
 
 
 def _latest_train_params(root: Path) -> str | None:
