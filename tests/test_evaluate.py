@@ -231,3 +231,14 @@ def test_evaluate_files_for_a_cons_model_without_bigwig_is_refused_before_work(t
     code, _, err = cli("evaluate", "--model", model, "--class", f"bound={tmp_path / 'pos.fa'}", "-o", tmp_path / "out")
     assert code == 2 and "conservation (cons) branch" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_dataset_classes_are_matched_to_the_model_by_name_not_position(binary, tmp_path):
+    _, model = binary
+    # same generator, names swapped: the motif-carrying loci are now labelled "unbound"
+    swapped = write_dataset(tmp_path / "swapped", n=200, window=50, classes=("unbound", "bound"), seed=7)
+    code, out, err = cli("evaluate", "--model", model, "--data", swapped, "-o", tmp_path)
+    assert code == 0, err
+    metrics = json.loads((run_folder(out) / "metrics.json").read_text())
+    assert metrics["classes"] == ["bound", "unbound"]
+    assert metrics["auroc"]["bound"] < 0.25  # the model still calls motif loci "bound"
