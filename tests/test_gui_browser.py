@@ -144,14 +144,21 @@ def type_into(page, label: str, text: str) -> None:
     settle(page)
 
 
-def run_and_wait(page, stage: str, shot: str) -> None:
-    """Click Run, wait for the background run to finish, screenshot, fail on errors."""
+def run_and_wait(page, stage: str, shot: str, reload: bool = False) -> None:
+    """Click Run, wait for the background run to finish, screenshot, fail on errors.
+
+    ``reload`` reloads the page while the run is going: the run must go on and the page
+    must find it again.
+    """
     button = page.get_by_role("button", name=f"Run {stage}")
     assert button.is_enabled(), page.locator('[data-testid="stAlert"]').all_inner_texts()
     button.click()
     status = page.get_by_text("Finished.", exact=False).or_(page.get_by_text("error", exact=False)).or_(
         page.get_by_text("The process ended", exact=False))
     page.get_by_text("Running…", exact=False).or_(status).first.wait_for(timeout=UI_TIMEOUT_MS)
+    if reload:
+        page.reload()
+        page.get_by_role("heading", name="Runs started here").wait_for()
     page.get_by_text("Finished.", exact=False).or_(page.get_by_text("Stopped with an error", exact=False)).or_(
         page.get_by_text("Failed with an unexpected error", exact=False)).first.wait_for(timeout=RUN_TIMEOUT_MS)
     settle(page)
@@ -232,7 +239,7 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     settle(page)
     type_into(page, "Epochs", "2")
     type_into(page, "Batch size", "32")
-    run_and_wait(page, "train", "03-train")
+    run_and_wait(page, "train", "03-train", reload=True)
     page.get_by_text("Test-split metrics", exact=False).wait_for()
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, AUROC per epoch
 

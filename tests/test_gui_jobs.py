@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -61,3 +62,26 @@ def test_user_error_in_a_background_run_is_reported_and_found_after_a_reload(tmp
     assert not (root / "bad").exists()
     again = jobs.load_job(job.folder)  # a reload knows nothing but the files
     assert again == job and again.status() == "error"
+
+
+@pytest.mark.slow
+def test_stop_ends_training_like_ctrl_c_keeping_the_best_model(tmp_path, synthetic_dataset):
+    data = synthetic_dataset(n=200, window=30)
+    root = tmp_path / "runs"
+    document = {"train": {"data": str(data), "preset": "deepbind", "epochs": 200, "batch_size": 16,
+                          "early_stopping": None}}
+    job = jobs.start_job("train", document, root, name="long")
+    deadline = time.time() + 120
+    while time.time() < deadline and job.status() == "running":
+        folder = job.run_folder()
+        if folder is not None and (folder / "history.tsv").exists():
+            break
+        time.sleep(0.5)
+    assert job.status() == "running", job.log_text()
+    job.stop()
+    # training ends cleanly with the best model so far, as after Ctrl-C on the command line
+    assert wait(job, 60) == "stopped", job.log_text()
+    assert job.run_folder() == root / "long"
+    metrics = json.loads((root / "long" / "metrics.json").read_text())
+    assert 1 <= metrics["epochs_trained"] < 200
+    assert (root / "long" / "model.safetensors").exists()

@@ -26,7 +26,7 @@ STATUS_TEXT = {
     "ok": "Finished.",
     "error": "Stopped with an error in the input.",
     "failed": "Failed with an unexpected error.",
-    "stopped": "Stopped.",
+    "stopped": "Stopped (what was finished is kept).",
     "lost": "The process ended without reporting (it may have been killed).",
 }
 
@@ -105,7 +105,7 @@ def _job_view(job: jobs.Job, live: View | None, results: View | None) -> None:
     else:
         if st.session_state.pop(f"#was_running::{job.id}", False):
             st.rerun()  # stop polling and draw the results with the whole page
-        if status == "ok" and results and folder is not None:
+        if status in ("ok", "stopped") and results and folder is not None and not folder.name.endswith(".failed"):
             results(folder)
 
 

@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Unexpected error: {exc!r}.{where}", file=sys.stderr, flush=True)
         result["message"] = f"Unexpected error: {exc!r}.{where}"
     finally:
-        failed = args.output.expanduser().resolve() / f"{args.name}.failed"
-        if result["status"] != "ok" and failed.is_dir():
+        root = args.output.expanduser().resolve()
+        kept, failed = root / args.name, root / f"{args.name}.failed"
+        if result["status"] == "stopped" and (kept / "params.yaml").exists():
+            result["folder"] = str(kept)  # training keeps its best model when interrupted
+        elif result["status"] != "ok" and failed.is_dir():
             result["folder"] = str(failed)
         write_json(args.config.parent / "result.json", result)
     return code
