@@ -323,9 +323,11 @@ class _Fit:
                 raise KeyboardInterrupt
             raise RuntimeError("training ended without a best checkpoint")
         best_epoch = load_best_weights(self.network, best)
-        self.network.cpu()
         save_model(self.folder, self.network, self._spec())
-        metrics = score_split(self.network, self.dataset.split("test"), self.branches, self.dataset.classes)
+        device = trainer.strategy.root_device
+        metrics = score_split(self.network.to(device), self.dataset.split("test"), self.branches,
+                              self.dataset.classes, device=device)
+        self.network.cpu()
         monitor = checkpoint.monitor
         score = checkpoint.best_model_score
         metrics.update({

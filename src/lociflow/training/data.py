@@ -34,8 +34,9 @@ def _rank_and_world() -> tuple[int, int]:
 class EpochBatches(Sampler[BatchKey]):
     """Yield batches of indices: shuffled per epoch from ``(seed, epoch)``, or in order.
 
-    Under distributed training each process takes every ``world``-th batch (the list is padded
-    by wrapping so all processes step equally often). A trailing batch of a single locus is
+    Under distributed training each process takes every ``world``-th training batch (the list
+    is padded by wrapping so all processes step equally often); unshuffled (evaluation)
+    batches are not divided, so every process scores the whole split. A trailing batch of a single locus is
     merged into the one before it, because batch normalisation cannot train on one sample.
     """
 
@@ -62,17 +63,17 @@ class EpochBatches(Sampler[BatchKey]):
         return batches
 
     def __len__(self) -> int:
-        rank, world = _rank_and_world()
         count = math.ceil(self.n / self.batch_size)
         if self.shuffle and count > 1 and self.n % self.batch_size == 1:
             count -= 1
-        return math.ceil(count / world) if world > 1 else count
+        world = _rank_and_world()[1] if self.shuffle else 1
+        return math.ceil(count / world)
 
     def __iter__(self) -> Iterator[BatchKey]:
         rank, world = _rank_and_world()
         batches = self._batches()
         numbers = list(range(len(batches)))
-        if world > 1:
+        if world > 1 and self.shuffle:  # training is sharded; every process validates on everything
             per_rank = math.ceil(len(batches) / world)
             numbers = [(rank + world * i) % len(batches) for i in range(per_rank)]
         for number in numbers:
