@@ -163,6 +163,32 @@ def test_torchscript_model_without_preprocess_params_predicts_like_the_original(
     np.testing.assert_allclose(results[0], results[1], atol=1e-6)
 
 
+def test_conservation_model_predicts_bed_with_its_bigwig_and_attributes_both_branches(genome, tmp_path):
+    import pyBigWig
+
+    fasta, seqs = genome
+    data = write_dataset(tmp_path / "data", n=120, window=WINDOW, branches=("seq", "cons"), alphabet="dna")
+    cons_model = train_tiny_model(data, tmp_path / "cons_model", epochs=5)
+    bigwig = tmp_path / "cons.bw"
+    writer = pyBigWig.open(str(bigwig), "w")
+    writer.addHeader([(chrom, len(seq)) for chrom, seq in seqs.items()])
+    for chrom, seq in seqs.items():
+        writer.addEntries(chrom, 0, values=np.linspace(-2, 2, len(seq)), span=1, step=1)
+    writer.close()
+    bed = tmp_path / "loci.bed"
+    bed.write_text("chr1\t80\t130\tfwd\t0\t+\nchr1\t80\t130\trev\t0\t-\n")
+    code, out, err = cli("predict", "--model", cons_model, "--input", bed, "--genome", fasta,
+                         "--conservation", bigwig, "--attribute", "ig", "-o", tmp_path)
+    assert code == 0, err
+    folder = Path(out.strip().splitlines()[-1])
+    assert list(predictions(out)["id"]) == ["fwd", "rev"]
+    archive = np.load(folder / "attributions.npz")
+    assert archive["seq"].shape == (2, WINDOW, 4) and archive["cons"].shape == (2, WINDOW, 1)
+    assert list(archive["branches"]) == ["seq", "cons"]
+    assert np.abs(archive["cons"]).sum() > 0
+    assert "branch cons" in (folder / "attributions.html").read_text()
+
+
 # --------------------------------------------------------------------------- bad input
 
 
