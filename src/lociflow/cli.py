@@ -151,6 +151,40 @@ def train(
     run_command(call)
 
 
+@app.command(no_args_is_help=True)
+def search(
+    config: ConfigOpt = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: Annotated[Optional[str], typer.Option("--name", help="Run folder name; an existing search of this name is continued.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Start over, replacing the search folder of the same name and its study.")] = False,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Total trials of the study (over every worker and rerun).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Trials run at once, each in its own process.")] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna RDB URL shared by several machines, e.g. postgresql://user:pw@host/db (default: study.db in the run folder).")] = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Search training and architecture parameters (Optuna) and keep the best model.
+
+    The config's `search:` section is the space (e.g. learning_rate: {type: float, low:
+    0.0001, high: 0.01, log: true}) and the options (sampler, pruner, objective); its
+    `train:` section is the base every trial starts from. The run folder holds
+    trials.tsv, best/params.yaml (accepted by `lociflow train -c`), best/model/ and plots.
+    Rerunning with the same -o and --name continues the study. See docs/search.md.
+    """
+    from lociflow.config import SearchConfig, TrainConfig, load_stage
+
+    def call() -> Path:
+        cfg = load_stage(SearchConfig, "search", config, set_,
+                         {"data": data, "seed": seed, "trials": trials, "workers": workers, "storage": storage})
+        base = load_stage(TrainConfig, "train", config)
+        from lociflow.search import search as run
+
+        return run(cfg, output, name=name, force=force, train=base)
+
+    run_command(call)
+
+
 def _named_values(items: Optional[list[str]], flag: str, example: str) -> dict[str, list[str]]:
     """``NAME=VALUE`` items (repeatable flag) -> {name: [values in order]}."""
     out: dict[str, list[str]] = {}

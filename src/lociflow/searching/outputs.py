@@ -54,10 +54,11 @@ def trials_frame(study: optuna.Study, params: list[Param], objective: str) -> pd
             row[param.name] = None if stored is None else _shown(param.decode(stored))
         row["folder"] = attrs.get("folder")
         row["retry_of"] = attrs.get("retry_of")
+        row["worker"] = attrs.get("worker")
         row["error"] = attrs.get("error")
         rows.append(row)
     columns = ["number", "state", "objective", *METRIC_COLUMNS, "duration_s", "started",
-               *(p.name for p in params), "folder", "retry_of", "error"]
+               *(p.name for p in params), "folder", "retry_of", "worker", "error"]
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("best_epoch", "epochs", "pruned_at", "retry_of"):  # whole numbers, blank when absent
         frame[column] = pd.array(frame[column].tolist(), dtype="Int64")

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,10 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
     else:
         engine = {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_S)
+        with warnings.catch_warnings():  # the heartbeat is marked experimental; it finds crashed trials
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
     except ModuleNotFoundError as exc:
         raise LociflowError(
             f"The storage {_safe(url)} needs the Python package {exc.name!r}, which is not installed "

@@ -16,6 +16,8 @@ import datetime as _dt
 import json
 import logging
 import math
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,7 @@ class Objective:
         started = time.time()
         name = trial_name(trial.number)
         trial.set_user_attr("folder", f"trials/{name}")
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             return self._run(trial, name, started)
         except optuna.TrialPruned:
