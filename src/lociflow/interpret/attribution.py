@@ -213,7 +213,7 @@ def integrated_gradients(
     def attribute(xs, refs, t):
         attrs = ig.attribute(xs, baselines=refs, target=t, n_steps=steps, method="gausslegendre",
                              internal_batch_size=max(batch_size, len(t)))
-        return attrs, None
+        return attrs, None, None
 
     return IGResult(*_run_references(
         network, branches, arrays, targets, dev, baseline, n_shuffles, copies, noise, attribute,
@@ -275,8 +275,19 @@ def deep_lift_shap(
             warnings.filterwarnings("ignore", message=".*already been reused.*")
             if method == "integrated_gradients":
                 kwargs["internal_batch_size"] = max(batch_size, len(t))
-            m = explainer.attribute(xs, baselines=refs, target=t, **kwargs)
-        return tuple(mi * (x - r) for mi, x, r in zip(m, xs, refs)), m
+            # DeepLift scores inputs and references in one pass ([x; r]); keep those logits
+            # for the completeness check instead of scoring everything again
+            seen: list[torch.Tensor] = []
+            hook = network.register_forward_hook(lambda module, args, out: seen.append(out.detach()))
+            try:
+                m = explainer.attribute(xs, baselines=refs, target=t, **kwargs)
+            finally:
+                hook.remove()
+        scores = None
+        if method == "deeplift" and len(seen) == 1 and seen[0].shape[0] == 2 * len(t):
+            both = seen[0].gather(1, torch.cat([t, t])[:, None])[:, 0]
+            scores = (both[:len(t)], both[len(t):])
+        return tuple(mi * (x - r) for mi, x, r in zip(m, xs, refs)), m, scores
 
     attrs, delta, _, _, hyp = _run_references(
         network, branches, arrays, targets, dev, "shuffle", n_shuffles, 1, 0.0, multipliers,
@@ -339,8 +350,9 @@ def _run_references(network, branches, arrays, targets, dev, baseline, n_shuffle
                     batch_size, random_state, label, verbose, hypothetical):
     """Run ``explain`` over every (sequence, reference, noise copy) row; average per sequence.
 
-    ``explain(xs, refs, t)`` returns attributions (tuple per branch) and, for
-    ``hypothetical``, the multipliers. Returns attributions, delta, scores, baseline
+    ``explain(xs, refs, t)`` returns attributions (tuple per branch), the multipliers
+    (for ``hypothetical``) and the target logits of inputs and references when it has
+    them (else None: they are computed here). Returns attributions, delta, scores, baseline
     scores and the hypothetical contributions (dict).
     """
     _check_user_baseline(branches, arrays, baseline)
@@ -375,15 +387,18 @@ def _run_references(network, branches, arrays, targets, dev, baseline, n_shuffle
                 xs = tuple(x.requires_grad_(True) for x in xs)
                 rs = tuple(_tensor(r[ref_rows], dev) for r in refs)
                 t = torch.as_tensor(targets[lo + owner], device=dev)
-                a, m = explain(xs, rs, t)
+                a, m, given = explain(xs, rs, t)
                 with torch.no_grad():
-                    if jitter is None:  # every reference of a sequence shares its score
+                    if given is not None:
+                        f_x, f_r = given
+                    elif jitter is None:  # every reference of a sequence shares its score
                         once = tuple(_tensor(x[e0:e1], dev) for x in block)
                         t_once = torch.as_tensor(targets[lo + e0:lo + e1], device=dev)
                         f_x = network(*once).gather(1, t_once[:, None])[:, 0].repeat_interleave(reps)
                     else:
                         f_x = network(*xs).gather(1, t[:, None])[:, 0]
-                    f_r = network(*rs).gather(1, t[:, None])[:, 0]
+                    if given is None:
+                        f_r = network(*rs).gather(1, t[:, None])[:, 0]
                 total = sum(ai.detach().flatten(1).sum(1) for ai in a)
                 rows = slice(lo + e0, lo + e1)
 
