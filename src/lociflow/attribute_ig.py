@@ -129,10 +129,17 @@ class AttributionCollector:
             return onehot_to_sequence(inputs["seq"][i], list(self.model.channels["seq"]))
         return "·" * int(self.model.window)
 
+    def close(self) -> None:
+        """Close and remove the raw files (after :meth:`finish`, or when the run fails)."""
+        for handle in self.handles.values():
+            handle.close()
+        for path in self.raw.values():
+            path.unlink(missing_ok=True)
+
     def finish(self) -> tuple[Path, Path]:
         """Write ``attributions.npz`` and ``attributions.html``; remove the raw files."""
         for handle in self.handles.values():
-            handle.close()
+            handle.flush()
         npz = self.folder / "attributions.npz"
         targets = np.concatenate(self.targets) if self.targets else np.zeros(0, np.int64)
         with atomic_open(npz, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -142,8 +149,7 @@ class AttributionCollector:
             _write_array(zf, "target", targets)
             _write_array(zf, "classes", np.array(list(self.model.classes)))
             _write_array(zf, "branches", np.array(list(self.model.branches)))
-        for path in self.raw.values():
-            path.unlink(missing_ok=True)
+        self.close()
         page = self.folder / "attributions.html"
         write_text(page, self.render())
         return npz, page

@@ -131,8 +131,8 @@ def summary_line(metrics: dict) -> str:
             f"accuracy {fmt(metrics['accuracy'])}, MCC {fmt(metrics['mcc'])} on {n} loci")
 
 
-def _write_tsv(path: Path, frame: pd.DataFrame) -> None:
-    write_text(path, frame.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA"))
+def _write_tsv(path: Path, frame: pd.DataFrame, na_rep: str = "NA") -> None:
+    write_text(path, frame.to_csv(sep="\t", index=False, float_format="%.6g", na_rep=na_rep))
 
 
 def per_class_table(metrics: dict, ece: dict[str, float] | None = None) -> pd.DataFrame:
@@ -202,7 +202,7 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     _write_tsv(folder / "roc_curve.tsv", roc)
     _write_tsv(folder / "pr_curve.tsv", pr)
     _write_tsv(folder / "calibration.tsv", calibration)
-    _write_tsv(folder / "predictions.tsv", prediction_table(labels, probs, classes, meta))
+    _write_tsv(folder / "predictions.tsv", prediction_table(labels, probs, classes, meta), na_rep="")
 
     figures = []
     if not roc.empty:

@@ -94,6 +94,18 @@ def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
         list(cfg.input), encoding_params(model), genome=cfg.genome, conservation=cfg.conservation,
         tracks=dict(cfg.tracks) or None, chunk_size=cfg.chunk_size, workers=cfg.workers, cache_dir=cfg.cache_dir,
     )
+    try:
+        total = _write_chunks(cfg, model, folder, chunks, collector)
+        if collector is not None:
+            collector.finish()
+    finally:
+        chunks.close()  # stops the folding pool at once, also when a chunk failed
+        if collector is not None:
+            collector.close()
+    return total
+
+
+def _write_chunks(cfg: PredictConfig, model, folder: Path, chunks, collector) -> int:
     total = 0
     sources = ", ".join(str(p) for p in cfg.input)
     with atomic_open(folder / "predictions.tsv", "w", encoding="utf-8") as handle, \
@@ -112,8 +124,6 @@ def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
             progress.update(len(table))
         if total == 0:
             raise InputFileError(f"No loci could be read from {sources}: the input is empty.")
-    if collector is not None:
-        collector.finish()
     return total
 
 
