@@ -293,9 +293,10 @@ class _Fit:
     def _describe_network(self) -> None:
         from lociflow.model.summary import draw_diagram, summarize
 
-        log.info("%s", summarize(self.network, self.dataset.channels, self.dataset.window))
+        channels = {b: self.dataset.channels[b] for b in self.branches}  # the branches trained on
+        log.info("%s", summarize(self.network, channels, self.dataset.window))
         try:
-            draw_diagram(self.architecture, self.dataset.channels, self.dataset.window,
+            draw_diagram(self.architecture, channels, self.dataset.window,
                          self.folder / "plots" / "network.png")
         except Exception as exc:  # a missing diagram must not stop training
             log.warning("could not draw the network diagram: %s", exc)
