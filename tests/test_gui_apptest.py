@@ -445,3 +445,22 @@ def test_search_run_gets_the_search_and_base_train_sections(root, tmp_path, star
     assert document["search"]["trials"] == 4
     assert document["search"]["space"]["learning_rate"]["type"] == "float"
     assert document["train"] == load_stage(TrainConfig, "train", base).dump()
+
+
+@pytest.mark.parametrize("name", [p for p in PAGES if p != "runs"])
+def test_every_config_option_is_drawn_or_marked_as_not_applying(root, monkeypatch, name):
+    from lociflow.gui import forms
+
+    seen = []
+    original = forms.Form.check
+
+    def check(self):
+        seen.append(self)
+        return original(self)
+
+    monkeypatch.setattr(forms.Form, "check", check)
+    no_exception(page(name))
+    form = seen[-1]
+    assert form._unplaced(form.model, ()) == []
+    drawn = {path[0] for path in form.rendered}
+    assert drawn >= {"seed"}  # options without a special place still appear (under More options)

@@ -65,8 +65,8 @@ def server(tmp_path_factory):
     root, inputs = base / "runs", base / "inputs"
     inputs.mkdir()
     rng = np.random.default_rng(0)
-    _write_fasta(inputs / "bound.fa", 80, 40, MOTIF, rng)
-    _write_fasta(inputs / "unbound.fa", 80, 40, None, rng)
+    _write_fasta(inputs / "bound.fa", 150, 40, MOTIF, rng)
+    _write_fasta(inputs / "unbound.fa", 150, 40, None, rng)
     port = _free_port()
     env = dict(os.environ, LOCIFLOW_PROGRESS="0")
     process = subprocess.Popen(
@@ -173,7 +173,7 @@ def run_and_wait(page, stage: str, shot: str, reload: bool = False) -> None:
 TIMES: list[tuple[str, float]] = []
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, height: int | None = None) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:  # tables draw on a canvas a moment after the page settles
         page.wait_for_function(
@@ -182,7 +182,8 @@ def screenshot(page, name: str) -> None:
     except Exception:  # noqa: BLE001 - a screenshot without a drawn table is still useful
         pass
     page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), clip=clip)
     TIMES.append((name, time.time()))
     print(f"{name}: {TIMES[-1][1] - TIMES[0][1]:.1f} s after the first screenshot")
 
@@ -212,7 +213,7 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     for stage in ("Preprocess", "Train", "Evaluate", "Predict", "Interpret"):
         page.get_by_role("link", name=stage).first.wait_for()
     settle(page)
-    screenshot(page, "01-home")
+    screenshot(page, "01-home", height=820)
 
     # preprocess: two FASTA files, the sequence branch, windows of 40 nt
     open_page(page, url, "preprocess", "Preprocess")
@@ -238,7 +239,8 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     page.get_by_role("option", name="deepbind").click()
     settle(page)
     type_into(page, "Epochs", "2")
-    type_into(page, "Batch size", "32")
+    type_into(page, "Batch size", "16")
+    type_into(page, "Learning rate", "0.01")
     run_and_wait(page, "train", "03-train", reload=True)
     page.get_by_text("Test-split metrics", exact=False).wait_for()
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, AUROC per epoch

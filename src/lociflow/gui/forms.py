@@ -144,7 +144,7 @@ class Form:
         for path, messages in beside.items():
             self.slots[path].error("\n\n".join(md_escape(m) for m in messages), icon="⚠️")
         if problems:
-            lines = "\n".join(f"- {md_escape(_where(p, self.stage))}{md_escape(m)}" for p, m in problems)
+            lines = "\n".join(f"- {md_escape(_where(p))}{md_escape(m)}" for p, m in problems)
             st.error(f"**Fix these before running:**\n{lines}")
             return None
         return config
@@ -171,7 +171,7 @@ class Form:
         return todo
 
 
-def _where(path: tuple[str, ...], stage: str) -> str:
+def _where(path: tuple[str, ...]) -> str:
     return f"{'.'.join(path)}: " if path else ""
 
 
