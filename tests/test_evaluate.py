@@ -242,3 +242,17 @@ def test_dataset_classes_are_matched_to_the_model_by_name_not_position(binary, t
     metrics = json.loads((run_folder(out) / "metrics.json").read_text())
     assert metrics["classes"] == ["bound", "unbound"]
     assert metrics["auroc"]["bound"] < 0.25  # the model still calls motif loci "bound"
+
+
+def test_same_evaluation_twice_gives_the_same_bytes(binary, tmp_path):
+    data, model = binary
+    folders = []
+    for name in ("first", "second"):
+        code, out, err = cli("evaluate", "--model", model, "--data", data, "--split", "valid", "-o", tmp_path,
+                             "--name", name)
+        assert code == 0, err
+        folders.append(run_folder(out))
+    names = sorted(p.name for p in folders[0].iterdir() if p.name not in ("run.log", "params.yaml"))
+    assert "roc_curve.svg" in names and "report.html" in names
+    for name in names:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
