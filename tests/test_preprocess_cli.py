@@ -194,11 +194,9 @@ def test_edge_drop_drops_and_counts_loci_past_chromosome_ends(files, tmp_path):
     assert summary.loc["total", "loci_in"] - summary.loc["total", "dropped_edge"] == len(meta)
 
 
-def test_same_config_gives_byte_identical_arrays_and_params_yaml_reproduces_them(dataset, files):
+def test_same_config_gives_byte_identical_arrays_and_params_yaml_reproduces_them(dataset):
     folder, root = dataset
     again = run_ok(Path(folder / "params.yaml"), root, "again")
-    again_cfg, _ = files
-    del again_cfg
     for path in sorted(folder.rglob("*")):
         if path.suffix in (".npy", ".gz"):
             twin = again / path.relative_to(folder)

@@ -245,6 +245,8 @@ def input_hash(cfg: PreprocessConfig) -> str:
 def finish(run, writer: DatasetWriter, table: pd.DataFrame, params: dict[str, Any], hash_: str,
            source_kind: str) -> None:
     """Write the summary and the manifest (last), log the summary, record ledger metrics."""
+    if sum(writer.counts_total().values()) == 0:
+        raise LociflowError("No loci were written: every split is empty.")
     table = summary_table(table)
     writer.write_summary(table)
     writer.write_manifest(params, hash_, source_kind)
@@ -253,5 +255,3 @@ def finish(run, writer: DatasetWriter, table: pd.DataFrame, params: dict[str, An
     metrics = {"loci_in": int(totals.get("loci_in", 0)), "loci_out": int(sum(writer.counts_total().values()))}
     metrics.update({s: int(sum(c.values())) for s, c in writer.counts.items()})
     run.record(**metrics)
-    if metrics["loci_out"] == 0:
-        raise LociflowError("No loci were written: every split is empty.")
