@@ -53,10 +53,11 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
                                               grace_period=GRACE_S)
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # optuna names no module; the cause does
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "a database driver"
         raise LociflowError(
-            f"The storage {_safe(url)} needs the Python package {exc.name!r}, which is not installed "
-            "(PostgreSQL: pip install psycopg2-binary; MySQL: pip install pymysql)."
+            f"The storage {_safe(url)} needs the Python package {missing!r}, which is not installed "
+            "(PostgreSQL: pip install 'psycopg[binary]'; MySQL: pip install pymysql)."
         ) from None
     except Exception as exc:  # sqlalchemy's errors: a malformed URL, an unreachable server
         raise LociflowError(f"Cannot open the study storage {_safe(url)}: {exc.__class__.__name__}: "
