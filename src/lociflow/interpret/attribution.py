@@ -62,6 +62,18 @@ SEQUENCE_BRANCH = "seq"
 _BLOCK = 1024
 
 
+class _DeepLift(DeepLift):
+    """captum's DeepLift with max pooling passing the gradient to the maximum.
+
+    That is the default of the reference DeepLIFT implementation (and of tangermeme);
+    captum's own max-pool rule re-runs each pooling with indices and costs about a third
+    of the whole attribution on convolutional networks.
+    """
+
+    def _is_non_linear(self, module: nn.Module) -> bool:
+        return super()._is_non_linear(module) and not isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d))
+
+
 class Attributions(NamedTuple):
     """Saliency maps per branch, each ``[N, L, C]``."""
 
@@ -90,9 +102,9 @@ class ShapResult(NamedTuple):
     ``hypothetical["seq"][i, l, b]`` is the contribution base ``b`` would have had at
     position ``l``; the actual contribution is the hypothetical one of the base present.
     ``method`` is ``"deeplift"``, or ``"integrated_gradients"`` for recurrent networks.
-    ``delta`` [N] is sum(attributions) - (score - mean reference score); captum's rule
-    for max pooling does not keep DeepLIFT's summation exact when input and reference
-    peak at different positions, so it is reported rather than assumed to be zero.
+    ``delta`` [N] is sum(attributions) - (score - mean reference score); max pooling
+    keeps DeepLIFT's summation only approximately when input and reference peak at
+    different positions, so it is reported rather than assumed to be zero.
     """
 
     attributions: dict[str, np.ndarray]
@@ -237,8 +249,9 @@ def deep_lift_shap(
     to the score difference, and the multipliers give hypothetical contributions of
     every base at every position, the input TF-MoDISco needs.
 
-    captum's DeepLift propagates through layers it knows (ReLU, ELU, Sigmoid, Tanh,
-    Softplus, max pooling) and cannot see inside GRU/LSTM layers; for recurrent
+    captum's DeepLift applies the rescale rule to the activations it knows (ReLU, ELU,
+    Sigmoid, Tanh, Softplus; max pooling passes the gradient to the maximum, as in the
+    reference implementation) and cannot see inside GRU/LSTM layers; for recurrent
     networks the multipliers are therefore taken from integrated gradients (20 steps)
     against the same references, and ``method`` says so. Other activations (GELU, exp)
     pass plain gradients; ``delta`` shows what that costs.
@@ -266,7 +279,7 @@ def deep_lift_shap(
         kwargs = {"n_steps": 20, "method": "gausslegendre"}
     else:
         method = "deeplift"
-        explainer = DeepLift(network, multiply_by_inputs=False)
+        explainer = _DeepLift(network, multiply_by_inputs=False)
         kwargs = {}
 
     def multipliers(xs, refs, t):
