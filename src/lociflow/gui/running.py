@@ -93,11 +93,15 @@ def _job_view(job: jobs.Job, live: View | None, results: View | None) -> None:
         st.error(md_escape(result["message"]))
     if folder is not None:
         st.caption(f"Run folder: `{folder}`")
-    with st.expander("Log", expanded=status != "ok"):
-        st.code(job.log_text() or "(no output yet)", language=None)
+    with st.expander("Log", expanded=status not in ("ok", "stopped")):
+        output_tab, detail_tab = st.tabs(["Messages", "run.log (detailed)"])
+        output_tab.code(job.log_text() or "(no output yet)", language=None)
         log = (folder / "run.log") if folder else None
-        if log and log.exists() and status != "running":
-            st.caption(f"The detailed log is {log}")
+        if log and log.exists():
+            detail_tab.caption(str(log))
+            detail_tab.code(jobs.tail(log), language=None)
+        else:
+            detail_tab.caption("The run has not written its log yet.")
     if status == "running":
         if live and folder is not None:
             live(folder)
