@@ -42,3 +42,21 @@ def test_generated_names_never_collide(tmp_path):
         with open_run("train", tmp_path, {}) as run:
             names.add(run.name)
     assert len(names) == 20
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    from lociflow.io.atomic import write_text
+
+    write_text(tmp_path / "x.txt", "hi")
+    assert (tmp_path / "x.txt").stat().st_mode & 0o044 == 0o044
+
+
+def test_user_error_inside_a_run_is_logged_to_file_not_console(tmp_path, capsys):
+    import logging
+
+    with pytest.raises(LociflowError):
+        with open_run("preprocess", tmp_path, {}, name="r3"):
+            raise LociflowError("bad line 3")
+    assert "Traceback" not in capsys.readouterr().err
+    assert "Traceback" in (tmp_path / "r3.failed" / "run.log").read_text()
+    logging.getLogger("lociflow").handlers.clear()

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = {
-    "preprocess": ("lociflow.preprocess.pipeline", "preprocess"),
-    "train": ("lociflow.train", "train"),
-    "evaluate": ("lociflow.evaluate", "evaluate"),
-    "predict": ("lociflow.predict", "predict"),
-    "interpret": ("lociflow.interpret.run", "interpret"),
-    "search": ("lociflow.search", "search"),
+# Each stage is a callable module (see lociflow.stage): lociflow.train(config, output)
+# runs the stage, and lociflow.train.train is the same function.
+_STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
+_FUNCTIONS = {
     "load_model": ("lociflow.model.io", "load_model"),
     "open_dataset": ("lociflow.io.store", "open_dataset"),
 }
 
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *_STAGES, *_FUNCTIONS]
 
 
 def __getattr__(name: str):
     # Lazy, so that `import lociflow` and `lociflow --help` stay fast (no torch import).
-    if name in _API:
-        import importlib
+    import importlib
 
-        module, attr = _API[name]
+    if name in _STAGES:
+        return importlib.import_module(f"lociflow.{name}")
+    if name in _FUNCTIONS:
+        module, attr = _FUNCTIONS[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'lociflow' has no attribute {name!r}")

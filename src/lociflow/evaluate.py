@@ -234,3 +234,8 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     subtitle = summary_line(metrics)
     write_text(folder / "report.html", html_page(title, sections, subtitle=subtitle))
     return metrics
+
+
+from lociflow.stage import make_callable  # noqa: E402
+
+make_callable(__name__, "lociflow.evaluate", "evaluate")

@@ -163,3 +163,7 @@ def prediction_rows(meta: pd.DataFrame | None, probs: np.ndarray, classes: list[
         frame["call"] = call_column(probs, classes, thresholds)
     return frame
 
+
+from lociflow.stage import make_callable  # noqa: E402
+
+make_callable(__name__, "lociflow.predict", "predict")

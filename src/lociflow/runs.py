@@ -184,7 +184,12 @@ def open_run(
         kept = resume
         # the CLI names this file when it reports an unexpected error
         exc.lociflow_run_log = (final if kept else root / f"{name}.failed") / "run.log"  # type: ignore[attr-defined]
-        log.exception("run failed")
+        # the traceback goes to run.log only: the CLI shows a user error as one sentence,
+        # and prints the traceback of anything else itself
+        if isinstance(exc, LociflowError):
+            log.debug("run stopped by an input error: %s", exc, exc_info=True)
+        else:
+            log.debug("run failed", exc_info=True)
         raise
     finally:
         log.removeHandler(handler)

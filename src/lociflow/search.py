@@ -95,6 +95,18 @@ def search(config: SearchConfig | dict | str | os.PathLike, output: str | os.Pat
         return run.final_path
 
 
+def check_search(config: SearchConfig | dict | str | os.PathLike,
+                 train: TrainConfig | dict | str | os.PathLike | None = None) -> list[str]:
+    """Check a search as :func:`search` does before its first trial, without running it.
+
+    Raises :class:`~lociflow.errors.ConfigError` naming the first parameter whose name or
+    values cannot work with the base training config and the dataset (for live checks,
+    e.g. in the GUI). Returns the parameter names.
+    """
+    search_cfg, base = _load(config, train)
+    return [p.name for p in _prepare(search_cfg, base)["params"]]
+
+
 def _load(config: Any, train: Any) -> tuple[SearchConfig, TrainConfig]:
     if isinstance(config, (str, os.PathLike)):
         search_cfg = load_stage(SearchConfig, "search", config)
@@ -285,6 +297,9 @@ def _stop(processes) -> None:
     """Interrupt workers still running (their trials keep their folders), then wait for them."""
     import signal
 
+    deadline = time.time() + 10  # a Ctrl-C in a terminal reached them too: let them end on their own
+    for process in processes:
+        process.join(timeout=max(0.1, deadline - time.time()))
     for process in processes:
         if process.is_alive():
             os.kill(process.pid, signal.SIGINT)
@@ -334,3 +349,8 @@ def _relocate_ledger(ledger: Path, work: Path, final: Path) -> None:
         from lociflow.io.atomic import write_text
 
         write_text(ledger, ledger.read_text(encoding="utf-8").replace(str(work), str(final)))
+
+
+from lociflow.stage import make_callable  # noqa: E402
+
+make_callable(__name__, "lociflow.search", "search")

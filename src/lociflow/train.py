@@ -360,3 +360,8 @@ class _Fit:
         spec["branches"] = list(self.branches)  # a subset when config.branches leaves some out
         spec["channels"] = {b: self.dataset.channels[b] for b in self.branches}
         return spec
+
+
+from lociflow.stage import make_callable  # noqa: E402
+
+make_callable(__name__, "lociflow.train", "train")

@@ -9,8 +9,6 @@ is the target class's logit throughout (see :mod:`lociflow.interpret.scoring`).
 
 from __future__ import annotations
 
-import sys
-import types
 
 from lociflow.interpret.attribution import (
     Attributions,
@@ -74,18 +72,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lociflow.interpret' has no attribute {name!r}")
 
 
-class _StageModule(types.ModuleType):
-    """``lociflow.interpret`` is both this package and the stage function of the API.
+from lociflow.stage import make_callable  # noqa: E402
 
-    Importing any ``lociflow.interpret.*`` module binds the package to the attribute
-    ``lociflow.interpret``, hiding the lazily exported function; making the package
-    callable keeps ``lociflow.interpret(config, output)`` working either way.
-    """
-
-    def __call__(self, config, output, name=None, force=False):
-        from lociflow.interpret.run import interpret
-
-        return interpret(config, output, name=name, force=force)
-
-
-sys.modules[__name__].__class__ = _StageModule
+make_callable(__name__, "lociflow.interpret.run", "interpret")

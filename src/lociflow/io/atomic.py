@@ -16,6 +16,9 @@ from typing import IO, Any
 import numpy as np
 import yaml
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
@@ -24,6 +27,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file owner-only; outputs get the usual permissions instead
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with open(tmp, mode, **kwargs) as handle:
             yield handle
