@@ -14,6 +14,7 @@ import streamlit as st
 from lociflow.config import SearchConfig, TrainConfig
 from lociflow.errors import LociflowError
 from lociflow.gui import paths, settings, state, suggest
+from lociflow.gui.fields import md_escape
 from lociflow.gui.forms import Form
 from lociflow.gui.params import params_loader, read_params
 from lociflow.gui.running import job_panel, run_controls
@@ -65,9 +66,24 @@ def render() -> None:
     with st.expander("More options"):
         form.rest(title=None)
     config = form.check()
+    if config is not None and config.data is not None:
+        config = _checked_against_dataset(config, base)
     document = {"search": config.dump(), "train": base} if config is not None else None
     run_controls(STAGE, config, root, document=document)
-    job_panel(STAGE, root, results=show_search)
+    job_panel(STAGE, root, live=show_search, results=show_search)
+
+
+def _checked_against_dataset(config: SearchConfig, base: dict) -> SearchConfig | None:
+    """Check the space's names and values against the dataset and base, as the search will
+    before its first trial; a problem is shown and keeps Run disabled."""
+    from lociflow.search import check_search
+
+    try:
+        check_search(config, train=base)
+    except LociflowError as exc:
+        st.error(f"**Fix this before running:**\n- {md_escape(str(exc))}", icon="⚠️")
+        return None
+    return config
 
 
 def _latest_train_params(root: Path) -> str | None:
