@@ -206,6 +206,11 @@ def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarr
     chosen = meta.iloc[keep]
     groups = overlap_groups(chosen["chrom"].to_numpy(object).astype(str),
                             _int_or_minus_one(chosen["start"]), _int_or_minus_one(chosen["end"]))
+    largest = int(np.bincount(np.unique(groups, return_inverse=True)[1].reshape(-1)).max()) if len(groups) else 0
+    if largest > max(10, 0.02 * len(groups)):
+        log.warning("overlapping windows chain into a group of %d loci (of %d), which must stay in one split; "
+                    "split shares may differ from the ratios. Dense or tiled loci split better by chromosome.",
+                    largest, len(groups))
     split = random_split(labels[keep], cfg.split.ratios, rng_for(cfg.seed, STREAM_SPLIT), groups)
     return keep, split
 
