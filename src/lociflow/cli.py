@@ -316,6 +316,7 @@ def interpret(
     motif_db: Annotated[Optional[Path], typer.Option("--motif-db", help="MEME motif file to match against instead of JASPAR.")] = None,
     top: Annotated[Optional[int], typer.Option("--top", help="Most confident loci shown per class.")] = None,
     max_loci: Annotated[Optional[int], typer.Option("--max-loci", help="Loci analysed for dataset-wide methods.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for PyTorch; 1 is faster on busy machines.")] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     track: TrackOpt = None,
@@ -342,7 +343,7 @@ def interpret(
         extra = {"model": model, "data": data, "split": split, "input": [Path(p) for p in input_] if input_ else None,
                  "methods": methods, "motifs": motif, "motif_db": motif_db, "top": top, "max_loci": max_loci,
                  "genome": genome, "conservation": conservation, "tracks": _track_paths(track),
-                 "batch_size": batch_size, "device": device, "seed": seed}
+                 "batch_size": batch_size, "device": device, "threads": threads, "seed": seed}
         cfg = load_stage(InterpretConfig, "interpret", config, set_, extra)
         from lociflow.interpret.run import interpret as run
 

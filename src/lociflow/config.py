@@ -503,6 +503,10 @@ class InterpretConfig(StageConfig):
     jaspar_collection: Literal["CORE", "UNVALIDATED"] = "CORE"
     jaspar_taxon: str = Field(default="vertebrates", description="JASPAR taxonomic group, or all.")
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for PyTorch (default: one per core); "
+        "1 is much faster when other programs keep the cores busy.",
+    )
     batch_size: int = Field(default=256, ge=1)
     seed: int = 42
 

@@ -106,7 +106,7 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
     config : InterpretConfig, dict or YAML path
         ``model``; ``data`` + ``split`` or ``input`` files (+ ``genome``, ``conservation``,
         ``tracks``); ``methods`` (names or ``all``); per-method ``options``; ``top`` loci
-        per class; ``max_loci``; GIA ``motifs``; the motif database (``motif_db`` or
+        per class; ``max_loci``; GIA ``motifs``; ``threads``; the motif database (``motif_db`` or
         ``jaspar_release``/``jaspar_collection``/``jaspar_taxon``); ``device``; ``seed``.
     output : path
         Output root; the run folder is created inside it.
@@ -143,27 +143,39 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
     to_run, skipped = plan_methods(cfg.methods, model)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
     with open_run("interpret", output, cfg.dump(), name, force, summary_params=summary) as run:
-        from lociflow.interpret.analyses import Context, run_method
-        from lociflow.interpret.dashboard import write_dashboard
-        from lociflow.interpret.loci import choose_loci, read_loci
+        from lociflow.train import _torch_threads
 
-        loci = read_loci(cfg, model)
-        analysed, targets, shown = choose_loci(loci, cfg.top, cfg.max_loci, cfg.seed)
-        ctx = Context(cfg=cfg, model=model, loci=loci, analysed=analysed, targets=targets, shown=shown,
-                      options=options, folder=run.path, device=device, skipped=skipped)
-        log.info("interpreting %d loci (%d shown) with %s", len(analysed), sum(map(len, shown.values())),
-                 ", ".join(to_run) or "no method")
-        timings = {}
-        for method in to_run:
-            started = time.time()
-            run_method(ctx, method)
-            timings[method] = round(time.time() - started, 2)
-            log.info("%s done in %.1f s", method, timings[method])
-        ctx.save_arrays()
-        _write_tables(ctx, timings)
-        write_dashboard(ctx, timings)
-        run.record(loci=int(len(analysed)), methods=",".join(to_run), skipped=",".join(skipped))
+        with _torch_threads(cfg.threads):
+            n_loci = _run_all(cfg, model, to_run, skipped, options, device, run.path)
+        run.record(loci=n_loci, methods=",".join(to_run), skipped=",".join(skipped))
     return run.final_path
+
+
+def _run_all(cfg, model, to_run, skipped, options, device, folder: Path) -> int:
+    """Read and choose the loci, run every method, write arrays, tables and the dashboard.
+
+    Returns the number of loci analysed.
+    """
+    from lociflow.interpret.analyses import Context, run_method
+    from lociflow.interpret.dashboard import write_dashboard
+    from lociflow.interpret.loci import choose_loci, read_loci
+
+    loci = read_loci(cfg, model)
+    analysed, targets, shown = choose_loci(loci, cfg.top, cfg.max_loci, cfg.seed)
+    ctx = Context(cfg=cfg, model=model, loci=loci, analysed=analysed, targets=targets, shown=shown,
+                  options=options, folder=folder, device=device, skipped=skipped)
+    log.info("interpreting %d loci (%d shown) with %s", len(analysed), sum(map(len, shown.values())),
+             ", ".join(to_run) or "no method")
+    timings: dict[str, float] = {}
+    for method in to_run:
+        started = time.time()
+        run_method(ctx, method)
+        timings[method] = round(time.time() - started, 2)
+        log.info("%s done in %.1f s", method, timings[method])
+    ctx.save_arrays()
+    _write_tables(ctx, timings)
+    write_dashboard(ctx, timings)
+    return int(len(analysed))
 
 
 def _write_tables(ctx, timings: dict[str, float]) -> None:
