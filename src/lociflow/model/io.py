@@ -312,7 +312,9 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
     try:
         weights = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path} is corrupted or truncated ({exc}); train the model again or restore the file.") from None
+        raise ModelFileError(
+            f"{path} is corrupted or truncated ({exc}); train the model again or restore the file."
+        ) from None
     _check_weights(network, weights, path)
     network.load_state_dict(weights, strict=True)
     return network.to(device)

@@ -61,10 +61,6 @@ class LayerPlan:
     input: Shape
     output: Shape
 
-    @property
-    def label(self) -> str:
-        return f"{section_label(self.section)}, layer {self.index + 1} ({self.layer.type})"
-
 
 @dataclass
 class NetworkPlan:

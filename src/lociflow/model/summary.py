@@ -223,16 +223,18 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
         bottoms.append((x, bottom))
     centre = width / 2
     y = -row_h * (depth + 0.5)
-    _, bottom, top = box(centre, y, min(width - 0.3, col_w * 1.2), f"join: {_MERGE_TEXT[plan.merge]}\n{_shape_text(plan.merged)}", "join")
+    wide = min(width - 0.3, col_w * 1.2)
+    _, bottom, top = box(centre, y, wide, f"join: {_MERGE_TEXT[plan.merge]}\n{_shape_text(plan.merged)}", "join")
     for x, b in bottoms:
         arrow(x, b, centre, top)
     for layer in plan.common:
         y -= row_h
-        _, new_bottom, top = box(centre, y, min(width - 0.3, col_w * 1.2), _label(layer), layer.layer.type)
+        _, new_bottom, top = box(centre, y, wide, _label(layer), layer.layer.type)
         arrow(centre, bottom, centre, top)
         bottom = new_bottom
     y -= row_h
-    _, _, top = box(centre, y, min(width - 0.3, col_w * 1.2), f"linear + softmax\n{f'{n_classes} classes' if n_classes else 'one output per class'}", "output")
+    outputs = f"{n_classes} classes" if n_classes else "one output per class"
+    _, _, top = box(centre, y, wide, f"linear + softmax\n{outputs}", "output")
     arrow(centre, bottom, centre, top)
 
     stem = Path(path)
