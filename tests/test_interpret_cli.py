@@ -112,6 +112,9 @@ def test_bad_option_and_missing_input_are_refused(setup, tmp_path):
     data, model = setup
     code, _, err = cli("interpret", "--model", model, "--data", data, "--set", "options.ig.stepz=5", "-o", tmp_path)
     assert code == 2 and "did you mean 'steps'" in err
+    code, _, err = cli("interpret", "--model", model, "--data", data, "--set", "options.modisco.classes=[bund]",
+                       "-o", tmp_path)
+    assert code == 2 and "did you mean 'bound'" in err
     code, _, err = cli("interpret", "--model", model, "-o", tmp_path)
     assert code == 2 and "--data" in err and "--input" in err
     code, _, err = cli("interpret", "--model", model, "--data", data, "--split", "blackbox", "-o", tmp_path)

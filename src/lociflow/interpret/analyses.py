@@ -220,7 +220,7 @@ def _modisco(ctx: Context, opts: dict) -> None:
 
     rng = np.random.default_rng(ctx.cfg.seed)
     summaries, matches, found = [], [], {}
-    classes = opts.get("classes") or ctx.model.classes
+    classes = list(opts.get("classes") or ctx.model.classes)
     for k, cls in enumerate(ctx.model.classes):
         if cls not in classes:
             continue

@@ -35,6 +35,10 @@ _CSS = """
 .skipped td, .skipped th { text-align: left !important; }
 .wide img { width: 100%; }
 table.data td.logo-cell { text-align: center; }
+.cards { display: flex; flex-wrap: wrap; gap: .8rem; }
+.card { border: 1px solid #d1d9e0; border-radius: 6px; padding: .4rem .6rem; width: 290px; font-size: .8rem; }
+.card img { width: 100%; margin: .3rem 0; }
+.card .hits { color: #59636e; }
 """
 
 
@@ -187,21 +191,20 @@ def _filters_section(ctx) -> str:
 
     info = ctx.results["filters"]
     summary, matches, logos = info["summary"], info["matches"], info["logos"]
-    rows = []
+    cards = []
     for r in summary.itertuples():
         if r.filter not in logos:
             continue
-        rows.append(
-            f"<tr><td>{html.escape(r.filter)}</td><td class=\"logo-cell\">{img_tag(logos[r.filter], alt=r.filter)}</td>"
-            f"<td>{r.n_sites}</td><td>{r.influence:.4f}</td><td style=\"text-align:left\">"
-            f"{_matches_html(matches, 'filter', r.filter)}</td></tr>"
+        cards.append(
+            f'<div class="card"><b>{html.escape(r.filter)}</b> · {r.n_sites} sites · influence {r.influence:.3f}'
+            f"{img_tag(logos[r.filter], alt=r.filter)}<div class=\"hits\">{_matches_html(matches, 'filter', r.filter)}</div></div>"
         )
-    head = ("<tr><th>filter</th><th>logo (windows above half the filter's top activation)</th><th>sites</th>"
-            "<th>influence</th><th>JASPAR matches (Tomtom)</th></tr>")
-    return (f"<p>First-layer filters of the seq branch, most influential first (influence: mean change of the "
-            f"predicted probabilities when the filter is silenced). Matched against {html.escape(ctx.database().source)}; "
-            f"all filters in <code>filters.tsv</code>, matches in <code>filters_tomtom.tsv</code>.</p>"
-            f'<table class="data">{head}{"".join(rows)}</table>')
+    return (f"<p>First-layer filters of the seq branch, most influential first. Each logo counts the input windows "
+            f"that activate the filter above half its largest activation; influence is the mean change of the "
+            f"predicted probabilities when the filter is silenced. Matches: Tomtom against "
+            f"{html.escape(ctx.database().source)} (p- and q-values). All filters are in <code>filters.tsv</code>, "
+            f"every match in <code>filters_tomtom.tsv</code>.</p>"
+            f'<div class="cards">{"".join(cards)}</div>')
 
 
 def _modisco_section(ctx) -> str:

@@ -140,6 +140,12 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
         dataset = open_dataset(cfg.data)
         check_dataset(model, dataset)
         dataset.split(cfg.split)
+    for cls in options["modisco"]["classes"] or []:
+        if cls not in model.classes:
+            close = difflib.get_close_matches(str(cls), model.classes, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"options.modisco.classes names {cls!r}{hint}, which is not a class of the model; "
+                              f"its classes are {', '.join(model.classes)}.")
     to_run, skipped = plan_methods(cfg.methods, model)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
     with open_run("interpret", output, cfg.dump(), name, force, summary_params=summary) as run:
