@@ -228,11 +228,12 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
     study_name = config.study or run.name
     study = open_study(url, study_name, config, {k: v for k, v in prepared["base"].items()
                                                   if k not in _RUNTIME_OPTIONS})
+    before = len(study.trials)
     queued = requeue_interrupted(study, local_only=config.storage is None)
     existing = len(study.trials)
-    if existing:
-        log.info("continuing study %r: %d trial(s) so far (%d counted of %d), %d queued again", study_name,
-                 existing, counted(study), total, queued)
+    if before:
+        log.info("continuing study %r: %d trial(s) so far, %d of the %d wanted done or running; %d cut short "
+                 "and queued again", study_name, before, counted(study), total, queued)
     objective = Objective(params, prepared["base"], prepared["data"], run.path, run.final_path, run.root, run.name,
                           config.objective)
     plans = [WorkerPlan(url=url, study_name=study_name, config=config, params=params, total=total,

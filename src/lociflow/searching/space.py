@@ -152,15 +152,18 @@ def _parse_range(name: str, kind: str, raw: dict[str, Any]) -> Param:
         if value is None:
             raise ConfigError(f"{where}: {key} is required for type {kind}")
         if isinstance(value, bool) or not isinstance(value, number):
-            raise ConfigError(f"{where}: {key} must be {'a whole number' if kind == 'int' else 'a number'}, got {value!r}")
+            wanted = "a whole number" if kind == "int" else "a number"
+            raise ConfigError(f"{where}: {key} must be {wanted}, got {value!r}")
     low, high, step, log = raw["low"], raw["high"], raw.get("step"), bool(raw.get("log", False))
     if low >= high:
         raise ConfigError(f"{where}: low ({low}) must be below high ({high})")
     if step is not None:
         if isinstance(step, bool) or not isinstance(step, number) or step <= 0:
-            raise ConfigError(f"{where}: step must be a positive {'whole ' if kind == 'int' else ''}number, got {step!r}")
+            wanted = "whole number" if kind == "int" else "number"
+            raise ConfigError(f"{where}: step must be a positive {wanted}, got {step!r}")
         if log:
-            raise ConfigError(f"{where}: step and log: true exclude each other (Optuna samples a log scale without steps)")
+            raise ConfigError(f"{where}: step and log: true exclude each other "
+                              "(Optuna samples a log scale without steps)")
     if log and low <= 0:
         raise ConfigError(f"{where}: log: true needs low above 0 (got {low})")
     return Param(name, kind, low=low, high=high, step=step, log=log)
@@ -240,11 +243,13 @@ def _architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[
                           f"{_suggest(got, ['branches', 'common'])}")
     if parts[0] == "branches":
         if len(parts) != 4:
-            raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY, e.g. architecture.branches.seq.0.filters")
+            raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY, "
+                              "e.g. architecture.branches.seq.0.filters")
         branch, index, key = parts[1:]
         branches = list(architecture["branches"])
         if branch not in branches:
-            raise ConfigError(f"{where}: no branch {branch!r}{_suggest(branch, branches)}; branches: {', '.join(branches)}")
+            raise ConfigError(f"{where}: no branch {branch!r}{_suggest(branch, branches)}; "
+                              f"branches: {', '.join(branches)}")
         layers, section = architecture["branches"][branch], f"branch {branch}"
     else:
         if len(parts) != 3:
@@ -252,7 +257,8 @@ def _architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[
         index, key = parts[1:]
         layers, section = architecture["common"], "common"
     if not index.isdigit() or int(index) >= len(layers):
-        raise ConfigError(f"{where}: {section} has {len(layers)} layer(s), numbered from 0; {index!r} is not one of them")
+        raise ConfigError(f"{where}: {section} has {len(layers)} layer(s), numbered from 0; "
+                          f"{index!r} is not one of them")
     layer = layers[int(index)]
     valid = [k for k in LAYER_TYPES[layer["type"]].model_fields if k != "type"]
     if key not in valid:

@@ -203,7 +203,7 @@ def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float
 
     ``after_trial(study, frozen_trial)`` is called once each trial's result is stored.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials report their own outcome in the log
     study = optuna.load_study(study_name=plan.study_name, storage=make_storage(plan.url),
                               sampler=make_sampler(plan.config, plan.params, plan.seed),
                               pruner=make_pruner(plan.config, plan.epochs))
