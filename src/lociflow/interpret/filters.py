@@ -155,14 +155,15 @@ def filter_pfms(
     for _, y in passes("Filter activations"):
         top = torch.maximum(top, y.amax(dim=(0, 2)))
     cut = (threshold * top.clamp(min=0)).view(1, -1, 1)
-    pfms = torch.zeros((n_filters, k, channels), dtype=torch.float64, device=dev)
-    sites = torch.zeros(n_filters, dtype=torch.float64, device=dev)
+    # counts per batch are exact in float32; they are summed in float64 on the CPU (MPS has no float64)
+    pfms = np.zeros((n_filters, k, channels), dtype=np.float64)
+    sites = np.zeros(n_filters, dtype=np.int64)
     for x, y in passes("Filter sites"):
-        mask = ((y > cut) & (y > 0)).to(torch.float64)  # [B, F, L']
-        windows = _windows(conv, x).to(torch.float64)  # [B, L', k, C]
-        pfms += torch.einsum("bfl,blkc->fkc", mask, windows)
-        sites += mask.sum(dim=(0, 2))
-    return pfms.cpu().numpy(), sites.cpu().numpy().astype(np.int64), top.cpu().numpy()
+        mask = ((y > cut) & (y > 0)).float()  # [B, F, L']
+        windows = _windows(conv, x).float()  # [B, L', k, C]
+        pfms += torch.einsum("bfl,blkc->fkc", mask, windows).cpu().double().numpy()
+        sites += mask.sum(dim=(0, 2)).cpu().numpy().astype(np.int64)
+    return pfms, sites, top.cpu().numpy()
 
 
 def filter_influence(
