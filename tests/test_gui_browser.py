@@ -125,7 +125,9 @@ def settle(page) -> None:
 
 
 def open_page(page, url: str, path: str, title: str) -> None:
-    page.goto(f"{url}/{path}")
+    """Go to a stage's page as a user does: by its link in the sidebar."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+    page.wait_for_url(f"{url}/{path}")
     page.get_by_role("heading", name=title, exact=True).wait_for()
     settle(page)
     assert_no_exception(page)
