@@ -116,6 +116,7 @@ def fingerprint(config: SearchConfig, base: dict[str, Any]) -> str:
 
 def open_study(url: str, name: str, config: SearchConfig, base: dict[str, Any]) -> optuna.Study:
     """Create the study, or join the existing one if it was made for the same search."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # lociflow's log says what happens
     storage = make_storage(url)
     study = optuna.create_study(storage=storage, study_name=name, direction=direction(config), load_if_exists=True)
     mark = fingerprint(config, base)
