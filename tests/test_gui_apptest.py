@@ -464,3 +464,23 @@ def test_every_config_option_is_drawn_or_marked_as_not_applying(root, monkeypatc
     assert form._unplaced(form.model, ()) == []
     drawn = {path[0] for path in form.rendered}
     assert drawn >= {"seed"}  # options without a special place still appear (under More options)
+
+
+def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root):
+    at = page("preprocess")
+    uploader = next(u for u in at.get("file_uploader") if u.key == "preprocess::genome#upload")
+    uploader.set_value(("tiny.fa", b">chr1\nACGT\n", "text/plain")).run()
+    no_exception(at)
+    saved = root.resolve() / "uploads" / "tiny.fa"
+    assert saved.read_bytes() == b">chr1\nACGT\n"
+    assert at.text_input(key="preprocess::genome").value == str(saved)
+
+
+def test_path_picked_on_the_server_fills_the_field(root, tmp_path):
+    genome, _, _ = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    at.text_input(key="preprocess::genome#folder").set_value(str(genome.parent)).run()
+    at.selectbox(key="preprocess::genome#entry").set_value("genome.fa").run()
+    at.button(key="preprocess::genome#use").click().run()
+    no_exception(at)
+    assert at.text_input(key="preprocess::genome").value == str(genome)
