@@ -264,3 +264,51 @@ def test_postgres_storage_is_shared_by_two_searches(data, tmp_path):
     assert len(pd.read_csv(second / "trials.tsv", sep="\t")) == 3
     assert len(list((first / "trials").glob("trial-*"))) == 2 and len(list((second / "trials").glob("trial-*"))) == 1
     optuna.delete_study(study_name=config["search"]["study"], storage=url)
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+def test_trials_cut_short_do_not_count_and_are_queued_again_once():
+    from optuna.trial import TrialState
+
+    from lociflow.searching.study import counted, requeue_interrupted
+
+    study = optuna.create_study(direction="maximize")
+    for value in (0.7, 0.8):
+        study.enqueue_trial({"x": value})
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        study.tell(trial, value)
+    broken = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    broken.set_user_attr("error", "cannot train")
+    study.tell(broken, state=TrialState.FAIL)
+    cut = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    cut.set_user_attr("interrupted", True)
+    study.tell(cut, state=TrialState.FAIL)
+    crashed = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # left running by a crash
+    assert counted(study) == 4, "complete, complete, failed with an error, and the running one"
+    assert requeue_interrupted(study, local_only=True) == 2
+    waiting = [t for t in study.get_trials() if t.state == TrialState.WAITING]
+    assert sorted(t.user_attrs["retry_of"] for t in waiting) == [cut.number, crashed.number]
+    assert counted(study) == 3
+    assert requeue_interrupted(study, local_only=True) == 0, "queued once only"
+
+
+def test_a_crashed_search_folder_is_found_again_and_a_running_one_is_refused(tmp_path):
+    import fcntl
+
+    from lociflow.search import _continuing
+
+    orphan = tmp_path / ".crashed.tmp-abc123"
+    orphan.mkdir()
+    (orphan / "search.lock").touch()
+    assert _continuing(tmp_path, "crashed", force=False)
+    assert (tmp_path / "crashed" / "search.lock").exists() and not orphan.exists()
+
+    running = tmp_path / ".busy.tmp-def456"
+    running.mkdir()
+    with open(running / "search.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(LociflowError, match="A search named 'busy' is running"):
+            _continuing(tmp_path, "busy", force=False)
+    assert not _continuing(tmp_path, "new", force=False)

@@ -218,7 +218,6 @@ def _delete_remote_study(url: str, study_name: str) -> None:
 
 
 def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
-    from lociflow.searching import outputs
     from lociflow.searching.study import (WorkerPlan, counted, open_study, requeue_interrupted, storage_url,
                                           worker_seed)
     from lociflow.searching.trial import Objective
@@ -240,9 +239,7 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
                         lock_path=run.path / "budget.lock", seed=worker_seed(config.seed, i, existing),
                         epochs=prepared["epochs"]) for i in range(config.workers)]
 
-    def after_trial(trial_study, frozen) -> None:
-        outputs.write_trials(run.path, trial_study, params, config.objective)
-
+    after_trial = _TrialsWriter(run.path, params, config.objective)
     try:
         if config.workers == 1:
             from lociflow.searching.study import work
@@ -252,6 +249,18 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
             _run_processes(plans, objective, after_trial, study, total)
     finally:
         _finish(run, study, config, params)
+
+
+class _TrialsWriter:
+    """Rewrite ``trials.tsv`` after each trial (a class, so that spawned workers can receive it)."""
+
+    def __init__(self, folder: Path, params, objective: str):
+        self.folder, self.params, self.objective = folder, params, objective
+
+    def __call__(self, study, frozen) -> None:
+        from lociflow.searching import outputs
+
+        outputs.write_trials(self.folder, study, self.params, self.objective)
 
 
 def _run_processes(plans, objective, after_trial, study, total: int) -> None:
