@@ -49,7 +49,7 @@ def started(monkeypatch):
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_string(f"from lociflow.gui.pages import {name}\n{name}.render()", default_timeout=60)
+    at = AppTest.from_string(f"from lociflow.gui.screens import {name}\n{name}.render()", default_timeout=60)
     return at.run()
 
 
@@ -484,3 +484,8 @@ def test_path_picked_on_the_server_fills_the_field(root, tmp_path):
     at.button(key="preprocess::genome#use").click().run()
     no_exception(at)
     assert at.text_input(key="preprocess::genome").value == str(genome)
+
+
+def test_hardware_devices_default_reads_as_the_cli_default(root):
+    at = page("train")
+    assert at.text_area(key="train::devices").value == "auto"

@@ -211,6 +211,9 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     page = browser_page
     started = time.time()
 
+    # a page's own address works in a fresh session (a bookmark, a reload after a restart)
+    page.goto(f"{url}/runs")
+    page.get_by_role("heading", name="Runs", exact=True).wait_for()
     page.goto(url)
     page.get_by_role("heading", name="lociflow", exact=True).wait_for()
     for stage in ("Preprocess", "Train", "Evaluate", "Predict", "Interpret"):

@@ -19,7 +19,7 @@ def root(tmp_path, monkeypatch):
 
 def test_a_mistyped_parameter_names_the_nearest_one_and_keeps_run_disabled(root, synthetic_dataset):
     data = synthetic_dataset(n=80, window=30)
-    at = AppTest.from_string("from lociflow.gui.pages import search\nsearch.render()", default_timeout=60).run()
+    at = AppTest.from_string("from lociflow.gui.screens import search\nsearch.render()", default_timeout=60).run()
     at.text_input(key="search::data").set_value(str(data))
     at.text_area(key="search::space").set_value("learning_rat: {type: float, low: 0.001, high: 0.1}\n")
     at.run()

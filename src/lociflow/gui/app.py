@@ -1,7 +1,7 @@
 """The lociflow web GUI (Streamlit): ``lociflow gui`` runs ``streamlit run`` on this file.
 
 The home page names the tool and links every stage; each stage has its own page
-(:mod:`lociflow.gui.pages`). The output root comes from ``--output-root`` after the
+(:mod:`lociflow.gui.screens`). The output root comes from ``--output-root`` after the
 ``--`` of ``streamlit run app.py -- --output-root DIR`` (or the environment variable
 ``LOCIFLOW_GUI_OUTPUT_ROOT``).
 """
@@ -17,7 +17,7 @@ import streamlit as st
 
 from lociflow import __version__
 from lociflow.gui import settings
-from lociflow.gui.pages import evaluate, interpret, predict, preprocess, runs, search, train
+from lociflow.gui.screens import evaluate, interpret, predict, preprocess, runs, search, train
 from lociflow.gui.worker import stage_available
 
 STEPS = [

@@ -80,4 +80,5 @@ def yaml_text(value: Any) -> str:
     """A value as the YAML a user would type (empty for nothing)."""
     if value in (None, {}, []):
         return ""
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False).strip()
+    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=False).strip()
+    return text.removesuffix("\n...").strip()  # a lone scalar ends with a document marker
