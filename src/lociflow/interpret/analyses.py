@@ -172,7 +172,7 @@ def _temporal(ctx: Context, opts: dict) -> None:
 def _optimize(ctx: Context, opts: dict) -> None:
     from lociflow.interpret.optimize import optimize_class, plot_logo
 
-    rows, figures = [], []
+    rows, found = [], {}
     for k, cls in enumerate(ctx.model.classes):
         result = optimize_class(ctx.network, ctx.model.channels, ctx.model.window, k, n_restarts=opts["n_restarts"],
                                 steps=opts["steps"], lr=opts["lr"], l2=opts["l2"], random_state=ctx.cfg.seed,
@@ -180,11 +180,16 @@ def _optimize(ctx: Context, opts: dict) -> None:
         ctx.arrays[f"optimize_pwm_class{k}"] = result.pwms
         for rank, (seq, score) in enumerate(zip(result.sequences, result.scores), start=1):
             rows.append({"class": cls, "rank": rank, "score": float(score), "sequence": seq})
-        path = plot_logo(result.pwms[0], ctx.plot_path("optimize", f"class{k}.png"), alphabet=ctx.letters,
-                         title=f"{cls}: optimized sequence (score {result.scores[0]:.2f})")
-        figures.append((path, f"{cls}: {result.sequences[0]}"))
+        # logos of at most 50 positions each stay legible on a page
+        logos = []
+        for start in range(0, ctx.model.window, 50):
+            stop = min(ctx.model.window, start + 50)
+            path = ctx.plot_path("optimize", f"class{k}_{start + 1}-{stop}.png")
+            logos.append(plot_logo(result.pwms[0][start:stop], path, alphabet=ctx.letters,
+                                   title=f"{cls}: positions {start + 1}-{stop}"))
+        found[cls] = {"logos": logos, "result": result}
     ctx.tables["optimize.tsv"] = pd.DataFrame(rows)
-    ctx.figures["optimize"] = figures
+    ctx.results["optimize"] = found
 
 
 def _filters(ctx: Context, opts: dict) -> None:

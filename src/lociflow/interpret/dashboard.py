@@ -39,6 +39,8 @@ table.data td.logo-cell { text-align: center; }
 .card { border: 1px solid #d1d9e0; border-radius: 6px; padding: .4rem .6rem; width: 290px; font-size: .8rem; }
 .card img { width: 100%; margin: .3rem 0; }
 .card .hits { color: #59636e; }
+table.restarts td.sequence { text-align: left; word-break: break-all;
+                             font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .8rem; }
 """
 
 
@@ -186,6 +188,24 @@ def _matches_html(matches: pd.DataFrame, key_column: str, key: str) -> str:
     )
 
 
+def _optimize_section(ctx) -> str:
+    from lociflow.report import img_tag
+
+    parts = ["<p>The sequence each class score is highest for: gradient ascent on a relaxed sequence (a "
+             "probability per base and position), best of several seeded restarts. It shows what the model would "
+             "like to see, often several copies of its motifs; trust the motifs, not their arrangement. "
+             "Every restart is in <code>optimize.tsv</code>.</p>"]
+    for cls, info in ctx.results["optimize"].items():
+        result = info["result"]
+        parts.append(f"<h3>{html.escape(cls)}</h3>")
+        parts.extend(f'<div class="wide">{img_tag(path, alt=cls)}</div>' for path in info["logos"])
+        rows = "".join(f'<tr><td>{rank}</td><td>{score:.2f}</td><td class="sequence">{html.escape(seq)}</td></tr>'
+                       for rank, (seq, score) in enumerate(zip(result.sequences, result.scores), start=1))
+        parts.append(f'<table class="data restarts"><tr><th>restart</th><th>class score</th><th>sequence</th></tr>'
+                     f"{rows}</table>")
+    return "".join(parts)
+
+
 def _filters_section(ctx) -> str:
     from lociflow.report import img_tag
 
@@ -262,10 +282,8 @@ def write_dashboard(ctx, timings: dict[str, float]) -> Path:
     if "seq" in ctx.inputs:
         for c, cls in enumerate(ctx.model.classes):
             sections.append((f"Class {cls}: most confident loci", _class_section(ctx, c)))
-    if "optimize" in ctx.figures:
-        sections.append(("Class optimization", _figures_section(
-            ctx, "optimize", "The sequence each class score is highest for (gradient ascent on a relaxed sequence, "
-            "best of several seeded restarts); every restart is in optimize.tsv.", "optimize.tsv")))
+    if "optimize" in ctx.results:
+        sections.append(("Class optimization", _optimize_section(ctx)))
     if "filters" in ctx.results:
         sections.append(("Filters", _filters_section(ctx)))
     if "modisco" in ctx.results:
