@@ -83,11 +83,12 @@ def search(config: SearchConfig | dict | str | os.PathLike, output: str | os.Pat
     summary = {"data": str(prepared["data"]), "sampler": search_cfg.sampler, "pruner": search_cfg.pruner,
                "objective": search_cfg.objective, "trials": search_cfg.trials, "workers": search_cfg.workers,
                "space": ",".join(p.name for p in prepared["params"])}
-    with open_run("search", root, search_cfg.dump(), name, force=force and not resume, summary_params=summary,
+    record = {**search_cfg.dump(), "data": str(prepared["data"])}
+    with open_run("search", root, record, name, force=force and not resume, summary_params=summary,
                   keep_on_interrupt=True, resume=resume) as run:
         from lociflow.io.atomic import write_yaml
 
-        write_yaml(run.path / "params.yaml", {"search": search_cfg.dump(), "train": prepared["base_record"]},
+        write_yaml(run.path / "params.yaml", {"search": record, "train": prepared["base_record"]},
                    header=f"lociflow search run {name}\nlociflow search --config params.yaml reproduces it "
                    "(rerun with the same -o and --name to continue it)")
         with _held(run.path / "search.lock"):
