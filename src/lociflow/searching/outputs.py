@@ -124,6 +124,8 @@ def plot_history(frame: pd.DataFrame, objective: str, maximize: bool, path: Path
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for state, marker, colour in (("complete", "o", "tab:blue"), ("pruned", "x", "tab:gray")):
         part = done[done["state"] == state]
+        if part.empty:
+            continue
         ax.scatter(part["number"], part[column].astype(float), marker=marker, color=colour, label=state, zorder=3)
     complete = done[done["state"] == "complete"].sort_values("number")
     if not complete.empty:
