@@ -105,3 +105,21 @@ def test_pruning_reports_the_validation_loss_each_epoch_and_stops_training():
     minimising.on_train_epoch_end(SimpleNamespace(callback_metrics={"val_loss": 0.3}, current_epoch=0,
                                                   should_stop=False), None)
     assert minimising.trial.reports == [(1, 0.3)]
+
+
+def test_a_branch_section_name_applies_to_trials_with_that_branch_only(two_branches):
+    from lociflow.searching.space import check_space
+
+    flat = {"type": "conv", "filters": 4, "kernel": 3}  # no pooling: repeating it keeps the lengths equal
+    base = {"architecture": {"branches": {"seq": [flat], "cons": [flat]}, "common": [{"type": "pool"}]}}
+    space = parse_space({"branches": {"type": "categorical", "choices": [["seq"], ["seq", "cons"]]},
+                         "layers.cons": {"type": "int", "low": 1, "high": 2}})
+    check_space(space, base, two_branches)  # fits the choice with cons
+    without = trial_config({"branches": ["seq"], "layers.cons": 2}, base, two_branches)
+    assert list(without.architecture["branches"]) == ["seq"], "ignored where the branch is left out"
+    with_cons = trial_config({"branches": ["seq", "cons"], "layers.cons": 2}, base, two_branches)
+    assert len(with_cons.architecture["branches"]["cons"]) == 2
+    only_seq = parse_space({"branches": {"type": "categorical", "choices": [["seq"]]},
+                            "layers.cons": {"type": "int", "low": 1, "high": 2}})
+    with pytest.raises(ConfigError, match="no section 'cons'"):
+        check_space(only_seq, base, two_branches)

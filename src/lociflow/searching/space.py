@@ -29,20 +29,23 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from lociflow.config import TrainConfig, _suggest, parse_stage
 from lociflow.errors import ConfigError
+from lociflow.searching.names import architecture_target, is_architecture_name, misfit
 
 PARAM_KEYS = {
     "int": ("type", "low", "high", "step", "log"),
     "float": ("type", "low", "high", "step", "log"),
     "categorical": ("type", "choices"),
 }
-NOT_SEARCHABLE = ("data",)
 _PRIMITIVE = (type(None), bool, int, float, str)
+
+log = logging.getLogger("lociflow.search")
 
 
 @dataclass(frozen=True)
@@ -169,104 +172,6 @@ def _parse_range(name: str, kind: str, raw: dict[str, Any]) -> Param:
     return Param(name, kind, low=low, high=high, step=step, log=log)
 
 
-# --------------------------------------------------------------------------- names
-
-
-def option_names() -> list[str]:
-    """Every parameter name that does not depend on the architecture (for suggestions)."""
-    from lociflow.training.module import SCHEDULE_OPTIONS
-
-    names = []
-    for field, info in TrainConfig.model_fields.items():
-        if field in NOT_SEARCHABLE:
-            continue
-        names.append(field)
-        sub = _section_model(info.annotation)
-        if sub is not None:
-            names += [f"{field}.{k}" for k in sub.model_fields]
-    names += sorted({f"schedule_options.{k}" for opts in SCHEDULE_OPTIONS.values() for k in opts})
-    return names
-
-
-def _section_model(annotation: Any):
-    from pydantic import BaseModel
-
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-def is_architecture_name(name: str) -> bool:
-    """Whether a parameter changes the resolved architecture (``layers.*``, ``architecture.*``)."""
-    return name.startswith("layers.") or name.startswith("architecture.")
-
-
-def check_name(name: str, architecture: dict[str, Any], search_options: list[str] | None = None) -> None:
-    """Raise :class:`ConfigError` naming the nearest valid name when ``name`` is not a parameter.
-
-    ``architecture`` is a resolved architecture the name must fit (``layers.*`` and
-    ``architecture.*`` names).
-    """
-    if name.startswith("layers."):
-        section = name[len("layers."):]
-        sections = [*architecture["branches"], "common"]
-        if section not in sections:
-            raise ConfigError(f"search.{name}: no section {section!r}{_suggest(section, sections)}; "
-                              f"sections: {', '.join(sections)}")
-        return
-    if name.startswith("architecture."):
-        _architecture_target(name, architecture)
-        return
-    if name == "architecture" or name in option_names():
-        return
-    if "." not in name and name in TrainConfig.model_fields:  # data
-        raise ConfigError(f"search.{name}: {name} cannot be searched (every trial trains on the search's dataset)")
-    candidates = [*option_names(), *(f"layers.{s}" for s in [*architecture["branches"], "common"]),
-                  *(search_options or [])]
-    raise ConfigError(
-        f"search: unknown parameter {name!r}{_suggest(name, candidates)}. A parameter is a training option "
-        "(learning_rate, batch_size, preset, branches, ...), a dotted option (early_stopping.patience), "
-        "layers.SECTION, or architecture.branches.BRANCH.N.KEY / architecture.common.N.KEY."
-    )
-
-
-def _architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[dict[str, Any]], int, str]:
-    """The layer list, index and key that an ``architecture.*`` name sets (checked)."""
-    from lociflow.model.spec import LAYER_TYPES
-
-    parts = name.split(".")[1:]
-    where = f"search.{name}"
-    if not parts or parts[0] not in ("branches", "common"):
-        got = parts[0] if parts else ""
-        raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY or architecture.common.N.KEY"
-                          f"{_suggest(got, ['branches', 'common'])}")
-    if parts[0] == "branches":
-        if len(parts) != 4:
-            raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY, "
-                              "e.g. architecture.branches.seq.0.filters")
-        branch, index, key = parts[1:]
-        branches = list(architecture["branches"])
-        if branch not in branches:
-            raise ConfigError(f"{where}: no branch {branch!r}{_suggest(branch, branches)}; "
-                              f"branches: {', '.join(branches)}")
-        layers, section = architecture["branches"][branch], f"branch {branch}"
-    else:
-        if len(parts) != 3:
-            raise ConfigError(f"{where}: expected architecture.common.N.KEY, e.g. architecture.common.0.units")
-        index, key = parts[1:]
-        layers, section = architecture["common"], "common"
-    if not index.isdigit() or int(index) >= len(layers):
-        raise ConfigError(f"{where}: {section} has {len(layers)} layer(s), numbered from 0; "
-                          f"{index!r} is not one of them")
-    layer = layers[int(index)]
-    valid = [k for k in LAYER_TYPES[layer["type"]].model_fields if k != "type"]
-    if key not in valid:
-        raise ConfigError(f"{where}: layer {index} of {section} is a {layer['type']} layer without option {key!r}"
-                          f"{_suggest(key, valid)}; its options: {', '.join(valid)}")
-    return layers, int(index), key
-
-
 # --------------------------------------------------------------------------- applying values
 
 
@@ -322,10 +227,13 @@ def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> Train
             _set_dotted(config, name, value)
     if shaped:
         architecture = resolved_architecture(parse_stage(TrainConfig, config, "train"), dataset)
+        for name in list(shaped):
+            if name.startswith("layers.") and misfit(name, architecture) is not None:
+                log.info("%s does not apply to this trial's architecture: ignored", name)
+                del shaped[name]
         for name, value in shaped.items():
             if name.startswith("layers."):
                 section = name[len("layers."):]
-                check_name(name, architecture)
                 if section == "common":
                     architecture["common"] = set_layer_count(architecture["common"], int(value), section)
                 else:
@@ -333,7 +241,10 @@ def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> Train
                                                                         int(value), section)
         for name, value in shaped.items():
             if name.startswith("architecture."):
-                layers, index, key = _architecture_target(name, architecture)
+                if misfit(name, architecture) is not None:  # layer numbers refer to the counted sections
+                    log.info("%s does not apply to this trial's architecture: ignored", name)
+                    continue
+                layers, index, key = architecture_target(name, architecture)
                 layers[index][key] = value
         config["architecture"] = architecture
     return parse_stage(TrainConfig, config, "train")
@@ -369,22 +280,29 @@ def check_space(params: list[Param], base: dict[str, Any], dataset, search_optio
     Each value is applied alone to the base config (and, for architecture parameters, to
     each preset and branch choice of the space) and the network is planned, so a name that
     does not exist, a value training refuses or a layer count that pools a branch to
-    nothing fails at once, naming the parameter.
+    nothing fails at once, naming the parameter. An architecture name must fit at least one
+    of those choices (``layers.fold`` needs a choice with the fold branch); trials whose
+    architecture it does not fit ignore it.
     """
     contexts: list[dict[str, Any]] = [{}]
     for param in params:
-        if param.name in ("preset", "branches", "architecture"):
-            contexts = [{**c, param.name: v} for c in contexts for v in param.choices] if param.kind == "categorical" \
-                else contexts
+        if param.name in ("preset", "branches", "architecture") and param.kind == "categorical":
+            contexts = [{**c, param.name: v} for c in contexts for v in param.choices]
+    fitting: dict[str, list[dict[str, Any]]] = {}
     for param in params:
-        for context in contexts if is_architecture_name(param.name) else [{}]:
+        tried = contexts if is_architecture_name(param.name) else [{}]
+        problems = []
+        for context in tried:
             config = parse_stage(TrainConfig, {**base, **context}, "train")
-            try:
-                check_name(param.name, resolved_architecture(config, dataset), search_options)
-            except ConfigError as exc:
-                raise ConfigError(f"{exc}{_context_note(context)}") from None
+            problem = misfit(param.name, resolved_architecture(config, dataset), search_options)
+            if problem is None:
+                fitting.setdefault(param.name, []).append(context)
+            else:
+                problems.append(ConfigError(f"{problem}{_context_note(context)}"))
+        if param.name not in fitting:
+            raise problems[0]
     for param in params:
-        for context in contexts if is_architecture_name(param.name) else [{}]:
+        for context in fitting[param.name]:
             for value in param.extremes():
                 values = {**{k: v for k, v in context.items() if k != param.name}, param.name: value}
                 try:
