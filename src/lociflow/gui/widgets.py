@@ -22,16 +22,23 @@ if TYPE_CHECKING:
 
 
 
+_UNSET = "\u2205"  # stands for None in a choice list (Streamlit shows None as "nothing chosen")
+
+
 def _choice(form: Form, path, info, label, help, none_label: str = "(not set)", **_) -> Any:
     ann, optional = unwrap(info.annotation)
-    options = [*([None] if optional else []), *get_args(ann)]
+    options = [*([_UNSET] if optional else []), *get_args(ann)]
     key = form.key(path)
-    state.init(key, default_of(info))
+    default = _UNSET if default_of(info) is None else default_of(info)
+    state.init(key, default)
+    if st.session_state[key] is None:
+        st.session_state[key] = _UNSET
     if st.session_state[key] not in options:
-        st.session_state[key] = default_of(info)
-    st.selectbox(label, options, key=key, help=help, format_func=lambda v: none_label if v is None else str(v))
+        st.session_state[key] = default
+    st.selectbox(label, options, key=key, help=help, format_func=lambda v: none_label if v == _UNSET else str(v))
     state.keep(key)
-    return st.session_state[key]
+    value = st.session_state[key]
+    return None if value == _UNSET else value
 
 
 def _flag(form: Form, path, info, label, help, **_) -> bool:
@@ -215,6 +222,8 @@ def _yaml(form: Form, path, info, label, help, height: int = 120, **_) -> Any:
     _, optional = unwrap(info.annotation)
     key = form.key(path)
     state.init(key, yaml_text(default_of(info)))
+    if not isinstance(default_of(info), (dict, list)):
+        height = 68  # a single value: one line is enough
     st.text_area(f"{label} (YAML)", key=key, help=help, height=height)
     state.keep(key)
     text = st.session_state[key].strip()
