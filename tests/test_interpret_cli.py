@@ -31,7 +31,8 @@ def cli(*args):
 
 
 FAST = ["--set", "options.optimize.steps=20", "--set", "options.optimize.n_restarts=2",
-        "--set", "options.modisco.loci=40", "--set", "options.modisco.classes=[bound]", "--set", "options.ig.steps=16", "--set", "options.deepshap.n_shuffles=4"]
+        "--set", "options.modisco.loci=40", "--set", "options.modisco.classes=[bound]", "--set", "options.ig.steps=16", "--set", "options.deepshap.n_shuffles=4",
+        "--set", "options.gia.positions=10", "--threads", 1]
 
 
 @pytest.mark.slow
@@ -73,7 +74,8 @@ def test_all_methods_on_a_cnn_skip_temporal_and_write_dashboard_arrays_and_table
 def test_gia_with_the_planted_motif_beats_its_shuffle(setup, tmp_path):
     data, model = setup
     code, out, err = cli("interpret", "--model", model, "--data", data, "--methods", "gia,saliency",
-                         "--motif", "TGTAAATA", "--motif", "GATA", "--top", 1, "-o", tmp_path)
+                         "--motif", "TGTAAATA", "--motif", "GATA", "--top", 1, "--threads", 1,
+                         "--set", "options.gia.positions=10", "--set", "options.gia.backgrounds=100", "-o", tmp_path)
     assert code == 0, err
     folder = Path(out.strip().splitlines()[-1])
     gia = pd.read_csv(folder / "gia.tsv", sep="\t").set_index(["motif", "class"])
