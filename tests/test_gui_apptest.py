@@ -120,7 +120,7 @@ def test_train_form_starts_with_the_cli_defaults(root):
     assert at.number_input(key="train::early_stopping.patience").value == 10
     preset = at.selectbox(key="train::preset")
     assert preset.options[preset.index] == "default (cnn)"
-    assert "Dataset folder: required" in messages(at)
+    assert "data: required" in messages(at)
 
 
 # --------------------------------------------------------------------------- validation

@@ -85,7 +85,7 @@ def _path(form: Form, path, info, label, help, exists: bool = True, dir: bool | 
     values = paths.path_field(form.key(path), label, help, form.upload_dir, placeholder=placeholder,
                               initial=initial)
     if required and not values:
-        form.problem(path, f"{label}: required")
+        form.problem(path, "required")
     if len(values) > 1:
         form.problem(path, "one path only here")
     if exists:
@@ -101,7 +101,7 @@ def _paths(form: Form, path, info, label, help, exists: bool = True, dir: bool |
     values = paths.path_field(form.key(path), label, help, form.upload_dir, multiple=True,
                               placeholder=placeholder)
     if required and not values:
-        form.problem(path, f"{label}: required")
+        form.problem(path, "required")
     if exists:
         for message in paths.missing_paths(values, dir):
             form.problem(path, message)
@@ -214,7 +214,7 @@ def _class_files(form: Form, path, info, label, help, rows: int = 2, required: b
             result[name] = files
     _row_buttons(key, "class", minimum=1)
     if required and not result:
-        form.problem(path, f"{label}: name the classes and give each its files")
+        form.problem(path, "name the classes and give each its files")
     return result
 
 
