@@ -5,7 +5,9 @@ Run ``python bench/train.py`` (``--quick`` for a smoke run, ``--preset``, ``--th
 ``--data DATASET`` to use a real dataset instead of the synthetic one).
 
 - Bare loop: the training split loaded once into a float32 tensor; each step slices a
-  shuffled batch, runs forward, backward and the optimizer step. Nothing else.
+  shuffled batch, runs forward, backward and the optimizer step. Nothing else. It runs with
+  PyTorch's deterministic algorithms, as lociflow does on the CPU (the ratio compares like with
+  like), and once more without them (``bare-nondet``) to show what determinism costs.
 - lociflow: :func:`lociflow.train.train` with validation each epoch; a callback times only
   the training part of every epoch (first batch fetched to last step done) and the time the
   loop spends between one step's end and the next step's start (fetching and converting the
@@ -67,8 +69,15 @@ class StepClock(L.Callback):
                             "wait": self._wait, "samples": self._samples})
 
 
-def bare_loop(dataset, architecture, batch_size: int, epochs: int, lr: float, seed: int) -> list[dict[str, float]]:
-    """The simplest correct training loop over the same data and network."""
+def bare_loop(dataset, architecture, batch_size: int, epochs: int, lr: float, seed: int,
+              deterministic: bool = True) -> list[dict[str, float]]:
+    """The simplest correct training loop over the same data and network.
+
+    ``deterministic`` selects PyTorch's deterministic algorithms, as lociflow does on the CPU
+    so that a seed gives identical weights; without them the bare loop shows what that choice
+    costs, apart from Lightning and data loading.
+    """
+    torch.use_deterministic_algorithms(deterministic)
     torch.manual_seed(seed)
     network = build_network(architecture, dataset.channels, dataset.window, len(dataset.classes))
     split = dataset.split("train")
@@ -136,16 +145,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"preset {args.preset}, {n_train} training loci of {dataset.window} positions, "
               f"branches {', '.join(dataset.branches)}, batch {args.batch_size}, {args.epochs} epochs "
               f"(first not counted), torch {torch.__version__}, {os.cpu_count()} cores")
-        print(f"{'threads':>7} {'loop':>9} {'samples/s':>10} {'samples/cpu-s':>14} {'data wait':>10}")
+        print(f"{'threads':>7} {'loop':>11} {'samples/s':>10} {'samples/cpu-s':>14} {'data wait':>10}")
         for threads in args.threads:
             torch.set_num_threads(threads)
-            bare = rates(bare_loop(dataset, architecture, args.batch_size, args.epochs, 1e-3, 42))
+            free = rates(bare_loop(dataset, architecture, args.batch_size, args.epochs, 1e-3, 42, False))
+            bare = rates(bare_loop(dataset, architecture, args.batch_size, args.epochs, 1e-3, 42, True))
             ours = rates(lociflow_loop(data, args.preset, args.batch_size, args.epochs, 1e-3, 42, threads,
                                        tmp / f"runs{threads}"))
-            for label, r in (("bare", bare), ("lociflow", ours)):
+            torch.use_deterministic_algorithms(False)
+            for label, r in (("bare-nondet", free), ("bare", bare), ("lociflow", ours)):
                 wait = f"{100 * r['wait_share']:.1f}%" if label == "lociflow" else "-"
-                print(f"{threads:>7} {label:>9} {r['per_s']:>10.0f} {r['per_cpu_s']:>14.0f} {wait:>10}")
-            print(f"{threads:>7} {'ratio':>9} {ours['per_s'] / bare['per_s']:>10.3f} "
+                print(f"{threads:>7} {label:>11} {r['per_s']:>10.0f} {r['per_cpu_s']:>14.0f} {wait:>10}")
+            print(f"{threads:>7} {'ratio':>11} {ours['per_s'] / bare['per_s']:>10.3f} "
                   f"{ours['per_cpu_s'] / bare['per_cpu_s']:>14.3f}   (lociflow / bare; target >= 0.90)")
 
 
