@@ -4,6 +4,7 @@ section, and the messages for bad input."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -30,7 +31,13 @@ train:
 
 
 def invoke(*args):
-    result = runner.invoke(app, [str(a) for a in args])
+    logger = logging.getLogger("lociflow")
+    handlers = list(logger.handlers)
+    try:
+        result = runner.invoke(app, [str(a) for a in args])
+    finally:
+        # the CLI's console handler writes to the runner's stream, closed after invoke
+        logger.handlers[:] = handlers
     return result.exit_code, result.stdout, result.stderr
 
 
