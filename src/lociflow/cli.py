@@ -58,16 +58,17 @@ def main(
 
 
 def _console_logging(level: int) -> None:
+    # Replace any console handler from an earlier call: its stream may be gone (tests run
+    # many commands in one process, each with its own stderr).
     logger = logging.getLogger("lociflow")
     logger.setLevel(logging.DEBUG)
-    if not any(getattr(h, "_lociflow_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler._lociflow_console = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-    for handler in logger.handlers:
-        if getattr(handler, "_lociflow_console", False):
-            handler.setLevel(level)
+    for old in [h for h in logger.handlers if getattr(h, "_lociflow_console", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._lociflow_console = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setLevel(level)
+    logger.addHandler(handler)
 
 
 def run_command(call: Callable[[], Path]) -> None:
