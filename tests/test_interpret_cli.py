@@ -117,6 +117,12 @@ def test_bad_option_and_missing_input_are_refused(setup, tmp_path):
     code, _, err = cli("interpret", "--model", model, "--data", data, "--set", "options.modisco.classes=[bund]",
                        "-o", tmp_path)
     assert code == 2 and "did you mean 'bound'" in err
+    code, _, err = cli("interpret", "--model", model, "--data", data, "--methods", "filters",
+                       "--motif-db", tmp_path / "none.meme", "-o", tmp_path)
+    assert code == 2 and "none.meme does not exist" in err
+    code, _, err = cli("interpret", "--model", model, "--data", data, "--methods", "gia",
+                       "--set", "jaspar_release=JASPAR2025", "-o", tmp_path)
+    assert code == 2 and "not available offline" in err
     code, _, err = cli("interpret", "--model", model, "-o", tmp_path)
     assert code == 2 and "--data" in err and "--input" in err
     code, _, err = cli("interpret", "--model", model, "--data", data, "--split", "blackbox", "-o", tmp_path)

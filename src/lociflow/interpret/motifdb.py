@@ -28,6 +28,7 @@ log = logging.getLogger("lociflow.interpret.motifdb")
 __all__ = [
     "Motif",
     "MotifDatabase",
+    "check_source",
     "load_jaspar",
     "load_meme",
     "load_motifs",
@@ -131,15 +132,9 @@ def load_jaspar(
     -------
     MotifDatabase
     """
-    import pyjaspar
     from pyjaspar import jaspardb
 
-    shipped = sorted(p.stem for p in (Path(pyjaspar.__file__).parent / "data").glob("JASPAR*.sqlite"))
-    if release not in shipped:
-        raise LociflowError(
-            f"JASPAR release {release!r} is not available offline{_hint(release, shipped)}; "
-            f"pyjaspar ships {', '.join(shipped)}."
-        )
+    check_source(None, release)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         db = jaspardb(release=release)
@@ -159,6 +154,23 @@ def load_jaspar(
         )
     log.debug("loaded %d motifs from %s", len(motifs), source)
     return MotifDatabase(motifs, source)
+
+
+def check_source(database: str | os.PathLike | None, release: str = DEFAULT_RELEASE) -> None:
+    """Refuse a missing MEME file or a JASPAR release pyjaspar does not ship, before any work starts."""
+    if database is not None and str(database).lower() != "jaspar" and not re.fullmatch(r"JASPAR\d{4}", str(database)):
+        if not Path(database).is_file():
+            raise LociflowError(f"Motif file {database} does not exist.")
+        return
+    import pyjaspar
+
+    release = str(database) if database is not None and str(database).startswith("JASPAR") else release
+    shipped = sorted(p.stem for p in (Path(pyjaspar.__file__).parent / "data").glob("JASPAR*.sqlite"))
+    if release not in shipped:
+        raise LociflowError(
+            f"JASPAR release {release!r} is not available offline{_hint(release, shipped)}; "
+            f"pyjaspar ships {', '.join(shipped)}."
+        )
 
 
 def load_meme(path: str | os.PathLike) -> MotifDatabase:

@@ -147,6 +147,10 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
             raise ConfigError(f"options.modisco.classes names {cls!r}{hint}, which is not a class of the model; "
                               f"its classes are {', '.join(model.classes)}.")
     to_run, skipped = plan_methods(cfg.methods, model)
+    if {"filters", "modisco", "gia"} & set(to_run):
+        from lociflow.interpret.motifdb import check_source
+
+        check_source(cfg.motif_db, cfg.jaspar_release)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
     with open_run("interpret", output, cfg.dump(), name, force, summary_params=summary) as run:
         from lociflow.train import _torch_threads
