@@ -266,3 +266,18 @@ def one_hot(seqs):
 
 def decode(array):
     return ["".join("ACGT"[int(np.argmax(p))] if p.any() else "N" for p in row) for row in array]
+
+
+def test_mixed_precision_and_determinism_follow_the_device(monkeypatch):
+    import torch
+
+    from lociflow.config import TrainConfig
+    from lociflow.train import _on_gpu, _precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _precision(TrainConfig()) == "32-true" and not _on_gpu(TrainConfig())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _precision(TrainConfig()) == "16-mixed" and _on_gpu(TrainConfig())
+    assert _precision(TrainConfig(accelerator="cpu")) == "32-true"
+    assert _precision(TrainConfig(precision="bf16-mixed")) == "bf16-mixed"
+    assert _precision(TrainConfig(precision="32")) == "32-true"
