@@ -62,10 +62,11 @@ def run_experiment(experiment: str, args, work: Path) -> dict:
     started = time.perf_counter()
     train_config = {"data": str(dataset), "preset": args.preset, "epochs": args.epochs,
                     "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                    "schedule": args.schedule, "early_stopping": {"patience": args.patience, "min_delta": 0.001},
+                    "schedule": args.schedule,
+                    "early_stopping": {"monitor": args.monitor, "patience": args.patience, "min_delta": 0.001},
                     "seed": 42, "threads": args.threads}
     model = lociflow.train(train_config, work / "models",
-                           name=f"{experiment}-{args.preset}-{'-'.join(args.branches)}", force=True)
+                           name=f"{experiment}-{args.preset}-{'-'.join(args.branches)}-{args.window}", force=True)
     times["train_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     report = lociflow.evaluate({"model": str(model), "classes": test_files, "workers": args.workers},
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--monitor", default="val_loss", choices=["val_loss", "val_auroc"])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--schedule", default="constant")
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         work = args.keep or Path(tmp)
         rows = [run_experiment(e, args, work) for e in args.experiments]
     print(f"preset {args.preset}, branches {'+'.join(args.branches)}, window {args.window}, "
-          f"up to {args.epochs} epochs (patience {args.patience}), batch {args.batch_size}")
+          f"up to {args.epochs} epochs ({args.schedule}; early stopping on {args.monitor}, patience {args.patience}), "
+          f"batch {args.batch_size}")
     names = list(next(iter(PUBLISHED.values())))
     print("| experiment | lociflow | " + " | ".join(names) + " | best epoch | train s |")
     print("| --- " * (len(names) + 4) + "|")
