@@ -58,7 +58,11 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} does not exist.")
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+            loader = _UniqueKeyLoader(handle)  # a SafeLoader: no code runs
+            try:
+                data = loader.get_single_data()
+            finally:
+                loader.dispose()
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
