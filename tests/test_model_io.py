@@ -276,3 +276,24 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(trained):
     with pytest.raises(LociflowError, match="no CUDA GPU is available here; use cpu or auto"):
         load_model(folder, device="cuda")
     assert load_model(folder, device="auto").device.type == "cpu"
+
+
+def test_identical_networks_give_identical_weight_file_bytes(tmp_path):
+    """Determinism down to the bytes: safetensors metadata must not vary between runs."""
+    import torch
+
+    from lociflow.model.io import save_model
+    from lociflow.model.network import build_network
+    from lociflow.model.presets import resolve_architecture
+
+    channels = {"seq": ["A", "C", "G", "T"]}
+    blobs = []
+    for i in range(2):
+        torch.manual_seed(0)
+        arch = resolve_architecture("cnn", None, ["seq"], window=40)
+        net = build_network(arch, channels, 40, 2)
+        folder = save_model(tmp_path / f"m{i}", net, {"classes": ["a", "b"], "channels": channels,
+                                                       "branches": ["seq"], "window": 40, "alphabet": "dna",
+                                                       "architecture": arch})
+        blobs.append((folder / "model.safetensors").read_bytes())
+    assert blobs[0] == blobs[1]

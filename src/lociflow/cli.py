@@ -57,15 +57,25 @@ def main(
     _console_logging(logging.DEBUG if verbose else logging.INFO)
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now, not the stream current when it was made
+    (tests run many commands in one process, each with its own stderr)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; ignore
+        pass
+
+
 def _console_logging(level: int) -> None:
-    # Replace any console handler from an earlier call: its stream may be gone (tests run
-    # many commands in one process, each with its own stderr).
     logger = logging.getLogger("lociflow")
     logger.setLevel(logging.DEBUG)
-    for old in [h for h in logger.handlers if getattr(h, "_lociflow_console", False)]:
+    for old in [h for h in logger.handlers if isinstance(h, _ConsoleHandler)]:
         logger.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._lociflow_console = True  # type: ignore[attr-defined]
+    handler = _ConsoleHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.setLevel(level)
     logger.addHandler(handler)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import yaml
 from torch import nn
 
 from lociflow.errors import ConfigError, DatasetError, LociflowError, ModelFileError
-from lociflow.io.atomic import write_yaml
+from lociflow.io.atomic import atomic_path, write_yaml
 
 log = logging.getLogger("lociflow.model.io")
 
@@ -152,14 +151,10 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
     if full["n_classes"] != len(full["classes"]):
         raise ValueError(f"n_classes {full['n_classes']} differs from the {len(full['classes'])} classes")
     state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".part", dir=folder)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "pt", "lociflow_version": lociflow.__version__})
-        os.replace(tmp, folder / WEIGHTS)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(folder / WEIGHTS) as tmp:
+        # one metadata key: safetensors writes a map in random order, and identical runs
+        # must give identical bytes (the version is in spec.yaml)
+        save_file(state, str(tmp), metadata={"format": "pt"})
     write_yaml(folder / SPEC, _plain(full), header="lociflow model spec: how to rebuild the network and encode input")
     return folder
 
