@@ -249,6 +249,7 @@ def evaluate(
     name: NameOpt = None,
     force: ForceOpt = False,
     set_: SetOpt = None,
+    seed: SeedOpt = None,
 ) -> None:
     """Judge a model on a dataset split or on new labelled files.
 
@@ -262,7 +263,7 @@ def evaluate(
     def call() -> Path:
         extra = {"model": model, "data": data, "split": split, "genome": genome, "conservation": conservation,
                  "tracks": _track_paths(track), "classes": _named_paths(class_, "--class", "bound=pos.fa"),
-                 "batch_size": batch_size, "device": device}
+                 "batch_size": batch_size, "device": device, "seed": seed}
         cfg = load_stage(EvaluateConfig, "evaluate", config, set_, extra)
         from lociflow.evaluate import evaluate as run
 
@@ -288,6 +289,7 @@ def predict(
     name: NameOpt = None,
     force: ForceOpt = False,
     set_: SetOpt = None,
+    seed: SeedOpt = None,
 ) -> None:
     """Class probabilities for new loci, in input order, streamed in chunks.
 
@@ -307,7 +309,7 @@ def predict(
         extra = {"model": model, "input": [Path(p) for p in input_] if input_ else None, "genome": genome,
                  "conservation": conservation, "tracks": _track_paths(track),
                  "thresholds": thresholds, "attribute": attribute, "chunk_size": chunk_size,
-                 "batch_size": batch_size, "device": device}
+                 "batch_size": batch_size, "device": device, "seed": seed}
         cfg = load_stage(PredictConfig, "predict", config, set_, extra)
         from lociflow.predict import predict as run
 
