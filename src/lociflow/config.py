@@ -1,223 +1,33 @@
-"""Configuration: one pydantic model per stage, loaded from YAML with clear messages.
+"""Configuration: one pydantic model per stage.
 
-A config file has one section per stage (``preprocess:``, ``train:``, ...). Each stage
-reads its own section. Values are validated on load: an unknown key is an error that
-names the key and suggests the nearest valid one, a duplicate key is an error, and a
-bad value says what is allowed. Relative paths are resolved against the folder of the
-file that names them, so the ``params.yaml`` a run writes (all paths absolute, every
-default filled in) reproduces the run when given back with ``--config``.
-
-Command-line overrides use ``--set key=value`` with dotted keys into the stage section,
-e.g. ``--set window=200 --set split.method=chromosome``; the value is parsed as YAML.
+Each model lists every option of its stage with its default and a description (the CLI
+help and the GUI forms are built from them). Loading, ``--set`` overrides and error
+messages are in :mod:`lociflow.configfile`, re-exported here.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import Field, model_validator
 
-from lociflow.errors import ConfigError
+from lociflow.configfile import (  # noqa: F401 - re-exported: callers import them from here
+    STAGES,
+    Section,
+    StageConfig,
+    _suggest,
+    apply_overrides,
+    coerce,
+    load_stage,
+    load_yaml,
+    parse_stage,
+)
+from lociflow.errors import ConfigError  # noqa: F401
 
-STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
 SPLIT_NAMES = ("train", "valid", "test", "blackbox")
 BRANCH_BUILTINS = ("seq", "fold", "cons")
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise ConfigError(
-                f"Duplicate key {key!r} at line {key_node.start_mark.line + 1} "
-                f"(first given at line {seen[key]}): each name may appear only once."
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a YAML config file safely (no code runs), refusing duplicate keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist.")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            loader = _UniqueKeyLoader(handle)  # a SafeLoader: no code runs
-            try:
-                data = loader.get_single_data()
-            finally:
-                loader.dispose()
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping with one section per stage ({', '.join(STAGES)}).")
-    unknown = [k for k in data if k not in STAGES]
-    for key in unknown:
-        raise ConfigError(f"{path}: unknown section {key!r}{_suggest(key, STAGES)}. Sections: {', '.join(STAGES)}.")
-    return data
-
-
-def _suggest(key: str, valid: list[str] | tuple[str, ...]) -> str:
-    match = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def apply_overrides(section: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Apply ``key=value`` overrides (dotted keys, YAML values) to a stage section."""
-    section = dict(section)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r} must look like key=value (for example window=200).")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
-        target = section
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = target.get(part)
-            child = dict(child) if isinstance(child, dict) else {}
-            target[part] = child
-            target = child
-        target[parts[-1]] = value
-    return section
-
-
-# --------------------------------------------------------------------------- base model
-
-
-def _resolve_paths(value: Any, base: Path) -> Any:
-    if isinstance(value, Path):
-        return value if value.is_absolute() else (base / value).resolve()
-    if isinstance(value, dict):
-        return {k: _resolve_paths(v, base) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_paths(v, base) for v in value]
-    return value
-
-
-class Section(BaseModel):
-    """Base of every config model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
-
-
-class StageConfig(Section):
-    """Base of a stage's config: relative paths resolve against ``context['base']``."""
-
-    @model_validator(mode="after")
-    def _absolute_paths(self, info: ValidationInfo):
-        base = Path((info.context or {}).get("base", Path.cwd()))
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            resolved = _resolve_paths(value, base)
-            if resolved is not value:
-                object.__setattr__(self, name, resolved)
-        return self
-
-    def dump(self) -> dict[str, Any]:
-        """The complete parameters as plain YAML-able data (paths as strings)."""
-        return self.model_dump(mode="json")
-
-
-def _format_validation_error(exc: ValidationError, section: str, model: type[BaseModel]) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        where = ".".join([section, *loc]) if loc else section
-        if err["type"] == "extra_forbidden":
-            valid = _fields_at(model, err["loc"][:-1])
-            lines.append(f"unknown key {where!r}{_suggest(loc[-1], valid)}; valid keys here: {', '.join(valid)}")
-        elif err["type"] == "missing":
-            lines.append(f"{where}: required but not given")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            got = err.get("input")
-            shown = "" if isinstance(got, (dict, BaseModel)) else f" (got {got!r})"
-            lines.append(f"{where}: {msg}{shown}")
-    return "Invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    current: Any = model
-    for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            break
-        annotation = field.annotation
-        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        for arg in getattr(annotation, "__args__", ()) or ():
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                current = arg
-        if current is None:
-            return []
-    return sorted(getattr(current, "model_fields", {}))
-
-
-def parse_stage(model: type[StageConfig], data: dict[str, Any] | None, section: str,
-                base: str | os.PathLike | None = None) -> StageConfig:
-    """Validate ``data`` as ``model``, raising :class:`ConfigError` with readable messages."""
-    try:
-        return model.model_validate(data or {}, context={"base": Path(base or Path.cwd())})
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, section, model)) from None
-
-
-def load_stage(model: type[StageConfig], section: str, config_path: str | os.PathLike | None = None,
-               overrides: list[str] | None = None, extra: dict[str, Any] | None = None) -> StageConfig:
-    """Load the ``section`` of a config file, apply CLI values, and validate.
-
-    ``extra`` holds values from named CLI flags (``None`` means "not given"); ``overrides``
-    the ``--set key=value`` items. Both win over the file. Paths given on the command line
-    resolve against the current folder, paths in the file against the file's folder.
-    """
-    data: dict[str, Any] = {}
-    base = Path.cwd()
-    if config_path is not None:
-        document = load_yaml(config_path)
-        base = Path(config_path).resolve().parent
-        data = dict(document.get(section) or {})
-        if not isinstance(data, dict):
-            raise ConfigError(f"{config_path}: section {section!r} must be a mapping.")
-    cwd = Path.cwd()
-    for key, value in (extra or {}).items():
-        if value is not None:
-            data[key] = _resolve_paths(value, cwd)
-    data = apply_overrides(data, overrides)
-    return parse_stage(model, data, section, base)
-
-
-def coerce(model: type[StageConfig], config: Any, section: str) -> StageConfig:
-    """Accept a stage config as a model instance, a dict, or the path of a YAML file."""
-    if isinstance(config, model):
-        return config
-    if isinstance(config, (str, os.PathLike)):
-        return load_stage(model, section, config)
-    if isinstance(config, dict):
-        data = config.get(section, config) if set(config) <= set(STAGES) and section in config else config
-        return parse_stage(model, data, section)
-    raise ConfigError(f"Expected a {model.__name__}, a dict or a YAML path, got {type(config).__name__}.")
 
 
 # --------------------------------------------------------------------------- preprocess
