@@ -297,7 +297,7 @@ class _Fit:
         log.info("%s", summarize(self.network, channels, self.dataset.window))
         try:
             draw_diagram(self.architecture, channels, self.dataset.window,
-                         self.folder / "plots" / "network.png")
+                         self.folder / "plots" / "network.png", n_classes=len(self.dataset.classes))
         except Exception as exc:  # a missing diagram must not stop training
             log.warning("could not draw the network diagram: %s", exc)
 
