@@ -281,3 +281,24 @@ def test_mixed_precision_and_determinism_follow_the_device(monkeypatch):
     assert _precision(TrainConfig(accelerator="cpu")) == "32-true"
     assert _precision(TrainConfig(precision="bf16-mixed")) == "bf16-mixed"
     assert _precision(TrainConfig(precision="32")) == "32-true"
+
+
+from lightning.pytorch.callbacks import Checkpoint  # noqa: E402
+
+
+class StopAfterEpochEnd(Checkpoint):
+    """Raise KeyboardInterrupt after the first epoch's end hooks, the best checkpoint
+    included (Lightning runs Checkpoint callbacks last), but before Lightning advances its
+    epoch counter: the moment a GUI Stop often lands."""
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        raise KeyboardInterrupt
+
+
+def test_interrupt_just_after_an_epoch_ends_counts_that_epoch(seq_data, tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(KeyboardInterrupt):
+        train({**tiny(), "data": seq_data, "epochs": 4}, runs, name="r", callbacks=[StopAfterEpochEnd()])
+    metrics = json.loads((runs / "r" / "metrics.json").read_text())
+    assert [r["epoch"] for r in read_history(runs / "r" / "history.tsv")] == [1]
+    assert metrics["epochs_trained"] == 1

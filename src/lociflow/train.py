@@ -315,6 +315,7 @@ class _Fit:
     def _finish(self, checkpoint, trainer, interrupted: bool) -> None:
         from lociflow.io.atomic import write_json
         from lociflow.model.io import save_model
+        from lociflow.training.callbacks import read_history
         from lociflow.training.scoring import load_best_weights, score_split
 
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
@@ -331,8 +332,12 @@ class _Fit:
         self.network.cpu()
         monitor = checkpoint.monitor
         score = checkpoint.best_model_score
+        # epochs recorded in history.tsv: trainer.current_epoch only advances after the
+        # epoch-end hooks, so a stop just after an epoch ended would count one too few
+        recorded = [row["epoch"] for row in read_history(self.folder / "history.tsv")]
+        epochs_trained = max(recorded, default=trainer.current_epoch)
         metrics.update({
-            "split": "test", "best_epoch": best_epoch, "epochs_trained": trainer.current_epoch,
+            "split": "test", "best_epoch": best_epoch, "epochs_trained": epochs_trained,
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
             "checkpoint": "checkpoints/best.ckpt",
         })
@@ -343,7 +348,7 @@ class _Fit:
         if self.run_record is not None:
             self.run_record.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
                                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
-                                   best_epoch=best_epoch, epochs=trainer.current_epoch)
+                                   best_epoch=best_epoch, epochs=epochs_trained)
         if interrupted:
             final = self.run_record.final_path if self.run_record is not None else self.folder
             log.warning(
