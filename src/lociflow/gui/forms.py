@@ -189,3 +189,19 @@ def _config_messages(text: str, stage: str) -> list[tuple[tuple[str, ...], str]]
         else:
             out.append(((), line))
     return out
+
+
+def track_fields(form: Form, model: str | Path | None) -> None:
+    """Ask for a conservation bigWig and further tracks only when the model reads them
+    (or when the model is not known yet), as evaluate and predict both need."""
+    from lociflow.gui.suggest import model_branches
+
+    branches = model_branches(model) or []
+    if "cons" in branches or not branches:
+        form.field("conservation", label="Conservation track (bigWig)", dir=False)
+    else:
+        form.skip("conservation")
+    if not branches or set(branches) - {"seq", "fold", "cons"}:
+        form.field("tracks", label="Further tracks the model reads")
+    else:
+        form.skip("tracks")

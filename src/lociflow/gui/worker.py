@@ -21,22 +21,14 @@ from typing import Any
 from lociflow.errors import LociflowError
 from lociflow.io.atomic import write_json
 
-# The API entry point of each stage (module, function), as in lociflow/__init__.py.
-STAGE_FUNCTIONS = {
-    "preprocess": ("lociflow.preprocess.pipeline", "preprocess"),
-    "train": ("lociflow.train", "train"),
-    "evaluate": ("lociflow.evaluate", "evaluate"),
-    "predict": ("lociflow.predict", "predict"),
-    "interpret": ("lociflow.interpret.run", "interpret"),
-    "search": ("lociflow.search", "search"),
-}
+# Each stage module is callable as the stage's API function (see lociflow.stage).
+STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
 
 
 def stage_available(stage: str) -> bool:
     """Whether this installation has the stage's API (pages of missing stages say so)."""
-    module = STAGE_FUNCTIONS[stage][0]
     try:
-        return importlib.util.find_spec(module) is not None
+        return importlib.util.find_spec(f"lociflow.{stage}") is not None
     except ModuleNotFoundError:
         return False
 
@@ -44,8 +36,7 @@ def stage_available(stage: str) -> bool:
 def run_stage(stage: str, config: Path, output: Path, name: str, force: bool = False,
               options: dict[str, Any] | None = None) -> Path:
     """Call the stage's API function on the config file and return the run folder."""
-    module, attr = STAGE_FUNCTIONS[stage]
-    function = getattr(importlib.import_module(module), attr)
+    function = importlib.import_module(f"lociflow.{stage}")
     return function(str(config), output, name=name, force=force, **(options or {}))
 
 
@@ -62,7 +53,7 @@ def _console_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the stage, write ``result.json``; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m lociflow.gui.worker", description=__doc__)
-    parser.add_argument("stage", choices=sorted(STAGE_FUNCTIONS))
+    parser.add_argument("stage", choices=sorted(STAGES))
     parser.add_argument("config", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("name")

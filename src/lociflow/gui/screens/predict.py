@@ -6,7 +6,7 @@ import streamlit as st
 
 from lociflow.config import PredictConfig
 from lociflow.gui import settings, suggest
-from lociflow.gui.forms import Form
+from lociflow.gui.forms import Form, track_fields
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_predict
@@ -37,15 +37,7 @@ def render() -> None:
             form.field("genome", label="Reference genome (FASTA, for BED input)", dir=False)
         else:
             form.skip("genome")
-        branches = suggest.model_branches(model) or []
-        if "cons" in branches or not branches:
-            form.field("conservation", label="Conservation track (bigWig)", dir=False)
-        else:
-            form.skip("conservation")
-        if not branches or set(branches) - {"seq", "fold", "cons"}:
-            form.field("tracks", label="Further tracks the model reads")
-        else:
-            form.skip("tracks")
+        track_fields(form, model)
     with st.container(border=True):
         st.subheader("Output")
         classes = suggest.model_classes(model)
