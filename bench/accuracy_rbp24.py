@@ -60,11 +60,18 @@ def run_experiment(experiment: str, args, work: Path) -> dict:
     }, work / "datasets", name=f"{experiment}-{'-'.join(args.branches)}", force=True)
     times["preprocess_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
-    train_config = {"data": str(dataset), "preset": args.preset, "epochs": args.epochs,
+    train_config = {"data": str(dataset), "epochs": args.epochs,
                     "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                    "schedule": args.schedule,
+                    "schedule": args.schedule, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
+                    "augment": {"shift": args.shift},
                     "early_stopping": {"monitor": args.monitor, "patience": args.patience, "min_delta": 0.001},
                     "seed": 42, "threads": args.threads}
+    if args.architecture:  # a composed architecture (YAML) instead of the preset
+        import yaml
+
+        train_config["architecture"] = yaml.safe_load(args.architecture.read_text())
+    else:
+        train_config["preset"] = args.preset
     model = lociflow.train(train_config, work / "models",
                            name=f"{experiment}-{args.preset}-{'-'.join(args.branches)}-{args.window}", force=True)
     times["train_s"] = round(time.perf_counter() - started, 1)
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     parser.add_argument("--branches", nargs="+", default=["seq"], choices=["seq", "fold"])
     parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--architecture", type=Path, help="YAML file of a composed architecture (replaces --preset).")
     parser.add_argument("--window", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--patience", type=int, default=4)
@@ -93,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--schedule", default="constant")
+    parser.add_argument("--optimizer", default="adam")
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--shift", type=int, default=0, help="Random-shift augmentation (positions).")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="Folding processes.")
     parser.add_argument("--keep", type=Path, help="Keep datasets, models and evaluations in this folder.")
@@ -102,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [run_experiment(e, args, work) for e in args.experiments]
     print(f"preset {args.preset}, branches {'+'.join(args.branches)}, window {args.window}, "
           f"up to {args.epochs} epochs ({args.schedule}; early stopping on {args.monitor}, patience {args.patience}), "
-          f"batch {args.batch_size}")
+          f"batch {args.batch_size}, {args.optimizer} (weight decay {args.weight_decay}), shift {args.shift}")
     names = list(next(iter(PUBLISHED.values())))
     print("| experiment | lociflow | " + " | ".join(names) + " | best epoch | train s |")
     print("| --- " * (len(names) + 4) + "|")

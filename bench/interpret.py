@@ -96,6 +96,47 @@ def naive_ism(network, x):
             network(batch)
 
 
+def network_macs(network, window):
+    """Multiply-accumulates of one forward pass of one sequence (convolutions and linear layers)."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv1d):
+            total += output.shape[-1] * module.out_channels * module.in_channels * module.kernel_size[0]
+        elif isinstance(module, torch.nn.Linear):
+            total += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in network.modules()]
+    with torch.inference_mode():
+        network(torch.zeros(1, window, 4))
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+def arithmetic_rates(network, window, seconds=1.0):
+    """GFLOP/s of this core for a large matrix product, and of the network's forward pass plus
+    input gradient (what gradient attributions run) at the batch sizes of the naive calls and
+    of the batched ones: the ceiling on what batching can gain on a CPU."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    cpu, n = time.process_time(), 0
+    while time.process_time() - cpu < seconds:
+        a @ b
+        n += 1
+    rates = {"matmul 1024x1024": 2 * 1024 ** 3 * n / (time.process_time() - cpu) / 1e9}
+    flops = 2 * 2 * network_macs(network, window)  # forward + input gradient, 2 FLOPs per MAC
+    for rows in (1, 20, 50, 256):
+        x = torch.randn(rows, window, 4, requires_grad=True)
+        cpu, n = time.process_time(), 0
+        while time.process_time() - cpu < seconds:
+            torch.autograd.grad(network(x)[:, TARGET].sum(), x)
+            n += 1
+        rates[f"network, {rows} rows a pass"] = flops * rows * n / (time.process_time() - cpu) / 1e9
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cnn")
@@ -148,12 +189,13 @@ def main() -> None:
     contenders = {
         ("deepshap", "lociflow"): lambda: deep_lift_shap(network, sub, TARGET, n_shuffles=20, **common),
         ("ism", "lociflow"): lambda: in_silico_mutagenesis(network, sub, TARGET, **common),
+        ("ism", "lociflow, full passes"): lambda: in_silico_mutagenesis(network, sub, TARGET, fast=False, **common),
         ("saliency", "captum, one sequence a call"): lambda: naive_captum(network, x[:args.naive], "saliency"),
         ("ig", "captum, one sequence a call"): lambda: naive_captum(network, x[:args.naive], "ig"),
         ("deepshap", "captum, one sequence a call"): lambda: naive_captum(network, x[:args.naive], "deepshap"),
         ("ism", "one sequence a batch"): lambda: naive_ism(network, x[:args.naive]),
     }
-    sizes = {key: (args.sub if key[1] == "lociflow" else args.naive) for key in contenders}
+    sizes = {key: (args.sub if key[1].startswith("lociflow") else args.naive) for key in contenders}
     if tangermeme is not None:
         wrapped = ChannelsFirst(network).eval()
         xt = torch.as_tensor(x[:args.sub].transpose(0, 2, 1).astype(np.float32))
@@ -173,6 +215,10 @@ def main() -> None:
         n = sizes[key]
         record(*key, n, *best[key], f"(best of {args.repeats}, scaled from {n})")
 
+    print()
+    print("Arithmetic rate of one core, GFLOP/s per CPU second (forward + input gradient for the network):")
+    for name, rate in arithmetic_rates(network, args.window, 0.3 if args.quick else 2.0).items():
+        print(f"  {name:28s} {rate:7.1f}")
     print()
     print(f"preset {args.preset}, window {args.window}, torch threads {args.threads}, batch {args.batch_size}")
     print("| method | tool | wall s / 1,000 | CPU s / 1,000 | notes |")

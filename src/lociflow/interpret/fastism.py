@@ -11,9 +11,9 @@ How, for a :class:`~lociflow.model.network.MultiBranchNetwork` in eval mode:
   elementwise activation, max or average pooling, dropout) and the rest;
 - the reference activations of every local layer are computed once per sequence;
 - for each mutant, each local layer is computed only on a window of fixed width around the
-  edit: the window of its input is read from the reference activations (zero outside the
-  sequence, as the padding is) with the previous layer's new window spliced in;
-- the last local window is spliced into the reference activation of that layer, and the rest
+  edit, from the reference activations (zero outside the sequence, as the padding is) and
+  the change the previous layer passes on (see :class:`LocalMutagenesis`);
+- the last local change is added to the reference activation of that layer, and the rest
   of the network (later encoder layers, the other branches' reference encodings, the common
   layers and the output) runs as usual on the mutants.
 
@@ -35,10 +35,6 @@ from lociflow.model.layers import ConvBlock, Exp
 __all__ = ["LocalMutagenesis"]
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.ELU, nn.SiLU, nn.Sigmoid, nn.Tanh, Exp, nn.Identity)
-
-
-def _floor_div(a: int, b: int) -> int:
-    return a // b
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -72,7 +68,7 @@ class _Layer:
         worst = 0
         for a in range(period):
             lo_conv = _ceil_div(a + self.left - self.span, self.stride)
-            hi_conv = _floor_div(a + width_in - 1 + self.left, self.stride)
+            hi_conv = (a + width_in - 1 + self.left) // self.stride
             worst = max(worst, hi_conv // self.pool - lo_conv // self.pool + 1)
         self.width = worst
         self.read = (self.width * self.pool - 1) * self.stride + self.span + 1
@@ -120,6 +116,13 @@ class LocalMutagenesis:
     Build with :meth:`for_network`, which returns None for networks it does not cover.
     Then :meth:`prepare` holds the reference activations of a block of sequences, and
     :meth:`scores` gives the logits of mutants of those sequences.
+
+    What travels from layer to layer is the *change* of the activations in a window.
+    A convolution of stride 1 is linear before its batch norm's shift and activation, so
+    its new pre-activation is the reference one plus the transposed convolution of the
+    input change, which costs only the changed input positions (a third to a half of
+    recomputing the window); strided convolutions recompute their window from the
+    reference input with the change added.
     """
 
     def __init__(self, network: nn.Module, branch_index: int, layers: list[_Layer], length: int):
@@ -127,13 +130,32 @@ class LocalMutagenesis:
         self.k = branch_index
         self.layers = layers
         self.length = length
-        self.encoder = network.encoders[branch_index]
-        self.rest = nn.Sequential(*list(self.encoder)[len(layers):])
+        self.rest = nn.Sequential(*list(network.encoders[branch_index])[len(layers):])
         # zero margin around each reference activation, so every window read stays inside
-        self.margins = [layer.read + layer.width_in + layer.left + layer.span + layer.stride * layer.pool + 1
-                        for layer in layers] + [2 * layers[-1].width + 1]
-        self._refs: list[torch.Tensor] = []
+        self.margins = [layer.read + layer.width_in + layer.left + layer.span + layer.stride * layer.pool
+                        + layer.width * layer.pool + 1 for layer in layers]
+        self.last_margin = 2 * layers[-1].width + 1
+        self.transposed = [self._transposed(layer) for layer in layers]
+        self._x: torch.Tensor | None = None
+        self._inputs: list[torch.Tensor] = []
+        self._pre: list[torch.Tensor] = []
+        self._outputs: list[torch.Tensor] = []
+        self._last: torch.Tensor | None = None
         self._others: list[torch.Tensor | None] = []
+
+    @staticmethod
+    def _transposed(layer: _Layer) -> torch.Tensor | None:
+        """``[C_in, K * C_out]`` weights mapping an input change to the change of the batch-normed
+        pre-activation at each of the ``K`` taps (stride 1 only; None for strided convolutions)."""
+        if layer.stride != 1:
+            return None
+        weight = layer.block.conv.weight.detach()  # [C_out, C_in, K]
+        norm = layer.block.norm
+        if isinstance(norm, nn.BatchNorm1d):
+            scale = norm.weight.detach() if norm.affine else torch.ones_like(norm.running_var)
+            scale = scale / torch.sqrt(norm.running_var + norm.eps)
+            weight = weight * scale[:, None, None]
+        return weight.permute(1, 2, 0).reshape(weight.shape[1], -1).contiguous()
 
     @classmethod
     def for_network(cls, network: nn.Module, branch: str, length: int) -> LocalMutagenesis | None:
@@ -147,6 +169,8 @@ class LocalMutagenesis:
 
         if not isinstance(network, MultiBranchNetwork) or branch not in network.branches:
             return None
+        if any(isinstance(m, nn.BatchNorm1d) and m.running_var is None for m in network.modules()):
+            return None  # batch norm without running statistics normalises by the batch
         k = network.branches.index(branch)
         layers: list[_Layer] = []
         width, length_in = 1, length
@@ -166,13 +190,23 @@ class LocalMutagenesis:
 
     @torch.no_grad()
     def prepare(self, inputs: list[torch.Tensor]) -> None:
-        """Reference activations of every local layer, and the other branches' encodings."""
+        """Reference activations of every local layer (channels last, zero margins), and the
+        other branches' encodings."""
         h = inputs[self.k].float().transpose(1, 2)
-        refs = [h]
-        for layer in self.layers:
-            h = layer.block(h)
-            refs.append(h)
-        self._refs = [F.pad(r, (m, m)) for r, m in zip(refs[:-1], self.margins)] + [refs[-1]]
+        self._x = inputs[self.k].float()
+        self._inputs, self._pre, self._outputs = [], [], []
+
+        def last(t: torch.Tensor, margin: int) -> torch.Tensor:
+            return F.pad(t, (margin, margin)).transpose(1, 2).contiguous()
+
+        for layer, margin in zip(self.layers, self.margins):
+            block = layer.block
+            pre = block.norm(block.conv(block.pad(h)))
+            self._inputs.append(last(h, margin) if layer.stride != 1 else None)
+            self._pre.append(last(pre, margin))
+            h = block.dropout(block.pool(block.activation(pre)))
+            self._outputs.append(last(h, margin))
+        self._last = last(h, self.last_margin)
         self._others = [None if j == self.k else enc(x.float().transpose(1, 2))
                         for j, (x, enc) in enumerate(zip(inputs, self.network.encoders))]
 
@@ -180,29 +214,46 @@ class LocalMutagenesis:
     def scores(self, seq: torch.Tensor, position: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """Logits ``[M, K]`` of mutants: sequence ``seq[i]`` (row of the prepared block) with
         ``base[i]`` (channel index) at ``position[i]``."""
-        channels = self._refs[0].shape[1]
-        new = F.one_hot(base, channels).to(self._refs[0].dtype)[:, :, None]  # [M, C, 1]
+        x = self._x  # [N, L, C]
+        dev = seq.device
+        # the change of the input: the new base's one-hot row minus the present one, [M, 1, C]
+        delta = (F.one_hot(base, x.shape[2]).to(x.dtype) - x[seq, position])[:, None, :]
         start = position
-        for layer, ref, margin in zip(self.layers, self._refs, self.margins):
-            out_start = layer.start(start)
-            read_start = out_start * layer.pool * layer.stride - layer.left
-            window = ref.unfold(2, layer.read, 1)[seq, :, read_start + margin]  # [M, C, read]
-            offset = read_start[:, None] + torch.arange(layer.read, device=seq.device) - start[:, None]
-            inside = (offset >= 0) & (offset < new.shape[2])
-            spliced = new.gather(2, offset.clamp(0, new.shape[2] - 1)[:, None, :].expand(-1, new.shape[1], -1))
-            window = torch.where(inside[:, None, :], spliced, window)
+        for layer, margin, taps, inputs, pre_ref, out_ref in zip(
+                self.layers, self.margins, self.transposed, self._inputs, self._pre, self._outputs):
             block = layer.block
-            h = F.conv1d(window, block.conv.weight, block.conv.bias, stride=layer.stride, dilation=block.conv.dilation)
-            new = block.dropout(block.pool(block.activation(block.norm(h))))
-            positions = out_start[:, None] + torch.arange(layer.width, device=seq.device)
-            valid = (positions >= 0) & (positions < layer.length)
-            new = new * valid[:, None, :]  # outside the sequence: the next layer's zero padding
+            out_start = layer.start(start)
+            n_conv = layer.width * layer.pool  # convolution outputs the window pools
+            if taps is not None:  # stride 1: reference pre-activation + change
+                spots = out_start[:, None] * layer.pool + margin + torch.arange(n_conv, device=dev)
+                pre = _rows(pre_ref, seq, spots)  # [M, n_conv, C_out]
+                kernel, dilation = block.conv.kernel_size[0], block.conv.dilation[0]
+                width_in, c_out = delta.shape[1], pre.shape[2]
+                per_tap = (delta @ taps).view(len(seq), width_in, kernel, c_out)
+                change = delta.new_zeros(len(seq), width_in + layer.span, c_out)
+                for tap in range(kernel):  # input i reaches output i + span - tap * dilation
+                    at = layer.span - tap * dilation
+                    change[:, at:at + width_in] += per_tap[:, :, tap]
+                offset = start + layer.left - layer.span - out_start * layer.pool
+                _add_rows(pre, offset[:, None] + torch.arange(change.shape[1], device=dev), change)
+                h = block.activation(pre)
+            else:  # strided: recompute the window from the reference input + change
+                read_start = out_start * layer.pool * layer.stride - layer.left
+                spots = read_start[:, None] + margin + torch.arange(layer.read, device=dev)
+                window = _rows(inputs, seq, spots)  # [M, read, C_in]
+                _add_rows(window, (start - read_start)[:, None] + torch.arange(delta.shape[1], device=dev), delta)
+                pre = block.norm(F.conv1d(window.transpose(1, 2), block.conv.weight, block.conv.bias,
+                                          stride=layer.stride, dilation=block.conv.dilation))
+                h = block.activation(pre).transpose(1, 2)
+            h = h.reshape(len(seq), layer.width, layer.pool, h.shape[2])
+            new = h.amax(2) if isinstance(block.pool, nn.MaxPool1d) else h.mean(2)  # [M, width, C]
+            positions = out_start[:, None] + torch.arange(layer.width, device=dev)
+            new = new * ((positions >= 0) & (positions < layer.length))[:, :, None]  # zero outside
+            delta = new - _rows(out_ref, seq, positions + margin)
             start = out_start
-        last, pad = self._refs[-1], self.margins[-1]
-        full = F.pad(last, (pad, pad))[seq]
-        index = start[:, None] + pad + torch.arange(new.shape[2], device=seq.device)
-        full.scatter_(2, index[:, None, :].expand(-1, new.shape[1], -1), new)
-        h = self.rest(full[:, :, pad:pad + last.shape[2]])
+        full = self._last.index_select(0, seq)
+        _add_rows(full, start[:, None] + self.last_margin + torch.arange(delta.shape[1], device=dev), delta)
+        h = self.rest(full[:, self.last_margin:full.shape[1] - self.last_margin].transpose(1, 2))
         net = self.network
         outputs = []
         for j, other in enumerate(self._others):
@@ -210,3 +261,17 @@ class LocalMutagenesis:
             outputs.append(part.flatten(1) if net.merge == "flatten" else part)
         joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
         return net.head(net.common(joined))
+
+
+def _rows(values: torch.Tensor, seq: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``values[seq[m], positions[m, j]]`` as ``[M, J, C]`` (one contiguous copy per row)."""
+    n, length, channels = values.shape
+    flat = (seq[:, None] * length + positions).reshape(-1)
+    return values.reshape(n * length, channels).index_select(0, flat).view(len(seq), -1, channels)
+
+
+def _add_rows(values: torch.Tensor, positions: torch.Tensor, change: torch.Tensor) -> None:
+    """``values[m, positions[m, j]] += change[m, j]`` in place (positions distinct per row)."""
+    m, length, channels = values.shape
+    flat = (torch.arange(m, device=values.device)[:, None] * length + positions).reshape(-1)
+    values.view(m * length, channels).index_add_(0, flat, change.reshape(-1, channels))
