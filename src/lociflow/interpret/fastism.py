@@ -135,7 +135,7 @@ class LocalMutagenesis:
         self.margins = [layer.read + layer.width_in + layer.left + layer.span + layer.stride * layer.pool
                         + layer.width * layer.pool + 1 for layer in layers]
         self.last_margin = 2 * layers[-1].width + 1
-        self.transposed = [self._transposed(layer) for layer in layers]
+        self.transposed: list[torch.Tensor | None] = []
         self._x: torch.Tensor | None = None
         self._inputs: list[torch.Tensor] = []
         self._pre: list[torch.Tensor] = []
@@ -194,6 +194,7 @@ class LocalMutagenesis:
         other branches' encodings."""
         h = inputs[self.k].float().transpose(1, 2)
         self._x = inputs[self.k].float()
+        self.transposed = [self._transposed(layer) for layer in self.layers]  # on the network's device now
         self._inputs, self._pre, self._outputs = [], [], []
 
         def last(t: torch.Tensor, margin: int) -> torch.Tensor:
