@@ -37,7 +37,8 @@ __all__ = ["LocalMutagenesis"]
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.ELU, nn.SiLU, nn.Sigmoid, nn.Tanh, Exp, nn.Identity)
 
 
-def _ceil_div(a: int, b: int) -> int:
+def _ceil_div(a, b: int):
+    """Ceiling of ``a / b`` for ints and integer tensors alike."""
     return -((-a) // b)
 
 
@@ -57,9 +58,8 @@ class _Layer:
 
     def start(self, a: torch.Tensor | int):
         """First output position (after pooling) a change starting at input position ``a`` reaches."""
-        lo = a + self.left - self.span  # first conv output (times stride) whose reach covers ``a``
-        first_conv = -((-lo) // self.stride)  # ceil
-        return first_conv // self.pool
+        # the first convolution output whose reach covers ``a``, then its pooled position
+        return _ceil_div(a + self.left - self.span, self.stride) // self.pool
 
     def widths(self, width_in: int) -> None:
         """Fix the window widths for changes of ``width_in`` positions (the worst case over offsets)."""
@@ -67,9 +67,8 @@ class _Layer:
         period = self.stride * self.pool
         worst = 0
         for a in range(period):
-            lo_conv = _ceil_div(a + self.left - self.span, self.stride)
-            hi_conv = (a + width_in - 1 + self.left) // self.stride
-            worst = max(worst, hi_conv // self.pool - lo_conv // self.pool + 1)
+            last = (a + width_in - 1 + self.left) // self.stride // self.pool
+            worst = max(worst, last - self.start(a) + 1)
         self.width = worst
         self.read = (self.width * self.pool - 1) * self.stride + self.span + 1
 
@@ -125,17 +124,16 @@ class LocalMutagenesis:
     reference input with the change added.
     """
 
-    def __init__(self, network: nn.Module, branch_index: int, layers: list[_Layer], length: int):
+    def __init__(self, network: nn.Module, branch_index: int, layers: list[_Layer]):
         self.network = network
         self.k = branch_index
         self.layers = layers
-        self.length = length
         self.rest = nn.Sequential(*list(network.encoders[branch_index])[len(layers):])
         # zero margin around each reference activation, so every window read stays inside
         self.margins = [layer.read + layer.width_in + layer.left + layer.span + layer.stride * layer.pool
                         + layer.width * layer.pool + 1 for layer in layers]
         self.last_margin = 2 * layers[-1].width + 1
-        self.transposed: list[torch.Tensor | None] = []
+        self.taps: list[torch.Tensor | None] = []
         self._x: torch.Tensor | None = None
         self._inputs: list[torch.Tensor] = []
         self._pre: list[torch.Tensor] = []
@@ -144,7 +142,7 @@ class LocalMutagenesis:
         self._others: list[torch.Tensor | None] = []
 
     @staticmethod
-    def _transposed(layer: _Layer) -> torch.Tensor | None:
+    def _tap_weights(layer: _Layer) -> torch.Tensor | None:
         """``[C_in, K * C_out]`` weights mapping an input change to the change of the batch-normed
         pre-activation at each of the ``K`` taps (stride 1 only; None for strided convolutions)."""
         if layer.stride != 1:
@@ -186,7 +184,7 @@ class LocalMutagenesis:
             layers.pop()
         if not layers:
             return None
-        return cls(network, k, layers, length)
+        return cls(network, k, layers)
 
     @torch.no_grad()
     def prepare(self, inputs: list[torch.Tensor]) -> None:
@@ -194,7 +192,7 @@ class LocalMutagenesis:
         other branches' encodings."""
         h = inputs[self.k].float().transpose(1, 2)
         self._x = inputs[self.k].float()
-        self.transposed = [self._transposed(layer) for layer in self.layers]  # on the network's device now
+        self.taps = [self._tap_weights(layer) for layer in self.layers]  # on the network's device now
         self._inputs, self._pre, self._outputs = [], [], []
 
         def last(t: torch.Tensor, margin: int) -> torch.Tensor:
@@ -208,8 +206,7 @@ class LocalMutagenesis:
             h = block.dropout(block.pool(block.activation(pre)))
             self._outputs.append(last(h, margin))
         self._last = last(h, self.last_margin)
-        self._others = [None if j == self.k else enc(x.float().transpose(1, 2))
-                        for j, (x, enc) in enumerate(zip(inputs, self.network.encoders))]
+        self._others = [None if j == self.k else self.network.encode(j, x) for j, x in enumerate(inputs)]
 
     @torch.no_grad()
     def scores(self, seq: torch.Tensor, position: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
@@ -221,7 +218,7 @@ class LocalMutagenesis:
         delta = (F.one_hot(base, x.shape[2]).to(x.dtype) - x[seq, position])[:, None, :]
         start = position
         for layer, margin, taps, inputs, pre_ref, out_ref in zip(
-                self.layers, self.margins, self.transposed, self._inputs, self._pre, self._outputs):
+                self.layers, self.margins, self.taps, self._inputs, self._pre, self._outputs):
             block = layer.block
             out_start = layer.start(start)
             n_conv = layer.width * layer.pool  # convolution outputs the window pools
@@ -246,6 +243,8 @@ class LocalMutagenesis:
                 pre = block.norm(F.conv1d(window.transpose(1, 2), block.conv.weight, block.conv.bias,
                                           stride=layer.stride, dilation=block.conv.dilation))
                 h = block.activation(pre).transpose(1, 2)
+            # the window starts on a pooling boundary, so pooling is a reduction over a reshape
+            # (4x faster here than max_pool1d on the transposed window)
             h = h.reshape(len(seq), layer.width, layer.pool, h.shape[2])
             new = h.amax(2) if isinstance(block.pool, nn.MaxPool1d) else h.mean(2)  # [M, width, C]
             positions = out_start[:, None] + torch.arange(layer.width, device=dev)
@@ -255,13 +254,7 @@ class LocalMutagenesis:
         full = self._last.index_select(0, seq)
         _add_rows(full, start[:, None] + self.last_margin + torch.arange(delta.shape[1], device=dev), delta)
         h = self.rest(full[:, self.last_margin:full.shape[1] - self.last_margin].transpose(1, 2))
-        net = self.network
-        outputs = []
-        for j, other in enumerate(self._others):
-            part = h if j == self.k else other[seq]
-            outputs.append(part.flatten(1) if net.merge == "flatten" else part)
-        joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
-        return net.head(net.common(joined))
+        return self.network.decode([h if j == self.k else other[seq] for j, other in enumerate(self._others)])
 
 
 def _rows(values: torch.Tensor, seq: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

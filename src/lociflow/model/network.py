@@ -58,12 +58,17 @@ class MultiBranchNetwork(nn.Module):
             raise TypeError(
                 f"the network takes {len(self.branches)} inputs ({', '.join(self.branches)}), got {len(inputs)}"
             )
-        outputs = []
-        for x, encoder in zip(inputs, self.encoders):
-            if not torch.is_floating_point(x):
-                x = x.float()
-            h = encoder(x.transpose(1, 2))
-            outputs.append(h.flatten(1) if self.merge == "flatten" else h)
+        return self.decode([self.encode(j, x) for j, x in enumerate(inputs)])
+
+    def encode(self, branch: int, x: torch.Tensor) -> torch.Tensor:
+        """Branch number ``branch``'s encoder on its input ``[B, L, C]``."""
+        if not torch.is_floating_point(x):
+            x = x.float()
+        return self.encoders[branch](x.transpose(1, 2))
+
+    def decode(self, encoded: list[torch.Tensor]) -> torch.Tensor:
+        """Logits from every branch's encoding, in branch order: the join, common layers and head."""
+        outputs = [h.flatten(1) if self.merge == "flatten" else h for h in encoded]
         joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
         return self.head(self.common(joined))
 
