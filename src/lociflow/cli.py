@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
 
 from lociflow import __version__
-from lociflow.errors import LociflowError
+from lociflow.errors import LociflowError, run_stage_call
 
 app = typer.Typer(
     name="lociflow",
@@ -83,21 +82,11 @@ def _console_logging(level: int) -> None:
 
 def run_command(call: Callable[[], Path]) -> None:
     """Run a stage, print its folder last, and turn errors into readable messages."""
-    try:
-        folder = call()
-    except LociflowError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        raise typer.Exit(code=130) from None
-    except Exception as exc:  # a bug: show everything we know
-        traceback.print_exc()
-        log_path = getattr(exc, "lociflow_run_log", None)
-        where = f" The run log is {log_path}." if log_path else ""
-        typer.echo(f"Unexpected error: {exc!r}.{where}", err=True)
-        raise typer.Exit(code=1) from None
-    typer.echo(str(folder))
+    outcome = run_stage_call(call)
+    if outcome.status != "ok":
+        typer.echo(outcome.console, err=True)
+        raise typer.Exit(code=outcome.code)
+    typer.echo(str(outcome.folder))
 
 
 @app.command(no_args_is_help=True)

@@ -14,12 +14,13 @@ import importlib.util
 import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
-from lociflow.errors import LociflowError
+from lociflow.errors import Outcome, run_stage_call
 from lociflow.io.atomic import write_json
+
+log = logging.getLogger("lociflow.gui.worker")
 
 # Each stage module is callable as the stage's API function (see lociflow.stage).
 STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
@@ -61,36 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--options", default="{}", help="JSON object of stage-specific API arguments.")
     args = parser.parse_args(argv)
     _console_logging()
-    result: dict[str, Any] = {"status": "failed", "folder": None, "message": ""}
-    code = 1
+    outcome = Outcome("failed", 1, message="The worker stopped before the stage ended.")
     try:
-        folder = run_stage(args.stage, args.config, args.output, args.name, args.force, json.loads(args.options))
-        result = {"status": "ok", "folder": str(folder), "message": ""}
-        print(folder, flush=True)
-        code = 0
-    except LociflowError as exc:
-        print(f"Error: {exc}", file=sys.stderr, flush=True)
-        result["status"], result["message"] = "error", str(exc)
-        code = 2
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr, flush=True)
-        result["status"], result["message"] = "stopped", "The run was interrupted."
-        code = 130
-    except Exception as exc:  # a bug: show everything we know, as the CLI does
-        traceback.print_exc()
-        log_path = getattr(exc, "lociflow_run_log", None)
-        where = f" The run log is {log_path}." if log_path else ""
-        print(f"Unexpected error: {exc!r}.{where}", file=sys.stderr, flush=True)
-        result["message"] = f"Unexpected error: {exc!r}.{where}"
+        outcome = run_stage_call(
+            lambda: run_stage(args.stage, args.config, args.output, args.name, args.force, json.loads(args.options)))
+        # the folder last, as the CLI prints it (the job log holds the console messages)
+        if outcome.status == "ok":
+            log.info("%s", outcome.folder)
+        else:
+            log.error("%s", outcome.console)
     finally:
         root = args.output.expanduser().resolve()
         kept, failed = root / args.name, root / f"{args.name}.failed"
-        if result["status"] == "stopped" and (kept / "params.yaml").exists():
-            result["folder"] = str(kept)  # training keeps its best model when interrupted
-        elif result["status"] != "ok" and failed.is_dir():
-            result["folder"] = str(failed)
-        write_json(args.config.parent / "result.json", result)
-    return code
+        folder = outcome.folder
+        if outcome.status == "stopped" and (kept / "params.yaml").exists():
+            folder = kept  # training keeps its best model when interrupted
+        elif outcome.status != "ok" and failed.is_dir():
+            folder = failed
+        write_json(args.config.parent / "result.json",
+                   {"status": outcome.status, "folder": str(folder) if folder else None, "message": outcome.message})
+    return outcome.code
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a process by the GUI
