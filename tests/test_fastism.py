@@ -88,3 +88,20 @@ def test_networks_without_leading_convolutions_use_full_passes():
     assert LocalMutagenesis.for_network(traced, "seq", window) is None
     full, fast = _both(rnn, _inputs(["seq"], 2, window))
     np.testing.assert_array_equal(full, fast)
+
+
+def test_an_ensemble_scores_like_full_passes_and_averages_its_members():
+    from lociflow.model.network import EnsembleNetwork
+
+    branches, window = ["seq", "fold"], 40
+    channels = {"seq": list("ACGU"), "fold": ["mfe"]}
+    architecture = resolve_architecture("cnn", None, branches, window=window)
+    members = [_network(architecture, channels, window, seed=s) for s in (1, 2, 3)]
+    ensemble = EnsembleNetwork(members).eval()
+    inputs = _inputs(branches, 4, window)
+    assert LocalMutagenesis.for_network(ensemble, "seq", window) is not None
+    full, fast = _both(ensemble, inputs)
+    np.testing.assert_allclose(fast, full, rtol=0, atol=1e-5 * max(1.0, np.abs(full).max()))
+    each = [in_silico_mutagenesis(m, inputs, 1, verbose=False) for m in members]
+    np.testing.assert_allclose(fast, np.mean(each, axis=0), rtol=0, atol=1e-5 * max(1.0, np.abs(full).max()))
+    assert np.abs(each[0] - each[1]).max() > 1e-3, "members differ, so the mean is a real average"

@@ -142,9 +142,9 @@ def test_weights_missing_a_layer_are_a_clear_error(trained):
 def test_newer_format_version_asks_for_an_upgrade(trained):
     folder, _, _ = trained
     spec = yaml.safe_load((folder / "spec.yaml").read_text())
-    spec["format_version"] = 2
+    spec["format_version"] = 3
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
-    with pytest.raises(ModelFileError, match="format version 2, newer than this lociflow reads \\(1\\); upgrade"):
+    with pytest.raises(ModelFileError, match="format version 3, newer than this lociflow reads \\(2\\); upgrade"):
         load_model(folder)
 
 

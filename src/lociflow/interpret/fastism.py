@@ -163,8 +163,11 @@ class LocalMutagenesis:
         multi-branch network, the branch does not start with a convolution block, or the
         windows would cover the whole sequence anyway.
         """
-        from lociflow.model.network import MultiBranchNetwork
+        from lociflow.model.network import EnsembleNetwork, MultiBranchNetwork
 
+        if isinstance(network, EnsembleNetwork):
+            members = [cls.for_network(m, branch, length) for m in network.members]
+            return None if any(m is None for m in members) else _EnsembleMutagenesis(members)
         if not isinstance(network, MultiBranchNetwork) or branch not in network.branches:
             return None
         if any(isinstance(m, nn.BatchNorm1d) and m.running_var is None for m in network.modules()):
@@ -269,3 +272,18 @@ def _add_rows(values: torch.Tensor, positions: torch.Tensor, change: torch.Tenso
     m, length, channels = values.shape
     flat = (torch.arange(m, device=values.device)[:, None] * length + positions).reshape(-1)
     values.view(m * length, channels).index_add_(0, flat, change.reshape(-1, channels))
+
+
+class _EnsembleMutagenesis:
+    """fastISM of an ensemble: each member's local scorer, logits averaged as the ensemble's
+    forward pass averages them."""
+
+    def __init__(self, members: list[LocalMutagenesis]):
+        self.members = members
+
+    def prepare(self, inputs: list[torch.Tensor]) -> None:
+        for member in self.members:
+            member.prepare(inputs)
+
+    def scores(self, seq: torch.Tensor, position: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m.scores(seq, position, base) for m in self.members]).mean(0)

@@ -6,7 +6,7 @@ Layout::
       model.safetensors   the weights (tensors only: reading it cannot run code)
       spec.yaml           format_version, lociflow_version, classes, n_classes, branches,
                           channels, window, alphabet, preprocess (how to encode new input),
-                          architecture (explicit layers)
+                          architecture (explicit layers), ensemble (networks averaged)
 
 Loading rebuilds the network from ``spec.yaml`` with :func:`build_network` and copies the
 weights in after checking every name and shape. A model trained elsewhere can be given as
@@ -32,7 +32,13 @@ from lociflow.io.atomic import atomic_path, write_yaml
 
 log = logging.getLogger("lociflow.model.io")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest model format this version reads and writes.
+
+1: one network. 2: adds ``ensemble`` (several networks of one architecture whose logits are
+averaged, weights ``members.<i>.*``); single networks are still written as 1, so older
+versions read them, and refuse an ensemble with a request to upgrade.
+"""
 WEIGHTS = "model.safetensors"
 TORCHSCRIPT = "model.pt"
 SPEC = "spec.yaml"
@@ -135,7 +141,7 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     full = {
-        "format_version": FORMAT_VERSION,
+        "format_version": 1,  # 2 for an ensemble (below)
         "format": "safetensors",
         "lociflow_version": lociflow.__version__,
         "classes": list(spec["classes"]),
@@ -148,6 +154,10 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
         "architecture": spec.get("architecture", getattr(network, "architecture", None)),
     }
     full.update({k: v for k, v in spec.items() if k not in full})
+    members = len(getattr(network, "members", ())) or 1
+    if members > 1:
+        full["format_version"] = 2
+        full["ensemble"] = members
     if full["n_classes"] != len(full["classes"]):
         raise ValueError(f"n_classes {full['n_classes']} differs from the {len(full['classes'])} classes")
     state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
@@ -215,6 +225,9 @@ def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
     n_classes = spec.get("n_classes")
     if n_classes is not None and isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
         problems.append(f"n_classes {n_classes} differs from the {len(spec['classes'])} classes listed")
+    ensemble = spec.get("ensemble", 1)
+    if not isinstance(ensemble, int) or isinstance(ensemble, bool) or ensemble < 1:
+        problems.append(f"ensemble must be a positive whole number of networks (got {ensemble!r})")
     if problems:
         raise ModelFileError(f"{path}: " + "; ".join(problems) + ".")
 
@@ -291,7 +304,7 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from lociflow.model.network import build_network
+    from lociflow.model.network import EnsembleNetwork, build_network
 
     path = folder / WEIGHTS
     if not path.is_file():
@@ -300,8 +313,10 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
         raise ModelFileError(f"{folder / SPEC} has no architecture; the model cannot be rebuilt.")
     channels = {b: list(spec["channels"][b]) for b in spec["branches"]}
     try:
-        network = build_network(spec["architecture"], channels, int(spec["window"]),
-                                int(spec.get("n_classes", len(spec["classes"]))))
+        networks = [build_network(spec["architecture"], channels, int(spec["window"]),
+                                  int(spec.get("n_classes", len(spec["classes"]))))
+                    for _ in range(spec.get("ensemble", 1))]
+        network = networks[0] if len(networks) == 1 else EnsembleNetwork(networks)
     except ConfigError as exc:
         raise ModelFileError(f"{folder / SPEC}: the architecture cannot be rebuilt: {exc}") from None
     try:

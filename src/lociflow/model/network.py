@@ -118,3 +118,43 @@ def build_network(architecture: dict[str, Any] | Architecture, channels: dict[st
         In training mode; ``network(*inputs)`` gives logits ``[B, n_classes]``.
     """
     return MultiBranchNetwork(plan_network(architecture, channels, window, n_classes))
+
+
+class EnsembleNetwork(nn.Module):
+    """Several networks of one architecture, trained apart (``train.ensemble``); the output
+    is the mean of their logits.
+
+    It takes and returns what a :class:`MultiBranchNetwork` does, so evaluation, prediction
+    and attribution use it unchanged; since the mean is linear, a gradient attribution of the
+    ensemble is the mean of its members' attributions. Weights are stored as
+    ``members.<i>.<name>``.
+    """
+
+    def __init__(self, members: list[MultiBranchNetwork]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0]
+        for other in members[1:]:
+            if other.architecture != first.architecture or other.branches != first.branches:
+                raise ValueError("ensemble members must share one architecture and branch order")
+        self.members = nn.ModuleList(members)
+        self.branches: list[str] = list(first.branches)
+        self.classes_count: int = first.classes_count
+        self.architecture: dict[str, Any] = first.architecture
+        self.channels: dict[str, list[str]] = first.channels
+        self.window: int = first.window
+        self.merge: str = first.merge
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(*inputs) for member in self.members]).mean(0)
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.members[0].is_recurrent
+
+    @property
+    def first_conv(self) -> dict[str, nn.Conv1d]:
+        """The first member's first convolutions: filter motifs are read from one network
+        (their influence is measured on the ensemble's output)."""
+        return self.members[0].first_conv
