@@ -70,7 +70,7 @@ def run_experiment(experiment: str, args, work: Path, seed: int = 42) -> dict:
                     "schedule": args.schedule, "optimizer": args.optimizer, "weight_decay": args.weight_decay,
                     "augment": {"shift": args.shift},
                     "early_stopping": {"monitor": args.monitor, "patience": args.patience, "min_delta": 0.001},
-                    "seed": seed, "threads": args.threads}
+                    "ema_decay": args.ema_decay, "ensemble": args.ensemble, "seed": seed, "threads": args.threads}
     train_config["preset"] = args.preset
     if args.architecture:  # composed sections (YAML) replace the preset's sections they name
         import yaml
@@ -85,9 +85,11 @@ def run_experiment(experiment: str, args, work: Path, seed: int = 42) -> dict:
     times["evaluate_s"] = round(time.perf_counter() - started, 1)
     metrics = json.loads((report / "metrics.json").read_text())
     internal = json.loads((model / "metrics.json").read_text())
+    members = internal.get("members") or [internal]  # an ensemble reports each network
     return {"experiment": experiment, "seed": seed, "test_auroc": metrics["auroc"]["macro"],
-            "internal_test_auroc": internal["auroc"]["macro"], "best_epoch": internal["best_epoch"],
-            "epochs_trained": internal["epochs_trained"], **times}
+            "internal_test_auroc": internal["auroc"]["macro"],
+            "best_epoch": "+".join(str(m["best_epoch"]) for m in members),
+            "epochs_trained": sum(m["epochs_trained"] for m in members), **times}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--shift", type=int, default=3, help="Random-shift augmentation (positions).")
+    parser.add_argument("--ensemble", type=int, default=1, help="Networks per model (train.ensemble).")
+    parser.add_argument("--ema-decay", type=float, default=None,
+                        help="Average the weights (exponential moving average with this decay per batch).")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="Folding processes.")
     parser.add_argument("--keep", type=Path, help="Keep datasets, models and evaluations in this folder.")
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
           f"branches {'+'.join(args.branches)}, window {args.window}, "
           f"up to {args.epochs} epochs ({args.schedule}; early stopping on {args.monitor}, patience {args.patience}), "
           f"batch {args.batch_size}, {args.optimizer} (weight decay {args.weight_decay}), shift {args.shift}, "
+          f"EMA decay {args.ema_decay or 'off'}, ensemble {args.ensemble}, "
           f"seeds {' '.join(map(str, args.seeds))}")
     names = list(next(iter(PUBLISHED.values())))
     print("| experiment | lociflow (mean) | per seed | " + " | ".join(names) + " | best epochs | train s |")

@@ -123,3 +123,11 @@ def test_a_branch_section_name_applies_to_trials_with_that_branch_only(two_branc
                             "layers.cons": {"type": "int", "low": 1, "high": 2}})
     with pytest.raises(ConfigError, match="no section 'cons'"):
         check_space(only_seq, base, two_branches)
+
+
+def test_a_search_over_ensembles_is_refused(two_branches):
+    from lociflow.searching.space import check_trial_config
+
+    config = TrainConfig.model_validate({"data": str(two_branches.path), "ensemble": 3})
+    with pytest.raises(ConfigError, match="ensemble: 3 in a search: trials compare single networks"):
+        check_trial_config(config, two_branches)

@@ -302,3 +302,123 @@ def test_interrupt_just_after_an_epoch_ends_counts_that_epoch(seq_data, tmp_path
     metrics = json.loads((runs / "r" / "metrics.json").read_text())
     assert [r["epoch"] for r in read_history(runs / "r" / "history.tsv")] == [1]
     assert metrics["epochs_trained"] == 1
+
+
+class RecordWeights(L.Callback):
+    """The network's own (not averaged) floating-point weights after every optimizer step."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        state = pl_module.network.state_dict()
+        self.steps.append({k: v.detach().clone() for k, v in state.items() if v.is_floating_point()})
+
+
+def test_ema_saves_the_moving_average_of_the_weights(seq_data, tmp_path):
+    decay = 0.9
+    record = RecordWeights()
+    config = {**tiny(), "data": seq_data, "epochs": 1, "ema_decay": decay}
+    folder = train(config, tmp_path / "runs", name="ema", callbacks=[record])
+    expected = dict(record.steps[0])  # the average starts as the first step's weights
+    for step in record.steps[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * step[k] for k in expected}
+    saved = weights_of(folder)
+    assert len(record.steps) > 3
+    for key, value in expected.items():
+        assert np.allclose(saved[key].numpy(), value.numpy(), atol=1e-6), key
+    assert not all(np.allclose(saved[k].numpy(), record.steps[-1][k].numpy()) for k in expected), \
+        "the saved model is the average, not the last step"
+    # the validation metrics that chose the checkpoint were those of the averaged weights
+    import torch
+
+    from lociflow.io.store import open_dataset
+    from lociflow.model.io import load_model
+
+    valid = open_dataset(seq_data).split("valid")
+    probs = load_model(folder).predict_proba({"seq": np.asarray(valid.inputs["seq"])})
+    loss = torch.nn.functional.nll_loss(torch.log(torch.tensor(probs)), torch.tensor(np.asarray(valid.labels)))
+    assert read_history(folder / "history.tsv")[0]["val_loss"] == pytest.approx(float(loss), abs=1e-4)
+
+
+def test_resume_with_ema_ends_where_an_uninterrupted_run_does(seq_data, tmp_path):
+    config = {**tiny(), "data": seq_data, "epochs": 3, "ema_decay": 0.9}
+    runs = tmp_path / "runs"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs, name="r", callbacks=[StopAtEpoch(1)])
+    train(config, runs, name="r", resume=True)
+    straight = train(config, runs, name="straight")
+    assert same_weights(straight, runs / "r")
+    assert not same_weights(straight, train({**config, "ema_decay": None}, runs, name="raw"))
+
+
+def test_ema_decay_outside_zero_one_is_refused(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="ema_decay"):
+        train({**tiny(), "data": seq_data, "ema_decay": 1.0}, tmp_path / "runs")
+
+
+def test_an_ensemble_averages_networks_trained_with_successive_seeds(seq_data, tmp_path):
+    import torch
+
+    from lociflow.io.store import open_dataset
+    from lociflow.metrics import classification_metrics
+    from lociflow.model.io import load_model
+    from lociflow.model.network import EnsembleNetwork
+
+    runs = tmp_path / "runs"
+    folder = train({**tiny(), "data": seq_data, "ensemble": 3}, runs, name="ens")
+    singles = [train({**tiny(), "data": seq_data, "seed": 42 + i}, runs, name=f"single{i}") for i in range(3)]
+    for i, single in enumerate(singles, start=1):
+        assert same_weights(single, folder / "members" / str(i)), "network i is the run with seed 42 + i - 1"
+    model = load_model(folder)
+    assert isinstance(model.network, EnsembleNetwork) and len(model.network.members) == 3
+    assert model.spec["ensemble"] == 3 and model.spec["format_version"] == 2
+    test = open_dataset(seq_data).split("test")
+    x = np.asarray(test.inputs["seq"], np.float32)
+    logits = [load_model(s).network(torch.from_numpy(x)).detach() for s in singles]
+    expected = torch.softmax(torch.stack(logits).mean(0), dim=1).numpy()
+    np.testing.assert_allclose(model.predict_proba({"seq": x}), expected, atol=1e-5)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["ensemble"] == 3 and metrics["complete"] is True
+    assert [m["seed"] for m in metrics["members"]] == [42, 43, 44]
+    assert metrics["auroc"] == classification_metrics(np.asarray(test.labels), expected, model.classes)["auroc"]
+    history = read_history(folder / "history.tsv")
+    assert [(r["member"], r["epoch"]) for r in history] == [(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2)]
+    assert {p.name for p in (folder / "plots").glob("*.png")} >= {"loss.png", "auroc.png", "network.png"}
+    row = read_ledger(runs).iloc[0]
+    assert row["params"]["ensemble"] == 3 and row["metrics"]["test_auroc"] == metrics["auroc"]["macro"]
+
+
+def test_an_interrupted_ensemble_keeps_its_networks_and_resumes(seq_data, tmp_path):
+    from lociflow.model.io import load_model
+
+    class StopInSecondNetwork(L.Callback):
+        def __init__(self):
+            self.fits = 0
+
+        def on_train_start(self, trainer, pl_module):
+            self.fits += 1
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if self.fits == 2 and trainer.current_epoch == 1:
+                raise KeyboardInterrupt
+
+    config = {**tiny(), "data": seq_data, "ensemble": 3}
+    runs = tmp_path / "runs"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, runs, name="r", callbacks=[StopInSecondNetwork()])
+    folder = runs / "r"
+    partial = json.loads((folder / "metrics.json").read_text())
+    assert partial["ensemble"] == 2 and partial["complete"] is False, "network 1 and network 2's best epoch"
+    assert len(load_model(folder).network.members) == 2
+    first = FirstEpoch()
+    train(config, runs, name="r", resume=True, callbacks=[first])
+    assert first.first == 1, "network 1 is kept; network 2 continues with its second epoch"
+    straight = train(config, runs, name="straight")
+    assert same_weights(straight, folder)
+    assert json.loads((folder / "metrics.json").read_text())["complete"] is True
+
+
+def test_ensemble_of_zero_networks_is_refused(seq_data, tmp_path):
+    with pytest.raises(ConfigError, match="ensemble"):
+        train({**tiny(), "data": seq_data, "ensemble": 0}, tmp_path / "runs")

@@ -222,6 +222,15 @@ class TrainConfig(StageConfig):
     class_weights: Literal["none", "auto"] = "none"
     augment: Augment = Field(default_factory=Augment)
     gradient_clip: float | None = Field(default=None, gt=0)
+    ensemble: int = Field(
+        default=1, ge=1, le=20, description="Train this many networks (seeds seed, seed+1, ...) and "
+        "average their logits: a steadier, usually better model for that many times the training.",
+    )
+    ema_decay: float | None = Field(
+        default=None, gt=0, lt=1, description="Keep an exponential moving average of the weights, "
+        "updated after every batch with this decay (e.g. 0.998); validation, early stopping, "
+        "checkpoints and the saved model use the averaged weights (empty: off).",
+    )
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int | str | list[int] = "auto"

@@ -80,29 +80,46 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
 
 
 def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume, callbacks) -> Path:
-    import lightning as L
-
-    from lociflow.model.network import build_network
     from lociflow.model.presets import DEFAULT_PRESET, resolve_architecture
 
     branches = chosen_branches(config, dataset)
     composed = architecture_for_branches(config.architecture, branches)
     architecture = resolve_architecture(config.preset, composed, branches, dataset.window)
-    L.seed_everything(config.seed, workers=True, verbose=False)
     channels = {b: dataset.channels[b] for b in branches}
-    network = build_network(architecture, channels, dataset.window, len(dataset.classes))
+    # built before any folder is written, so a spec that cannot work fails first
+    network = _seeded_network(architecture, channels, dataset, config.seed)
     summary = {key: getattr(config, key) for key in
                ("preset", "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "seed")}
     summary["preset"] = config.preset or ("custom" if config.architecture else DEFAULT_PRESET)
+    if config.ensemble > 1:
+        summary["ensemble"] = config.ensemble
     summary["data"] = str(config.data)
     if _is_worker_process():  # extra processes of multi-GPU training write nothing of their own
         with tempfile.TemporaryDirectory(prefix="lociflow-train-") as scratch:
-            _Fit(config, dataset, architecture, network, Path(scratch), callbacks, resume, None).run()
+            _fit_all(config, dataset, architecture, network, Path(scratch), callbacks, resume, None)
         return Path(output).expanduser().resolve() / (name or "")
     with open_run("train", output, config.dump(), name, force, summary_params=summary,
                   keep_on_interrupt=True, resume=resume) as run:
-        _Fit(config, dataset, architecture, network, run.path, callbacks, resume, run).run()
+        _fit_all(config, dataset, architecture, network, run.path, callbacks, resume, run)
         return run.final_path
+
+
+def _seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, seed: int):
+    import lightning as L
+
+    from lociflow.model.network import build_network
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    return build_network(architecture, channels, dataset.window, len(dataset.classes))
+
+
+def _fit_all(config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
+             callbacks, resume: bool, run) -> None:
+    """Train the one network, or each network of an ensemble in turn."""
+    if config.ensemble == 1:
+        _Fit(config, dataset, architecture, network, folder, callbacks, resume, run).run()
+    else:
+        _EnsembleFit(config, dataset, architecture, network, folder, callbacks, resume, run).run()
 
 
 def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
@@ -217,7 +234,8 @@ class _Fit:
     """One training: build the trainer, fit, restore the best weights, write the model dir."""
 
     def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
-                 callbacks: Sequence[Any] | None, resume: bool, run):
+                 callbacks: Sequence[Any] | None, resume: bool, run, member: bool = False):
+        self.member = member  # one network of an ensemble: the ensemble describes and reports
         self.config = config
         self.dataset = dataset
         self.architecture = architecture
@@ -240,7 +258,8 @@ class _Fit:
         from lociflow.training.module import Classifier, inverse_frequency_weights
 
         config, dataset = self.config, self.dataset
-        self._describe_network()
+        if not self.member:
+            self._describe_network()
         train_split, valid_split = dataset.split("train"), dataset.split("valid")
         on_gpu = _on_gpu(config)
         loader_args = {"num_workers": config.num_workers, "pin_memory": on_gpu}
@@ -268,6 +287,12 @@ class _Fit:
         if config.early_stopping:
             callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping.patience,
                                            min_delta=config.early_stopping.min_delta))
+        if config.ema_decay:
+            from lightning.pytorch.callbacks import EMAWeightAveraging
+
+            # validation swaps the averaged weights in, and checkpoints store them as the
+            # state_dict (the raw weights go under current_model_state, which --resume restores)
+            callbacks.append(EMAWeightAveraging(decay=config.ema_decay))
         if progress.enabled():
             callbacks.append(StderrProgressBar())
         with _quiet_lightning():
@@ -339,7 +364,7 @@ class _Fit:
         metrics.update({
             "split": "test", "best_epoch": best_epoch, "epochs_trained": epochs_trained,
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
-            "checkpoint": "checkpoints/best.ckpt",
+            "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
         })
         write_json(self.folder / "metrics.json", metrics)
         log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
@@ -349,6 +374,8 @@ class _Fit:
             self.run_record.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
                                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
                                    best_epoch=best_epoch, epochs=epochs_trained)
+        if interrupted and self.member:
+            raise KeyboardInterrupt
         if interrupted:
             final = self.run_record.final_path if self.run_record is not None else self.folder
             log.warning(
@@ -365,6 +392,107 @@ class _Fit:
         spec["branches"] = list(self.branches)  # a subset when config.branches leaves some out
         spec["channels"] = {b: self.dataset.channels[b] for b in self.branches}
         return spec
+
+
+class _EnsembleFit:
+    """``ensemble: N``: train N networks one after another, each a complete model directory
+    in ``members/<i>/`` (seed ``seed + i - 1``, so its own weights, batches and dropout),
+    then save their average as the run's model and score it on the test split.
+
+    ``history.tsv`` and the plots of the run folder follow all networks (a ``member``
+    column). Ctrl-C keeps the networks trained so far (the interrupted one with its best
+    weights) as the run's model; ``--resume`` skips the finished networks and continues the
+    interrupted one from its last checkpoint.
+    """
+
+    def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, first, folder: Path,
+                 callbacks: Sequence[Any] | None, resume: bool, run):
+        self.config, self.dataset, self.architecture = config, dataset, architecture
+        self.first = first
+        self.folder = Path(folder)
+        self.callbacks = list(callbacks or [])
+        self.resume = resume
+        self.run_record = run
+        self.branches = list(first.branches)
+
+    def run(self) -> None:
+        import json
+
+        from lociflow.model.io import load_model
+        from lociflow.training.callbacks import EnsembleHistory
+
+        n, seed = self.config.ensemble, self.config.seed
+        channels = {b: self.dataset.channels[b] for b in self.branches}
+        _Fit(self.config, self.dataset, self.architecture, self.first, self.folder, None, False, None)._describe_network()
+        log.info("ensemble of %d networks, seeds %d to %d; their logits are averaged", n, seed, seed + n - 1)
+        networks, members = [], []
+        history = EnsembleHistory(self.folder, n)
+        for i in range(1, n + 1):
+            sub = self.folder / "members" / str(i)
+            record = sub / "metrics.json"
+            done = json.loads(record.read_text(encoding="utf-8")) if self.resume and record.exists() else {}
+            if done.get("complete"):
+                log.info("network %d of %d was trained before; kept", i, n)
+                networks.append(load_model(sub).network.cpu())
+                members.append(self._member_row(i, done))
+                continue
+            log.info("training network %d of %d (seed %d)", i, n, seed + i - 1)
+            network = self.first if i == 1 else _seeded_network(self.architecture, channels, self.dataset, seed + i - 1)
+            config = self.config.model_copy(update={"seed": seed + i - 1, "ensemble": 1})
+            resume = self.resume and (sub / "checkpoints" / "last.ckpt").exists()
+            fit = _Fit(config, self.dataset, self.architecture, network, sub, [history, *self.callbacks], resume,
+                       None, member=True)
+            try:
+                fit.run()
+            except KeyboardInterrupt:
+                if (sub / "model.safetensors").exists():  # this network's best weights so far
+                    networks.append(network.cpu())
+                    members.append(self._member_row(i, json.loads(record.read_text(encoding="utf-8"))))
+                history.update()
+                if networks:
+                    self._finish(networks, members, interrupted=True)
+                    log.warning("training interrupted in network %d of %d; the %d network(s) trained so far are "
+                                "saved as the model. Continue with --resume and the same --name.", i, n, len(networks))
+                raise
+            networks.append(network.cpu())
+            members.append(self._member_row(i, json.loads(record.read_text(encoding="utf-8"))))
+        history.update()
+        self._finish(networks, members, interrupted=False)
+
+    @staticmethod
+    def _member_row(i: int, metrics: dict) -> dict:
+        return {"member": i, "seed": None, "best_epoch": metrics.get("best_epoch"),
+                "epochs_trained": metrics.get("epochs_trained"), "test_auroc": metrics["auroc"]["macro"],
+                "complete": bool(metrics.get("complete"))}
+
+    def _finish(self, networks: list, members: list[dict], interrupted: bool) -> None:
+        import torch
+
+        from lociflow.io.atomic import write_json
+        from lociflow.model.io import save_model
+        from lociflow.model.network import EnsembleNetwork
+        from lociflow.training.scoring import score_split
+
+        for row in members:
+            row["seed"] = self.config.seed + row["member"] - 1
+        network = networks[0] if len(networks) == 1 else EnsembleNetwork(networks)
+        fit = _Fit(self.config, self.dataset, self.architecture, networks[0], self.folder, None, False, None)
+        save_model(self.folder, network, fit._spec())
+        device = torch.device("cuda") if _on_gpu(self.config) else torch.device("cpu")
+        metrics = score_split(network.to(device), self.dataset.split("test"), self.branches,
+                              self.dataset.classes, device=device)
+        network.cpu()
+        metrics.update({"split": "test", "ensemble": len(networks), "members": members,
+                        "complete": not interrupted and len(networks) == self.config.ensemble})
+        write_json(self.folder / "metrics.json", metrics)
+        each = ", ".join(str(m["test_auroc"]) for m in members)
+        log.info("ensemble of %d: test AUROC %s (networks alone: %s), accuracy %s, loss %.4f", len(networks),
+                 metrics["auroc"]["macro"], each, metrics["accuracy"], metrics["loss"])
+        if self.run_record is not None:
+            self.run_record.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
+                                   test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
+                                   best_epoch=" ".join(str(m["best_epoch"]) for m in members),
+                                   epochs=sum(int(m["epochs_trained"] or 0) for m in members))
 
 
 from lociflow.stage import make_callable  # noqa: E402

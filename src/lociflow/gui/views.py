@@ -120,12 +120,15 @@ def show_history(folder: Path) -> None:
         return
     panels = [("Loss", ["train_loss", "val_loss"]), ("Accuracy", ["train_accuracy", "val_accuracy"]),
               ("AUROC", ["val_auroc"])]
+    # an ensemble's history has a member column: one line per network
+    parts = list(history.groupby("member")) if "member" in history else [(None, history)]
     for column, (title, names) in zip(st.columns(3), panels):
         figure = go.Figure()
-        for name in names:
-            if name in history:
-                figure.add_trace(go.Scatter(x=history["epoch"], y=history[name], mode="lines+markers",
-                                            name=name.replace("_", " ")))
+        for member, part in parts:
+            for name in names:
+                if name in part:
+                    label = name.replace("_", " ") + ("" if member is None else f", network {member}")
+                    figure.add_trace(go.Scatter(x=part["epoch"], y=part[name], mode="lines+markers", name=label))
         figure.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(l=10, r=10, t=40, b=10),
                              legend=dict(orientation="h", y=-0.3))
         column.plotly_chart(figure, width="stretch")
@@ -167,6 +170,10 @@ def show_train(folder: Path) -> None:
         if (folder / "metrics.json").exists():
             st.markdown("**Test-split metrics of the best checkpoint**")
             show_metrics(folder / "metrics.json")
+            members = json.loads((folder / "metrics.json").read_text(encoding="utf-8")).get("members")
+            if isinstance(members, list) and members:
+                st.caption("The ensemble's networks, each alone on the test split")
+                st.dataframe(pd.DataFrame(members), hide_index=True)
     with network_col:
         show_network(folder)
 

@@ -34,7 +34,7 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         cells = line.split("\t")
         row: dict[str, Any] = {}
         for key, cell in zip(header, cells):
-            row[key] = int(cell) if key == "epoch" else (float(cell) if cell not in ("", "nan") else math.nan)
+            row[key] = int(cell) if key in ("epoch", "member") else (float(cell) if cell not in ("", "nan") else math.nan)
         rows.append(row)
     return rows
 
@@ -111,6 +111,44 @@ class HistoryWriter(L.Callback):
 
         plot_history(self.rows, self.folder / "plots")
         self._plotted = time.perf_counter()
+
+
+def combine_histories(folder: Path, members: int) -> list[dict[str, Any]]:
+    """Write ``folder/history.tsv`` (and its plots) from the histories of an ensemble's
+    networks in ``folder/members/<i>/``, with a leading ``member`` column."""
+    rows = [{"member": i, **row} for i in range(1, members + 1)
+            for row in read_history(Path(folder) / "members" / str(i) / "history.tsv")]
+    columns = ("member", *HISTORY_COLUMNS)
+    lines = ["\t".join(columns)] + ["\t".join(_format(r.get(key)) for key in columns) for r in rows]
+    write_text(Path(folder) / "history.tsv", "\n".join(lines) + "\n")
+    return rows
+
+
+class EnsembleHistory(L.Callback):
+    """Keep an ensemble's combined ``history.tsv`` current while one of its networks trains
+    (runs after that network's :class:`HistoryWriter`)."""
+
+    def __init__(self, folder: Path, members: int, plot_every_s: float = 20.0):
+        self.folder = Path(folder)
+        self.members = members
+        self.plot_every_s = plot_every_s
+        self._plotted = 0.0
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            self.update(plot=time.perf_counter() - self._plotted >= self.plot_every_s)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            self.update(plot=True)
+
+    def update(self, plot: bool = True) -> None:
+        rows = combine_histories(self.folder, self.members)
+        if plot and rows:
+            from lociflow.training.plots import plot_history
+
+            plot_history(rows, self.folder / "plots")
+            self._plotted = time.perf_counter()
 
 
 class InterruptWatch(L.Callback):

@@ -87,6 +87,12 @@ def render() -> None:
                            help="Options of the schedule, e.g. step_size: 10, gamma: 0.5.")
             form.field("class_weights")
             form.field("gradient_clip", help="Clip gradients to this norm (empty: no clipping).")
+            form.field("ensemble", label="Networks in the ensemble",
+                       help="Train this many networks with successive seeds and average their outputs: "
+                       "usually a little more accurate, for that many times the training time.")
+            form.field("ema_decay", label="Weight averaging (EMA decay)",
+                       help="Validate and save a moving average of the weights, updated after every "
+                       "batch with this decay, e.g. 0.998 (empty: off).")
         form.field("early_stopping")
         with st.expander("Augmentation"):
             form.field("augment")
