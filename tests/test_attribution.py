@@ -290,3 +290,27 @@ def test_mutagenesis_of_an_unknown_or_non_one_hot_branch_is_refused():
         in_silico_mutagenesis(LinearToy(), _toy_inputs(), 0, branch="fold", verbose=False)
     with pytest.raises(LociflowError, match="needs a one-hot branch"):
         in_silico_mutagenesis(LinearToy(), _toy_inputs(), 0, branch="cons", verbose=False)
+
+
+def test_attributions_of_an_ensemble_are_the_mean_of_its_networks():
+    from lociflow.model.network import EnsembleNetwork
+    from lociflow.model.presets import resolve_architecture
+
+    window = 30
+    architecture = resolve_architecture("cnn", None, ["seq"], window=window)
+    members = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        members.append(build_network(architecture, {"seq": list("ACGT")}, window, 2).eval())
+    ensemble = EnsembleNetwork(members).eval()
+    rng = np.random.default_rng(0)
+    inputs = {"seq": np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, window))]}
+    methods = {
+        "saliency": lambda net: saliency(net, inputs, 1, verbose=False).gradients["seq"],
+        "ig": lambda net: integrated_gradients(net, inputs, 1, steps=20, verbose=False).attributions["seq"],
+        "deepshap": lambda net: deep_lift_shap(net, inputs, 1, n_shuffles=3, verbose=False).attributions["seq"],
+    }
+    for name, method in methods.items():
+        each = [method(m) for m in members]
+        assert np.abs(each[0] - each[1]).max() > 1e-4, name
+        np.testing.assert_allclose(method(ensemble), np.mean(each, axis=0), atol=1e-5, err_msg=name)

@@ -143,3 +143,25 @@ def test_all_runs_what_each_model_supports_and_says_why_it_skips_the_rest():
     assert set(skipped) == {"ism", "temporal", "optimize", "filters", "modisco", "gia"}
     run, _ = plan_methods(["ig", "saliency"], _model(recurrent=False, conv=True))
     assert run == ["saliency", "ig"]
+
+
+def test_an_ensemble_trained_by_the_cli_is_evaluated_and_interpreted(setup, tmp_path):
+    import yaml
+    from tiny_model import tiny_architecture
+
+    data, _ = setup
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({"train": {
+        "architecture": tiny_architecture(["seq"]), "epochs": 3, "batch_size": 32, "learning_rate": 0.02,
+        "ensemble": 2, "threads": 1}}))
+    code, out, err = cli("train", "-c", config, "--data", data, "-o", tmp_path / "models", "--name", "ens")
+    assert code == 0, err
+    model = Path(out.strip().splitlines()[-1])
+    assert (model / "members" / "2" / "model.safetensors").is_file()
+    code, out, err = cli("evaluate", "--model", model, "--data", data, "-o", tmp_path / "eval")
+    assert code == 0, err
+    code, out, err = cli("interpret", "--model", model, "--data", data, "--methods", "saliency,ig,deepshap,ism,filters",
+                         "--top", 1, "--max-loci", 30, *FAST, "-o", tmp_path, "--name", "ens")
+    assert code == 0, err
+    methods = pd.read_csv(Path(out.strip().splitlines()[-1]) / "methods.tsv", sep="\t", keep_default_na=False)
+    assert set(methods.loc[methods["status"] == "ran", "method"]) == {"saliency", "ig", "deepshap", "ism", "filters"}

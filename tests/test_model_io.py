@@ -297,3 +297,17 @@ def test_identical_networks_give_identical_weight_file_bytes(tmp_path):
                                                        "architecture": arch})
         blobs.append((folder / "model.safetensors").read_bytes())
     assert blobs[0] == blobs[1]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("three", "ensemble must be a positive whole number of networks \\(got 'three'\\)"),
+    (0, "ensemble must be a positive whole number of networks \\(got 0\\)"),
+    (2, "does not match the architecture in spec.yaml: missing .* weight\\(s\\), e.g. members.0"),
+])
+def test_a_wrong_ensemble_count_is_a_clear_error(trained, value, message):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec["ensemble"] = value
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(folder)
