@@ -491,3 +491,24 @@ def test_path_picked_on_the_server_fills_the_field(root, tmp_path):
 def test_hardware_devices_default_reads_as_the_cli_default(root):
     at = page("train")
     assert at.text_area(key="train::devices").value == "auto"
+
+
+def test_finished_ensemble_shows_a_curve_per_network_and_the_networks_table(root):
+    folder = fake_finished_job(root, "train", "ens")
+    pd.DataFrame({"member": [1, 1, 2, 2], "epoch": [1, 2, 1, 2], "train_loss": [0.7, 0.6, 0.72, 0.61],
+                  "train_accuracy": [0.5, 0.6, 0.5, 0.6], "val_loss": [0.69, 0.65, 0.7, 0.66],
+                  "val_accuracy": [0.5, 0.55, 0.5, 0.56], "val_auroc": [0.6, 0.7, 0.62, 0.71],
+                  "lr": [0.001] * 4, "seconds": [1.0] * 4}).to_csv(folder / "history.tsv", sep="\t", index=False)
+    write_json(folder / "metrics.json", {
+        "auroc": {"a": 0.8, "b": 0.8, "macro": 0.8}, "accuracy": 0.7, "ensemble": 2,
+        "members": [{"member": 1, "seed": 42, "best_epoch": 2, "epochs_trained": 2, "test_auroc": 0.75,
+                     "complete": True},
+                    {"member": 2, "seed": 43, "best_epoch": 2, "epochs_trained": 2, "test_auroc": 0.77,
+                     "complete": True}]})
+    at = page("train")
+    no_exception(at)
+    auroc = json.loads(at.get("plotly_chart")[2].proto.spec)
+    assert [trace["name"] for trace in auroc["data"]] == ["val auroc, network 1", "val auroc, network 2"]
+    assert plotted(auroc["data"][1]["y"]) == [0.62, 0.71]
+    tables = [t.value for t in at.dataframe]
+    assert any("test_auroc" in t and list(t["test_auroc"]) == [0.75, 0.77] for t in tables)
