@@ -153,8 +153,9 @@ def test_an_ensemble_trained_by_the_cli_is_evaluated_and_interpreted(setup, tmp_
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump({"train": {
         "architecture": tiny_architecture(["seq"]), "epochs": 3, "batch_size": 32, "learning_rate": 0.02,
-        "ensemble": 2, "threads": 1}}))
-    code, out, err = cli("train", "-c", config, "--data", data, "-o", tmp_path / "models", "--name", "ens")
+        "threads": 1}}))
+    code, out, err = cli("train", "-c", config, "--data", data, "--ensemble", 2, "-o", tmp_path / "models",
+                         "--name", "ens")
     assert code == 0, err
     model = Path(out.strip().splitlines()[-1])
     assert (model / "members" / "2" / "model.safetensors").is_file()

@@ -130,6 +130,7 @@ def train(
     seed: SeedOpt = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum number of epochs.")] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.")] = None,
+    ensemble: Annotated[Optional[int], typer.Option("--ensemble", help="Train this many networks (seeds seed, seed+1, ...) and average them.")] = None,
 ) -> None:
     """Train a network on a dataset and write a model directory.
 
@@ -143,7 +144,7 @@ def train(
 
     def call() -> Path:
         cfg = load_stage(TrainConfig, "train", config, set_,
-                         {"data": data, "seed": seed, "epochs": epochs, "preset": preset})
+                         {"data": data, "seed": seed, "epochs": epochs, "preset": preset, "ensemble": ensemble})
         from lociflow.train import train as run
 
         return run(cfg, output, name=name, force=force, resume=resume)
