@@ -444,7 +444,11 @@ class _EnsembleFit:
                        None, member=True)
             try:
                 fit.run()
+                if _is_worker_process():  # extra DDP processes train in step and write nothing
+                    continue
             except KeyboardInterrupt:
+                if _is_worker_process():
+                    raise
                 if (sub / "model.safetensors").exists():  # this network's best weights so far
                     networks.append(network.cpu())
                     members.append(self._member_row(i, json.loads(record.read_text(encoding="utf-8"))))
@@ -456,12 +460,12 @@ class _EnsembleFit:
                 raise
             networks.append(network.cpu())
             members.append(self._member_row(i, json.loads(record.read_text(encoding="utf-8"))))
-        history.update()
-        self._finish(networks, members, interrupted=False)
+        if not _is_worker_process():
+            history.update()
+            self._finish(networks, members, interrupted=False)
 
-    @staticmethod
-    def _member_row(i: int, metrics: dict) -> dict:
-        return {"member": i, "seed": None, "best_epoch": metrics.get("best_epoch"),
+    def _member_row(self, i: int, metrics: dict) -> dict:
+        return {"member": i, "seed": self.config.seed + i - 1, "best_epoch": metrics.get("best_epoch"),
                 "epochs_trained": metrics.get("epochs_trained"), "test_auroc": metrics["auroc"]["macro"],
                 "complete": bool(metrics.get("complete"))}
 
@@ -473,8 +477,6 @@ class _EnsembleFit:
         from lociflow.model.network import EnsembleNetwork
         from lociflow.training.scoring import score_split
 
-        for row in members:
-            row["seed"] = self.config.seed + row["member"] - 1
         network = networks[0] if len(networks) == 1 else EnsembleNetwork(networks)
         fit = _Fit(self.config, self.dataset, self.architecture, networks[0], self.folder, None, False, None)
         save_model(self.folder, network, fit._spec())
