@@ -129,8 +129,9 @@ def show_history(folder: Path) -> None:
                 if name in part:
                     label = name.replace("_", " ") + ("" if member is None else f", network {member}")
                     figure.add_trace(go.Scatter(x=part["epoch"], y=part[name], mode="lines+markers", name=label))
-        figure.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(l=10, r=10, t=40, b=10),
-                             legend=dict(orientation="h", y=-0.3))
+        many = len(parts) > 1  # an ensemble's legend lists every network: more room below the plot
+        figure.update_layout(title=title, xaxis_title="epoch", height=420 if many else 300,
+                             margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.45 if many else -0.3))
         column.plotly_chart(figure, width="stretch")
 
 
@@ -168,10 +169,12 @@ def show_train(folder: Path) -> None:
     metrics_col, network_col = st.columns([2, 1])
     with metrics_col:
         if (folder / "metrics.json").exists():
-            st.markdown("**Test-split metrics of the best checkpoint**")
-            show_metrics(folder / "metrics.json")
             members = json.loads((folder / "metrics.json").read_text(encoding="utf-8")).get("members")
-            if isinstance(members, list) and members:
+            ensemble = isinstance(members, list) and bool(members)
+            st.markdown("**Test-split metrics of the ensemble (each network at its best epoch)**" if ensemble
+                        else "**Test-split metrics of the best checkpoint**")
+            show_metrics(folder / "metrics.json")
+            if ensemble:
                 st.caption("The ensemble's networks, each alone on the test split")
                 st.dataframe(pd.DataFrame(members), hide_index=True)
     with network_col:
