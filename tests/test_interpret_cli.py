@@ -164,5 +164,7 @@ def test_an_ensemble_trained_by_the_cli_is_evaluated_and_interpreted(setup, tmp_
     code, out, err = cli("interpret", "--model", model, "--data", data, "--methods", "saliency,ig,deepshap,ism,filters",
                          "--top", 1, "--max-loci", 30, *FAST, "-o", tmp_path, "--name", "ens")
     assert code == 0, err
-    methods = pd.read_csv(Path(out.strip().splitlines()[-1]) / "methods.tsv", sep="\t", keep_default_na=False)
+    folder = Path(out.strip().splitlines()[-1])
+    methods = pd.read_csv(folder / "methods.tsv", sep="\t", keep_default_na=False)
     assert set(methods.loc[methods["status"] == "ran", "method"]) == {"saliency", "ig", "deepshap", "ism", "filters"}
+    assert "an ensemble of 2 networks: scores and attributions are their mean" in (folder / "index.html").read_text()

@@ -170,6 +170,10 @@ def _overview(ctx, timings: dict[str, float]) -> str:
     facts = {"model": str(ctx.model.path), "input": ctx.loci.source, "classes": ", ".join(ctx.model.classes),
              "loci read": len(ctx.loci), "loci analysed": len(ctx.analysed),
              "loci shown per class": ctx.cfg.top, "device": ctx.device}
+    networks = int(ctx.model.spec.get("ensemble", 1))
+    if networks > 1:
+        facts["model"] += (f" (an ensemble of {networks} networks: scores and attributions are their mean; "
+                           "filters are the first network's)")
     rows = [{"method": m, "status": "ran", "seconds": s, "note": ctx.notes.get(m, "")} for m, s in timings.items()]
     rows += [{"method": m, "status": "skipped", "seconds": np.nan, "note": r} for m, r in ctx.skipped.items()]
     notes = [f"<p class=\"note\">{html.escape(k)}: {html.escape(v)}</p>" for k, v in ctx.notes.items() if k not in timings]
