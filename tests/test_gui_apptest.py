@@ -505,8 +505,14 @@ def test_finished_ensemble_shows_a_curve_per_network_and_the_networks_table(root
                      "complete": True},
                     {"member": 2, "seed": 43, "best_epoch": 2, "epochs_trained": 2, "test_auroc": 0.77,
                      "complete": True}]})
+    (folder / "plots").mkdir()
+    import matplotlib.pyplot as plt
+
+    plt.imsave(folder / "plots" / "network.png", [[0.0, 1.0], [1.0, 0.0]])
+    (folder / "spec.yaml").write_text("format_version: 2\nensemble: 2\n")
     at = page("train")
     no_exception(at)
+    assert any("Each of the ensemble's 2 networks has this architecture" in c.value for c in at.caption)
     auroc = json.loads(at.get("plotly_chart")[2].proto.spec)
     assert [trace["name"] for trace in auroc["data"]] == ["val auroc, network 1", "val auroc, network 2"]
     assert plotted(auroc["data"][1]["y"]) == [0.62, 0.71]

@@ -141,6 +141,10 @@ def show_network(folder: Path) -> None:
     if found:
         st.markdown("**Network**")
         st.image(str(found[0]), width="stretch")
+        spec = folder / "spec.yaml"
+        networks = (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("ensemble", 1) if spec.exists() else 1
+        if isinstance(networks, int) and networks > 1:
+            st.caption(f"Each of the ensemble's {networks} networks has this architecture.")
 
 
 # --------------------------------------------------------------------------- stage views
