@@ -272,7 +272,8 @@ def test_mixed_precision_and_determinism_follow_the_device(monkeypatch):
     import torch
 
     from lociflow.config import TrainConfig
-    from lociflow.train import _on_gpu, _precision
+    from lociflow.training.fit import on_gpu as _on_gpu
+    from lociflow.training.fit import precision_for as _precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _precision(TrainConfig()) == "32-true" and not _on_gpu(TrainConfig())

@@ -1,0 +1,251 @@
+"""One network's training on Lightning: the trainer, its callbacks, the best weights, the
+model directory and its test metrics (see :mod:`lociflow.train` for the run folder)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lociflow.config import TrainConfig
+from lociflow.io.store import DatasetDir
+
+log = logging.getLogger("lociflow.train")
+
+MONITOR_MODES = {"val_loss": "min", "val_auroc": "max", "val_accuracy": "max"}
+
+
+def seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, seed: int):
+    """The network for ``architecture``, its weights drawn after seeding every generator with ``seed``."""
+    import lightning as L
+
+    from lociflow.model.network import build_network
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    return build_network(architecture, channels, dataset.window, len(dataset.classes))
+
+
+def is_worker_process() -> bool:
+    """True in the extra processes that distributed (DDP) training launches."""
+    for variable in ("LOCAL_RANK", "NODE_RANK", "RANK"):
+        value = os.environ.get(variable, "0")
+        if value.isdigit() and int(value) != 0:
+            return True
+    return False
+
+
+def on_gpu(config: TrainConfig) -> bool:
+    import torch
+
+    return config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+
+
+def precision_for(config: TrainConfig) -> str:
+    if config.precision == "auto":
+        return "16-mixed" if on_gpu(config) else "32-true"
+    return "32-true" if config.precision == "32" else config.precision
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Keep Lightning's banners off standard output and its advice about small data out of
+    the log; restore the Ctrl-C handler Lightning replaces on interruption."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    handler = signal.getsignal(signal.SIGINT)
+    with warnings.catch_warnings():
+        for pattern in (".*does not have many workers.*", ".*smaller than the logging interval.*",
+                        ".*Checkpoint directory .* exists and is not empty.*", ".*LeafSpec.*",
+                        ".*`isinstance\\(treespec, LeafSpec\\)`.*"):
+            warnings.filterwarnings("ignore", message=pattern)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+            if handler is not None:
+                signal.signal(signal.SIGINT, handler)
+
+
+def describe_network(network, architecture: dict, dataset: DatasetDir, folder: Path) -> None:
+    """Log the network's summary and draw ``folder/plots/network.png``."""
+    from lociflow.model.summary import draw_diagram, summarize
+
+    channels = {b: dataset.channels[b] for b in network.branches}  # the branches trained on
+    log.info("%s", summarize(network, channels, dataset.window))
+    try:
+        draw_diagram(architecture, channels, dataset.window, Path(folder) / "plots" / "network.png",
+                     n_classes=len(dataset.classes))
+    except Exception as exc:  # a missing diagram must not stop training
+        log.warning("could not draw the network diagram: %s", exc)
+
+
+def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
+                device: Any = "cpu") -> dict[str, Any]:
+    """Save ``network`` as the model directory ``folder`` and return its metrics on the test split."""
+    from lociflow.model.io import dataset_spec, save_model
+    from lociflow.training.scoring import score_split
+
+    branches = list(network.branches)
+    spec = dataset_spec(dataset, architecture)
+    spec["branches"] = branches  # a subset when config.branches leaves some out
+    spec["channels"] = {b: dataset.channels[b] for b in branches}
+    save_model(folder, network, spec)
+    metrics = score_split(network.to(device), dataset.split("test"), branches, dataset.classes, device=device)
+    network.cpu()
+    return metrics
+
+
+def record_run(run, metrics: dict[str, Any], best_epoch: Any, epochs: int) -> None:
+    """The headline test metrics in the run's ``runs.tsv`` row (nothing without a run)."""
+    if run is not None:
+        run.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
+                   test_accuracy=metrics["accuracy"], test_loss=metrics["loss"], best_epoch=best_epoch, epochs=epochs)
+
+
+class Fit:
+    """One training: build the trainer, fit, restore the best weights, write the model dir.
+
+    ``member=True`` trains one network of an ensemble: no summary or diagram, no run
+    record, and an interruption is left to the ensemble to report.
+    """
+
+    def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
+                 callbacks: Sequence[Any] | None, resume: bool, run, member: bool = False):
+        self.member = member
+        self.config = config
+        self.dataset = dataset
+        self.architecture = architecture
+        self.network = network
+        self.folder = Path(folder)
+        self.extra_callbacks = list(callbacks or [])
+        self.resume = resume
+        self.run_record = run
+        self.branches = list(getattr(network, "branches", dataset.branches))
+        self.metrics: dict[str, Any] | None = None  # the test metrics, once the best weights are saved
+
+    def run(self) -> None:
+        import lightning as L
+        from lightning.pytorch.callbacks import EarlyStopping
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        from lociflow import progress
+        from lociflow.training.callbacks import (HistoryWriter, InterruptWatch, RelocatableCheckpoint,
+                                                 StderrProgressBar)
+        from lociflow.training.data import make_loader
+        from lociflow.training.module import Classifier, inverse_frequency_weights
+
+        config, dataset = self.config, self.dataset
+        if not self.member:
+            describe_network(self.network, self.architecture, dataset, self.folder)
+        train_split, valid_split = dataset.split("train"), dataset.split("valid")
+        gpu = on_gpu(config)
+        loader_args = {"num_workers": config.num_workers, "pin_memory": gpu}
+        train_loader = make_loader(train_split, self.branches, config.batch_size, train=True, seed=config.seed,
+                                   reverse_complement=config.augment.reverse_complement,
+                                   shift=config.augment.shift, **loader_args)
+        valid_loader = make_loader(valid_split, self.branches, max(config.batch_size, 512), train=False, **loader_args)
+        weights = None
+        if config.class_weights == "auto":
+            weights = inverse_frequency_weights(train_split.labels, len(dataset.classes))
+            log.info("class weights: %s", dict(zip(dataset.classes, [round(w, 4) for w in weights])))
+        monitor = config.early_stopping.monitor if config.early_stopping else "val_loss"
+        mode = MONITOR_MODES[monitor]
+        module = Classifier(self.network, config, dataset.classes, weights, monitor=monitor)
+        folder = str(self.folder / "checkpoints")
+        checkpoint = RelocatableCheckpoint(dirpath=folder, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                                           enable_version_counter=False, auto_insert_metric_name=False)
+        # a second checkpoint without a monitor is rewritten at the end of every epoch (Lightning's
+        # save_last skips epochs that did not improve the monitor, and a checkpoint taken when
+        # validation ends makes a resumed run repeat that epoch), so --resume loses at most one epoch
+        last = RelocatableCheckpoint(dirpath=folder, filename="last", monitor=None, save_top_k=1,
+                                     enable_version_counter=False, save_on_train_epoch_end=True)
+        watch = InterruptWatch()
+        callbacks = [checkpoint, last, HistoryWriter(self.folder), watch, *self.extra_callbacks]
+        if config.early_stopping:
+            callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping.patience,
+                                           min_delta=config.early_stopping.min_delta))
+        if config.ema_decay:
+            from lightning.pytorch.callbacks import EMAWeightAveraging
+
+            # validation swaps the averaged weights in, and checkpoints store them as the
+            # state_dict (the raw weights go under current_model_state, which --resume restores)
+            callbacks.append(EMAWeightAveraging(decay=config.ema_decay))
+        if progress.enabled():
+            callbacks.append(StderrProgressBar())
+        with quiet_lightning():
+            trainer = L.Trainer(
+                max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+                strategy=config.strategy, num_nodes=config.num_nodes, precision=precision_for(config),
+                deterministic=True if not gpu else None, gradient_clip_val=config.gradient_clip,
+                callbacks=callbacks, enable_progress_bar=progress.enabled(), enable_model_summary=False,
+                logger=TensorBoardLogger(str(self.folder), name="tensorboard", version="", default_hp_metric=False),
+                num_sanity_val_steps=0, use_distributed_sampler=False, default_root_dir=str(self.folder),
+                log_every_n_steps=50, benchmark=False,
+            )
+            ckpt_path = self._resume_checkpoint()
+            try:
+                trainer.fit(module, train_loader, valid_loader, ckpt_path=ckpt_path, weights_only=True)
+            except SystemExit:
+                if not watch.interrupted:
+                    raise
+        if not trainer.is_global_zero:
+            return
+        self._finish(checkpoint, trainer, interrupted=watch.interrupted)
+
+    def _resume_checkpoint(self) -> str | None:
+        if not self.resume:
+            return None
+        last = self.folder / "checkpoints" / "last.ckpt"
+        if last.exists():
+            log.info("resuming from %s", last)
+            return str(last)
+        log.warning("no checkpoints/last.ckpt in %s (interrupted before the first epoch ended): "
+                    "training starts from the beginning", self.folder)
+        return None
+
+    def _finish(self, checkpoint, trainer, interrupted: bool) -> None:
+        from lociflow.io.atomic import write_json
+        from lociflow.training.callbacks import read_history
+        from lociflow.training.scoring import load_best_weights
+
+        best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+        if best is None or not best.exists():
+            if interrupted:
+                log.warning("training was interrupted before the first epoch ended; no model was saved")
+                raise KeyboardInterrupt
+            raise RuntimeError("training ended without a best checkpoint")
+        best_epoch = load_best_weights(self.network, best)
+        metrics = save_scored(self.folder, self.network, self.architecture, self.dataset, trainer.strategy.root_device)
+        monitor = checkpoint.monitor
+        score = checkpoint.best_model_score
+        # epochs recorded in history.tsv: trainer.current_epoch only advances after the
+        # epoch-end hooks, so a stop just after an epoch ended would count one too few
+        recorded = [row["epoch"] for row in read_history(self.folder / "history.tsv")]
+        epochs_trained = max(recorded, default=trainer.current_epoch)
+        metrics.update({
+            "split": "test", "best_epoch": best_epoch, "epochs_trained": epochs_trained,
+            "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
+            "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
+        })
+        write_json(self.folder / "metrics.json", metrics)
+        self.metrics = metrics
+        log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
+                 float(score) if score is not None else float("nan"), metrics["auroc"]["macro"],
+                 metrics["accuracy"], metrics["loss"])
+        record_run(self.run_record, metrics, best_epoch, epochs_trained)
+        if interrupted and self.member:
+            raise KeyboardInterrupt
+        if interrupted:
+            final = self.run_record.final_path if self.run_record is not None else self.folder
+            log.warning(
+                "training interrupted after epoch %d; the best model so far (epoch %d) is saved in %s. "
+                "Continue with: lociflow train ... -o %s --name %s --resume",
+                trainer.current_epoch, best_epoch, final, final.parent, final.name,
+            )
+            raise KeyboardInterrupt
