@@ -32,13 +32,13 @@ def plot_history(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
         fig = Figure(figsize=(5, 3.2), dpi=100)
         ax = fig.add_subplot()
         for m, member in enumerate(members):
-            part = [row for row in rows if row.get("member") == member] if member is not None else rows
+            part = [row for row in rows if row.get("member") == member]
             epochs = [row["epoch"] for row in part]
-            for k, key in enumerate(keys):
+            for key in keys:
                 values = [row.get(key, math.nan) for row in part]
                 label = key.replace("_", " ") + ("" if member is None else f", network {member}")
                 style = {} if member is None else {"color": colours[m % len(colours)],
-                                                   "linestyle": "-" if key.startswith("val") or len(keys) == 1 else "--"}
+                                                   "linestyle": "-" if key.startswith("val") else "--"}
                 ax.plot(epochs, values, marker="o", markersize=3, label=label, **style)
         ax.set_xlabel("epoch")
         ax.set_title(title)
