@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lociflow.errors import LociflowError
+from lociflow.layout import SPLITS as SPLIT_NAMES
 from lociflow.preprocess.split import (
-    SPLIT_NAMES,
     check_classes_not_empty,
     chromosome_split,
     order_within_splits,

@@ -9,8 +9,9 @@ import yaml
 
 from lociflow.errors import LociflowError
 from lociflow.io.store import open_dataset
+from lociflow.layout import INPUT_META_COLUMNS
 from lociflow.preprocess.pipeline import preprocess
-from lociflow.preprocess.stream import STREAM_META, encode_classes, encode_inputs, resolve_params
+from lociflow.preprocess.stream import encode_classes, encode_inputs, resolve_params
 
 WINDOW = 30
 
@@ -42,7 +43,7 @@ def test_new_bed_input_encodes_exactly_like_the_dataset(made):
     assert [len(c) for c in chunks] == [7, 7, 7, 4]  # chunks in input order
     meta = np.concatenate([c.meta["id"].to_numpy() for c in chunks])
     assert list(meta) == [f"a{i}" for i in range(25)]
-    assert list(chunks[0].meta.columns) == list(STREAM_META)
+    assert list(chunks[0].meta.columns) == list(INPUT_META_COLUMNS)
     train = dataset.split("train")
     names = list(train.meta()["name"])
     rows = [names.index(n) for n in meta]

@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 # Each stage is a callable module (see lociflow.stage): lociflow.train(config, output)
 # runs the stage, and lociflow.train.train is the same function.
-_STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
+from lociflow.layout import STAGES as _STAGES
+
 _FUNCTIONS = {
     "load_model": ("lociflow.model.io", "load_model"),
     "open_dataset": ("lociflow.io.store", "open_dataset"),

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lociflow.io.atomic import atomic_open, write_text
+from lociflow.layout import ATTRIBUTIONS_FILE, ATTRIBUTIONS_PAGE
 
 log = logging.getLogger("lociflow.attribute_ig")
 
@@ -140,7 +141,7 @@ class AttributionCollector:
         """Write ``attributions.npz`` and ``attributions.html``; remove the raw files."""
         for handle in self.handles.values():
             handle.flush()
-        npz = self.folder / "attributions.npz"
+        npz = self.folder / ATTRIBUTIONS_FILE
         targets = np.concatenate(self.targets) if self.targets else np.zeros(0, np.int64)
         with atomic_open(npz, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for branch in self.model.branches:
@@ -150,7 +151,7 @@ class AttributionCollector:
             _write_array(zf, "classes", np.array(list(self.model.classes)))
             _write_array(zf, "branches", np.array(list(self.model.branches)))
         self.close()
-        page = self.folder / "attributions.html"
+        page = self.folder / ATTRIBUTIONS_PAGE
         write_text(page, self.render())
         return npz, page
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from lociflow.configfile import (  # noqa: F401 - re-exported: callers import them from here
-    STAGES,
     Section,
     StageConfig,
     _suggest,
@@ -25,10 +24,7 @@ from lociflow.configfile import (  # noqa: F401 - re-exported: callers import th
     parse_stage,
 )
 from lociflow.errors import ConfigError  # noqa: F401
-
-SPLIT_NAMES = ("train", "valid", "test", "blackbox")
-BRANCH_BUILTINS = ("seq", "fold", "cons")
-
+from lociflow.layout import BUILTIN_BRANCHES, SPLITS, STAGES  # noqa: F401 - STAGES re-exported
 
 # --------------------------------------------------------------------------- preprocess
 
@@ -58,8 +54,8 @@ class SplitOptions(Section):
     @model_validator(mode="after")
     def _check(self):
         for key in self.ratios:
-            if key not in SPLIT_NAMES:
-                raise ValueError(f"unknown split {key!r} in ratios{_suggest(key, SPLIT_NAMES)}; splits are {', '.join(SPLIT_NAMES)}")
+            if key not in SPLITS:
+                raise ValueError(f"unknown split {key!r} in ratios{_suggest(key, SPLITS)}; splits are {', '.join(SPLITS)}")
         if self.method == "random":
             bad = {k: v for k, v in self.ratios.items() if v < 0}
             if bad:
@@ -70,7 +66,7 @@ class SplitOptions(Section):
                 raise ValueError("the train ratio must be positive")
         else:
             seen: dict[str, str] = {}
-            for split in SPLIT_NAMES:
+            for split in SPLITS:
                 for chrom in getattr(self, split):
                     if chrom in seen:
                         raise ValueError(
@@ -139,7 +135,7 @@ class PreprocessConfig(StageConfig):
                     raise ValueError(f"class {name!r} has no files")
         if not self.branches:
             raise ValueError("branches is empty: give at least one of seq, fold, cons or a track name")
-        allowed = [*BRANCH_BUILTINS, *self.tracks]
+        allowed = [*BUILTIN_BRANCHES, *self.tracks]
         for branch in self.branches:
             if branch not in allowed:
                 raise ValueError(f"unknown branch {branch!r}{_suggest(branch, allowed)}; allowed: {', '.join(allowed)}")
@@ -148,7 +144,7 @@ class PreprocessConfig(StageConfig):
         if "cons" in self.branches and self.conservation is None:
             raise ValueError("the cons branch needs a conservation file (conservation: phylop.bw)")
         for name in self.tracks:
-            if name in BRANCH_BUILTINS:
+            if name in BUILTIN_BRANCHES:
                 raise ValueError(f"track name {name!r} is reserved for a built-in branch")
         if self.classes:
             for name, value in self.reduce.items():

@@ -20,12 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from lociflow.errors import ConfigError
-
-STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
-
+from lociflow.layout import STAGES
 
 # --------------------------------------------------------------------------- YAML
 

@@ -32,8 +32,15 @@ from lociflow.compat import (
 from lociflow.config import EvaluateConfig, coerce
 from lociflow.errors import ConfigError, DatasetError
 from lociflow.io.atomic import write_json, write_text
+from lociflow.layout import METRICS_FILE, PREDICTIONS_FILE, REPORT_FILE
 from lociflow.metrics import classification_metrics
-from lociflow.report import figures_html, html_page, key_values_html, save_figure, table_html
+from lociflow.report import (
+    figures_html,
+    html_page,
+    key_values_html,
+    save_figure,
+    table_html,
+)
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.evaluate")
@@ -194,7 +201,7 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     metrics = classification_metrics(labels, probs, list(classes))
-    write_json(folder / "metrics.json", metrics)
+    write_json(folder / METRICS_FILE, metrics)
     roc = curves.roc_points(labels, probs, classes)
     pr = curves.pr_points(labels, probs, classes)
     calibration = curves.calibration_points(labels, probs, classes)
@@ -202,7 +209,7 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     _write_tsv(folder / "roc_curve.tsv", roc)
     _write_tsv(folder / "pr_curve.tsv", pr)
     _write_tsv(folder / "calibration.tsv", calibration)
-    _write_tsv(folder / "predictions.tsv", prediction_table(labels, probs, classes, meta), na_rep="")
+    _write_tsv(folder / PREDICTIONS_FILE, prediction_table(labels, probs, classes, meta), na_rep="")
 
     figures = []
     if not roc.empty:
@@ -232,7 +239,7 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     ])))
     sections.append(("Data", key_values_html(facts or {})))
     subtitle = summary_line(metrics)
-    write_text(folder / "report.html", html_page(title, sections, subtitle=subtitle))
+    write_text(folder / REPORT_FILE, html_page(title, sections, subtitle=subtitle))
     return metrics
 
 

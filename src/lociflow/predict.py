@@ -21,12 +21,11 @@ from lociflow.compat import check_arrays, check_sources, encoding_params, resolv
 from lociflow.config import PredictConfig, coerce
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.atomic import atomic_open
+from lociflow.layout import INPUT_META_COLUMNS, PREDICTIONS_FILE
 from lociflow.progress import bar
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.predict")
-
-META_ORDER = ("id", "source", "chrom", "start", "end", "strand", "orig_start", "orig_end")
 
 
 def predict(config: Any, output: str | Path, name: str | None = None, force: bool = False) -> Path:
@@ -108,7 +107,7 @@ def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
 def _write_chunks(cfg: PredictConfig, model, folder: Path, chunks, collector) -> int:
     total = 0
     sources = ", ".join(str(p) for p in cfg.input)
-    with atomic_open(folder / "predictions.tsv", "w", encoding="utf-8") as handle, \
+    with atomic_open(folder / PREDICTIONS_FILE, "w", encoding="utf-8") as handle, \
             bar("predicting", unit="loci") as progress:
         for chunk in chunks:
             check_arrays(model, chunk.inputs, sources)
@@ -129,7 +128,7 @@ def _write_chunks(cfg: PredictConfig, model, folder: Path, chunks, collector) ->
 
 def _coordinates(meta: pd.DataFrame) -> pd.DataFrame:
     """Metadata columns in a fixed order; whole-number coordinates shown without decimals."""
-    keep = [c for c in META_ORDER if c in meta.columns] + [c for c in meta.columns if c not in META_ORDER]
+    keep = [c for c in INPUT_META_COLUMNS if c in meta.columns] + [c for c in meta.columns if c not in INPUT_META_COLUMNS]
     frame = meta[keep].reset_index(drop=True).copy()
     for column in ("start", "end", "orig_start", "orig_end"):
         if column in frame:

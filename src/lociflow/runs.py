@@ -25,11 +25,9 @@ from typing import Any
 from lociflow import __version__
 from lociflow.errors import LociflowError
 from lociflow.io.atomic import write_yaml
+from lociflow.layout import LEDGER_COLUMNS, LEDGER_FILE, PARAMS_FILE, RUN_LOG
 
 log = logging.getLogger("lociflow")
-
-LEDGER_NAME = "runs.tsv"
-LEDGER_COLUMNS = ("run_id", "stage", "started", "duration_s", "status", "path", "params", "metrics")
 
 
 def new_run_name(stage: str) -> str:
@@ -58,7 +56,7 @@ class Run:
 
     @property
     def log_path(self) -> Path:
-        return self.final_path / "run.log"
+        return self.final_path / RUN_LOG
 
 
 def _attach_file_log(path: Path) -> logging.Handler:
@@ -79,7 +77,7 @@ def append_ledger(root: Path, row: dict[str, Any]) -> None:
     A file lock keeps rows whole when several processes (search workers) append at once.
     """
     root.mkdir(parents=True, exist_ok=True)
-    ledger = root / LEDGER_NAME
+    ledger = root / LEDGER_FILE
     with open(ledger, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -102,7 +100,7 @@ def read_ledger(root: str | os.PathLike):
     """Read ``root/runs.tsv`` as a DataFrame, with ``params`` and ``metrics`` parsed."""
     import pandas as pd
 
-    ledger = Path(root) / LEDGER_NAME
+    ledger = Path(root) / LEDGER_FILE
     if not ledger.exists():
         return pd.DataFrame(columns=LEDGER_COLUMNS)
     frame = pd.read_csv(ledger, sep="\t", dtype=str, keep_default_na=False)
@@ -162,8 +160,8 @@ def open_run(
     run = Run(stage=stage, root=root, name=name, path=work, final_path=final, params=params,
               summary_params=dict(summary_params or {}))
     header = f"lociflow {__version__} {stage} run {name}\nlociflow {stage} --config params.yaml reproduces it"
-    write_yaml(work / "params.yaml", {stage: params}, header=header)
-    handler = _attach_file_log(work / "run.log")
+    write_yaml(work / PARAMS_FILE, {stage: params}, header=header)
+    handler = _attach_file_log(work / RUN_LOG)
     log.info("lociflow %s: %s run %s", __version__, stage, name)
     log.debug("parameters: %s", json.dumps(params, default=str, sort_keys=True))
     status = "failed"
@@ -174,16 +172,16 @@ def open_run(
     except KeyboardInterrupt as exc:
         if keep_on_interrupt:
             status, kept = "interrupted", True
-            exc.lociflow_run_log = final / "run.log"  # type: ignore[attr-defined]
+            exc.lociflow_run_log = final / RUN_LOG  # type: ignore[attr-defined]
             log.warning("run interrupted; its folder is kept as %s", final)
         else:
-            exc.lociflow_run_log = root / f"{name}.failed" / "run.log"  # type: ignore[attr-defined]
+            exc.lociflow_run_log = root / f"{name}.failed" / RUN_LOG  # type: ignore[attr-defined]
             log.exception("run failed")
         raise
     except BaseException as exc:
         kept = resume
         # the CLI names this file when it reports an unexpected error
-        exc.lociflow_run_log = (final if kept else root / f"{name}.failed") / "run.log"  # type: ignore[attr-defined]
+        exc.lociflow_run_log = (final if kept else root / f"{name}.failed") / RUN_LOG  # type: ignore[attr-defined]
         # the traceback goes to run.log only: the CLI shows a user error as one sentence,
         # and prints the traceback of anything else itself
         if isinstance(exc, LociflowError):
@@ -223,7 +221,7 @@ def _move_into_place(work: Path, final: Path) -> None:
 
 def _keep_only_log(work: Path, failed: Path) -> None:
     for child in work.iterdir():
-        if child.name == "run.log":
+        if child.name == RUN_LOG:
             continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)

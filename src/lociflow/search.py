@@ -32,8 +32,9 @@ from typing import Any
 
 import yaml
 
-from lociflow.config import STAGES, SearchConfig, TrainConfig, coerce, load_stage, parse_stage
+from lociflow.config import SearchConfig, TrainConfig, coerce, load_stage, parse_stage
 from lociflow.errors import ConfigError, LociflowError
+from lociflow.layout import LEDGER_FILE, PARAMS_FILE, STAGES, TRIALS_DIR
 from lociflow.runs import new_run_name, open_run
 
 log = logging.getLogger("lociflow.search")
@@ -88,7 +89,7 @@ def search(config: SearchConfig | dict | str | os.PathLike, output: str | os.Pat
                   keep_on_interrupt=True, resume=resume) as run:
         from lociflow.io.atomic import write_yaml
 
-        write_yaml(run.path / "params.yaml", {"search": record, "train": prepared["base_record"]},
+        write_yaml(run.path / PARAMS_FILE, {"search": record, "train": prepared["base_record"]},
                    header=f"lociflow search run {name}\nlociflow search --config params.yaml reproduces it "
                    "(rerun with the same -o and --name to continue it)")
         with _held(run.path / "search.lock"):
@@ -171,7 +172,7 @@ def _continuing(root: Path, name: str, force: bool) -> bool:
 
 
 def _is_search_folder(folder: Path) -> bool:
-    params = folder / "params.yaml"
+    params = folder / PARAMS_FILE
     if (folder / "study.db").exists():
         return True
     try:
@@ -219,8 +220,14 @@ def _delete_remote_study(url: str, study_name: str) -> None:
 
 
 def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
-    from lociflow.searching.study import (WorkerPlan, counted, open_study, requeue_interrupted, storage_url,
-                                          worker_seed)
+    from lociflow.searching.study import (
+        WorkerPlan,
+        counted,
+        open_study,
+        requeue_interrupted,
+        storage_url,
+        worker_seed,
+    )
     from lociflow.searching.trial import Objective
 
     params, total = prepared["params"], prepared["total"]
@@ -340,7 +347,7 @@ def _finish(run, study, config: SearchConfig, params) -> None:
     from lociflow.searching import outputs
 
     frame = outputs.write_trials(run.path, study, params, config.objective)
-    _relocate_ledger(run.path / "trials" / "runs.tsv", run.path, run.final_path)
+    _relocate_ledger(run.path / TRIALS_DIR / LEDGER_FILE, run.path, run.final_path)
     best = outputs.write_best(run.path, study, params, config.objective)
     maximize = config.objective != "val_loss"
     outputs.plot_history(frame, config.objective, maximize, run.path / "plots" / "history.png")

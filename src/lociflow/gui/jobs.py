@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lociflow.io.atomic import write_json, write_yaml
+from lociflow.layout import PARAMS_FILE
 from lociflow.runs import new_run_name
 
 JOBS_DIR = ".gui-jobs"
@@ -86,7 +87,7 @@ class Job:
         result = self.result()
         if result and result.get("folder"):
             return Path(result["folder"])
-        if final.is_dir() and (final / "params.yaml").exists() and self.status() == "ok":
+        if final.is_dir() and (final / PARAMS_FILE).exists() and self.status() == "ok":
             return final
         work = sorted(self.output.glob(f".{self.name}.tmp-*"), key=lambda p: p.stat().st_mtime)
         if work:

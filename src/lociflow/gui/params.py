@@ -17,6 +17,7 @@ from lociflow.config import StageConfig, load_yaml, parse_stage
 from lociflow.errors import LociflowError
 from lociflow.gui import paths, state
 from lociflow.gui.fields import field_key, kind_of, unwrap, yaml_text
+from lociflow.layout import PARAMS_FILE
 from lociflow.runs import read_ledger
 
 
@@ -85,7 +86,7 @@ def previous_runs(root: Path, stage: str) -> list[Path]:
     """params.yaml files of this stage's successful runs under ``root``, newest first."""
     ledger = read_ledger(root)
     rows = ledger[(ledger["stage"] == stage) & (ledger["status"] == "ok")]
-    found = [Path(p) / "params.yaml" for p in reversed(list(rows["path"]))]
+    found = [Path(p) / PARAMS_FILE for p in reversed(list(rows["path"]))]
     return [p for p in dict.fromkeys(found) if p.exists()]
 
 

@@ -19,6 +19,7 @@ import streamlit as st
 from lociflow.config import StageConfig
 from lociflow.gui import jobs
 from lociflow.gui.fields import md_escape
+from lociflow.layout import RUN_LOG
 
 View = Callable[[Path], None]
 STATUS_TEXT = {
@@ -96,7 +97,7 @@ def _job_view(job: jobs.Job, live: View | None, results: View | None) -> None:
     with st.expander("Log", expanded=status not in ("ok", "stopped")):
         output_tab, detail_tab = st.tabs(["Messages", "run.log (detailed)"])
         output_tab.code(job.log_text() or "(no output yet)", language=None)
-        log = (folder / "run.log") if folder else None
+        log = (folder / RUN_LOG) if folder else None
         if log and log.exists():
             detail_tab.caption(str(log))
             detail_tab.code(jobs.tail(log), language=None)

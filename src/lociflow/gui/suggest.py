@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from lociflow.layout import MANIFEST_FILE, PARAMS_FILE, SPEC_FILE
 from lociflow.runs import read_ledger
 
 
@@ -36,7 +37,7 @@ def dataset_of(model_dir: str | Path | None) -> str | None:
     """The dataset a model was trained on (from its params.yaml), if it still exists."""
     if not model_dir:
         return None
-    data = (_section(Path(model_dir) / "params.yaml").get("train") or {}).get("data")
+    data = (_section(Path(model_dir) / PARAMS_FILE).get("train") or {}).get("data")
     return str(data) if data and Path(data).is_dir() else None
 
 
@@ -44,7 +45,7 @@ def model_classes(model_dir: str | Path | None) -> list[str] | None:
     """The class names of a model (from its spec.yaml), or None when unknown."""
     if not model_dir:
         return None
-    classes = _section(Path(model_dir) / "spec.yaml").get("classes")
+    classes = _section(Path(model_dir) / SPEC_FILE).get("classes")
     return [str(c) for c in classes] if isinstance(classes, list) else None
 
 
@@ -52,7 +53,7 @@ def model_branches(model_dir: str | Path | None) -> list[str] | None:
     """The input branches of a model (from its spec.yaml), or None when unknown."""
     if not model_dir:
         return None
-    branches = _section(Path(model_dir) / "spec.yaml").get("branches")
+    branches = _section(Path(model_dir) / SPEC_FILE).get("branches")
     if isinstance(branches, dict):
         return list(branches)
     return [str(b) for b in branches] if isinstance(branches, list) else None
@@ -65,7 +66,7 @@ def dataset_branches(data_dir: str | Path | None) -> list[str] | None:
     if not data_dir:
         return None
     try:
-        manifest = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((Path(data_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     branches = manifest.get("branches")

@@ -18,6 +18,19 @@ import streamlit.components.v1 as components
 import yaml
 
 from lociflow.gui.fields import md_escape
+from lociflow.layout import (
+    BEST_DIR,
+    DASHBOARD_FILE,
+    HISTORY_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    PARAMS_FILE,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    TRIALS_FILE,
+)
 
 TABLE_ROWS = 5000
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".svg")
@@ -107,7 +120,7 @@ def show_metrics(path: Path) -> None:
 
 def show_history(folder: Path) -> None:
     """Loss, accuracy and AUROC per epoch from history.tsv (live while training)."""
-    path = folder / "history.tsv"
+    path = folder / HISTORY_FILE
     if not path.exists():
         st.caption("Waiting for the first epoch…")
         return
@@ -141,7 +154,7 @@ def show_network(folder: Path) -> None:
     if found:
         st.markdown("**Network**")
         st.image(str(found[0]), width="stretch")
-        spec = folder / "spec.yaml"
+        spec = folder / SPEC_FILE
         networks = (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("ensemble", 1) if spec.exists() else 1
         if isinstance(networks, int) and networks > 1:
             st.caption(f"Each of the ensemble's {networks} networks has this architecture.")
@@ -152,13 +165,13 @@ def show_network(folder: Path) -> None:
 
 def show_preprocess(folder: Path) -> None:
     """Counts per split and class from the dataset's manifest."""
-    manifest = folder / "manifest.json"
+    manifest = folder / MANIFEST_FILE
     if not manifest.exists():
         return
     info = json.loads(manifest.read_text(encoding="utf-8"))
     st.markdown(f"**Dataset**: window {info.get('window')} nt, alphabet {info.get('alphabet')}, "
                 f"branches {', '.join(info.get('branches', {}))}, classes {', '.join(info.get('classes', []))}")
-    summary = folder / "summary.tsv"
+    summary = folder / SUMMARY_FILE
     counts = info.get("counts")
     if summary.exists():
         st.caption("Loci per class: read, changed, dropped, and per split")
@@ -172,12 +185,12 @@ def show_train(folder: Path) -> None:
     show_history(folder)
     metrics_col, network_col = st.columns([2, 1])
     with metrics_col:
-        if (folder / "metrics.json").exists():
-            members = json.loads((folder / "metrics.json").read_text(encoding="utf-8")).get("members")
+        if (folder / METRICS_FILE).exists():
+            members = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")).get("members")
             ensemble = isinstance(members, list) and bool(members)
             st.markdown("**Test-split metrics of the ensemble (each network at its best epoch)**" if ensemble
                         else "**Test-split metrics of the best checkpoint**")
-            show_metrics(folder / "metrics.json")
+            show_metrics(folder / METRICS_FILE)
             if ensemble:
                 st.caption("The ensemble's networks, each alone on the test split")
                 st.dataframe(pd.DataFrame(members), hide_index=True)
@@ -199,10 +212,10 @@ def show_evaluate(folder: Path) -> None:
             figure.update_layout(title=title, xaxis_title=xlabel, yaxis_title=ylabel, height=420,
                                  margin=dict(l=10, r=10, t=40, b=10))
             column.plotly_chart(figure, width="stretch")
-    if (folder / "metrics.json").exists():
+    if (folder / METRICS_FILE).exists():
         st.markdown("**Metrics**")
-        show_metrics(folder / "metrics.json")
-    report = folder / "report.html"
+        show_metrics(folder / METRICS_FILE)
+    report = folder / REPORT_FILE
     if report.exists():
         with st.expander("HTML report"):
             components.html(report.read_text(encoding="utf-8"), height=800, scrolling=True)
@@ -210,7 +223,7 @@ def show_evaluate(folder: Path) -> None:
 
 def show_predict(folder: Path) -> None:
     """The predictions table with a download button."""
-    path = folder / "predictions.tsv"
+    path = folder / PREDICTIONS_FILE
     if not path.exists():
         return
     table = read_table(path)
@@ -229,7 +242,7 @@ def show_predict(folder: Path) -> None:
 
 def show_interpret(folder: Path) -> None:
     """The dashboard (index.html) and its images."""
-    index = folder / "index.html"
+    index = folder / DASHBOARD_FILE
     if index.exists():
         st.markdown(f"**Dashboard** (`{md_escape(str(index))}`)")
         components.html(index.read_text(encoding="utf-8"), height=900, scrolling=True)
@@ -242,7 +255,7 @@ def show_interpret(folder: Path) -> None:
 
 def show_search(folder: Path) -> None:
     """The trials table, the search plots and the best trial's parameters."""
-    trials = folder / "trials.tsv"
+    trials = folder / TRIALS_FILE
     if trials.exists():
         st.markdown("**Trials**")
         st.dataframe(read_table(trials), hide_index=True, width="stretch")
@@ -250,7 +263,7 @@ def show_search(folder: Path) -> None:
     for column, path in zip(st.columns(max(1, len(plots))), plots):
         with column:
             show_image(path)
-    best = folder / "best" / "params.yaml"
+    best = folder / BEST_DIR / PARAMS_FILE
     if best.exists():
         st.markdown(f"**Best parameters** (`{md_escape(str(best))}`: `lociflow train -c` accepts it)")
         st.code(best.read_text(encoding="utf-8"), language="yaml")
@@ -289,7 +302,7 @@ def show_files(folder: Path, key: str) -> None:
 
 def run_params(folder: Path) -> dict[str, Any]:
     """The parameters in a run folder's params.yaml (its single stage section)."""
-    path = folder / "params.yaml"
+    path = folder / PARAMS_FILE
     if not path.exists():
         return {}
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -19,11 +19,11 @@ from typing import Any
 
 from lociflow.errors import Outcome, run_stage_call
 from lociflow.io.atomic import write_json
+from lociflow.layout import PARAMS_FILE, STAGES
 
 log = logging.getLogger("lociflow.gui.worker")
 
 # Each stage module is callable as the stage's API function (see lociflow.stage).
-STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
 
 
 def stage_available(stage: str) -> bool:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         root = args.output.expanduser().resolve()
         kept, failed = root / args.name, root / f"{args.name}.failed"
         folder = outcome.folder
-        if outcome.status == "stopped" and (kept / "params.yaml").exists():
+        if outcome.status == "stopped" and (kept / PARAMS_FILE).exists():
             folder = kept  # training keeps its best model when interrupted
         elif outcome.status != "ok" and failed.is_dir():
             folder = failed

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lociflow.layout import ATTRIBUTIONS_FILE
+
 log = logging.getLogger("lociflow.interpret")
 
 __all__ = ["Context", "run_method"]
@@ -86,7 +88,7 @@ class Context:
         from lociflow.io.atomic import atomic_open
 
         arrays = {"index": self.analysed, "target": self.targets, "shown": self.shown_order, **self.arrays}
-        with atomic_open(self.folder / "attributions.npz", "wb") as handle:
+        with atomic_open(self.folder / ATTRIBUTIONS_FILE, "wb") as handle:
             np.savez_compressed(handle, **arrays)
 
     def loci_table(self) -> pd.DataFrame:
@@ -220,7 +222,12 @@ def _filters(ctx: Context, opts: dict) -> None:
 
 def _modisco(ctx: Context, opts: dict) -> None:
     from lociflow.interpret.attribution import deep_lift_shap
-    from lociflow.interpret.motifs import discover_motifs, motif_table, save_patterns, trim_pattern
+    from lociflow.interpret.motifs import (
+        discover_motifs,
+        motif_table,
+        save_patterns,
+        trim_pattern,
+    )
     from lociflow.interpret.optimize import plot_logo
 
     rng = np.random.default_rng(ctx.cfg.seed)
@@ -295,7 +302,13 @@ def _as_letters(ctx: Context, text: str) -> str:
 
 def _gia(ctx: Context, opts: dict) -> None:
     from lociflow.interpret.gia import (
-        global_importance, make_backgrounds, plot_effects, plot_scan, position_scan, resolve_motif, spacing_scan,
+        global_importance,
+        make_backgrounds,
+        plot_effects,
+        plot_scan,
+        position_scan,
+        resolve_motif,
+        spacing_scan,
     )
 
     motifs = _gia_motifs(ctx)

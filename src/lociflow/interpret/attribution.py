@@ -41,6 +41,7 @@ from lociflow.interpret.scoring import (
     resolve_device,
     targets_for,
 )
+from lociflow.layout import SEQUENCE_BRANCH
 from lociflow.shuffle import dinucleotide_shuffle
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
 log = logging.getLogger("lociflow.interpret.attribution")
 
 #: the one-hot nucleotide branch: shuffled for references, the only one with hypothetical contributions
-SEQUENCE_BRANCH = "seq"
 # sequences per block of references (fixed, so that results do not depend on batch_size)
 _BLOCK = 1024
 

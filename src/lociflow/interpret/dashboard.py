@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lociflow.layout import ATTRIBUTIONS_FILE, DASHBOARD_FILE
+
 log = logging.getLogger("lociflow.interpret.dashboard")
 
 __all__ = ["write_dashboard", "plot_locus"]
@@ -268,7 +270,7 @@ def _figures_section(ctx, key: str, intro: str, table: str | None = None) -> str
 
 def _files_section(ctx) -> str:
     names = sorted(p.name for p in ctx.folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    names = sorted(set(names) | {"index.html", "attributions.npz", "methods.tsv", "loci.tsv", *ctx.tables})
+    names = sorted(set(names) | {DASHBOARD_FILE, ATTRIBUTIONS_FILE, "methods.tsv", "loci.tsv", *ctx.tables})
     items = "".join(f"<li><code>{html.escape(n)}</code></li>" for n in names)
     return (f"<p>Raw arrays (<code>attributions.npz</code>: {', '.join(sorted(ctx.arrays)) or 'none'}; "
             "plus <code>index</code>, <code>target</code>, <code>shown</code>) and tables beside this page; "
@@ -299,6 +301,6 @@ def write_dashboard(ctx, timings: dict[str, float]) -> Path:
     sections.append(("Files", _files_section(ctx)))
     page = html_page("lociflow interpretation", sections, subtitle=f"{ctx.model.path} on {ctx.loci.source}",
                      extra_css=SEQMAP_CSS + _CSS)
-    path = ctx.folder / "index.html"
+    path = ctx.folder / DASHBOARD_FILE
     write_text(path, page)
     return path

@@ -32,10 +32,9 @@ import numpy as np
 
 from lociflow.errors import DatasetError
 from lociflow.io.atomic import save_npy, write_json
+from lociflow.layout import LABELS_FILE, MANIFEST_FILE, META_FILE, PARAMS_FILE, SPLITS
 
 FORMAT_VERSION = 1
-SPLITS = ("train", "valid", "test", "blackbox")
-META_COLUMNS = ("chrom", "start", "end", "strand", "class", "name", "orig_chrom", "orig_start", "orig_end")
 
 
 @dataclass
@@ -54,7 +53,7 @@ class SplitArrays:
         """The per-locus metadata table (pandas DataFrame) in array order."""
         import pandas as pd
 
-        return pd.read_csv(self.path / "meta.tsv.gz", sep="\t", dtype={"chrom": str, "name": str},
+        return pd.read_csv(self.path / META_FILE, sep="\t", dtype={"chrom": str, "name": str},
                            keep_default_na=False)
 
 
@@ -95,7 +94,7 @@ class DatasetDir:
         """The ``preprocess`` parameters that made this dataset."""
         import yaml
 
-        with open(self.path / "params.yaml", encoding="utf-8") as handle:
+        with open(self.path / PARAMS_FILE, encoding="utf-8") as handle:
             return (yaml.safe_load(handle) or {}).get("preprocess", {})
 
     def splits(self) -> list[str]:
@@ -113,7 +112,7 @@ class DatasetDir:
         inputs = {}
         for branch in self.branches:
             inputs[branch] = _load(folder / f"{branch}.npy")
-        labels = _load(folder / "labels.npy")
+        labels = _load(folder / LABELS_FILE)
         for branch, array in inputs.items():
             if array.shape[0] != labels.shape[0]:
                 raise DatasetError(
@@ -135,7 +134,7 @@ def _load(path: Path) -> np.ndarray:
 def open_dataset(path: str | os.PathLike) -> DatasetDir:
     """Open a dataset directory written by ``lociflow preprocess``."""
     path = Path(path).expanduser()
-    manifest_path = path / "manifest.json"
+    manifest_path = path / MANIFEST_FILE
     if not path.is_dir():
         raise DatasetError(f"Dataset directory {path} does not exist.")
     if not manifest_path.exists():
@@ -161,8 +160,8 @@ def write_split(folder: Path, inputs: dict[str, np.ndarray], labels: np.ndarray,
     folder.mkdir(parents=True, exist_ok=True)
     for branch, array in inputs.items():
         save_npy(folder / f"{branch}.npy", array)
-    save_npy(folder / "labels.npy", np.asarray(labels, dtype=np.int64))
-    _write_meta(folder / "meta.tsv.gz", meta)
+    save_npy(folder / LABELS_FILE, np.asarray(labels, dtype=np.int64))
+    _write_meta(folder / META_FILE, meta)
 
 
 def _write_meta(path: Path, meta) -> None:
@@ -179,4 +178,4 @@ def _write_meta(path: Path, meta) -> None:
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` last: its presence marks a complete dataset."""
-    write_json(folder / "manifest.json", {"format_version": FORMAT_VERSION, **manifest})
+    write_json(folder / MANIFEST_FILE, {"format_version": FORMAT_VERSION, **manifest})

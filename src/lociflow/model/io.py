@@ -29,6 +29,7 @@ from torch import nn
 
 from lociflow.errors import ConfigError, DatasetError, LociflowError, ModelFileError
 from lociflow.io.atomic import atomic_path, write_yaml
+from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE, WEIGHTS_FILE
 
 log = logging.getLogger("lociflow.model.io")
 
@@ -39,9 +40,9 @@ FORMAT_VERSION = 2
 averaged, weights ``members.<i>.*``); single networks are still written as 1, so older
 versions read them, and refuse an ensemble with a request to upgrade.
 """
-WEIGHTS = "model.safetensors"
-TORCHSCRIPT = "model.pt"
-SPEC = "spec.yaml"
+WEIGHTS = WEIGHTS_FILE
+TORCHSCRIPT = TORCHSCRIPT_FILE
+SPEC = SPEC_FILE
 _REQUIRED = ("classes", "branches", "channels", "window")
 
 

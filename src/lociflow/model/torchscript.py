@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from lociflow.errors import ModelFileError
+from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE
 
-SPEC = "spec.yaml"
-TORCHSCRIPT = "model.pt"
+SPEC = SPEC_FILE
+TORCHSCRIPT = TORCHSCRIPT_FILE
 
 
 class TorchScriptNetwork(nn.Module):

@@ -30,9 +30,9 @@ import pandas as pd
 
 from lociflow.config import PreprocessConfig, coerce
 from lociflow.errors import LociflowError
+from lociflow.layout import SPLITS
 from lociflow.preprocess.loci import Loci, iter_loci
 from lociflow.preprocess.split import (
-    SPLIT_NAMES,
     check_classes_not_empty,
     chromosome_split,
     order_within_splits,
@@ -183,13 +183,13 @@ def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarr
     """Drop unassigned chromosomes, reduce/balance, and split.
 
     Returns the indices of the selected loci (into ``meta``) and each one's split index
-    (a position in :data:`~lociflow.preprocess.split.SPLIT_NAMES`). Adds the drop
+    (a position in :data:`~lociflow.layout.SPLITS`). Adds the drop
     counts to ``table``.
     """
     candidates = np.arange(len(labels))
     split_all = None
     if cfg.split.method == "chromosome":
-        lists = {s: getattr(cfg.split, s) for s in SPLIT_NAMES}
+        lists = {s: getattr(cfg.split, s) for s in SPLITS}
         assigned = chromosome_split(meta["chrom"].to_numpy(object).astype(str), lists)
         candidates = np.flatnonzero(assigned.split >= 0)
         table["dropped_unassigned"] = np.bincount(labels[assigned.split < 0], minlength=len(class_names))
@@ -222,7 +222,7 @@ def _int_or_minus_one(column: pd.Series) -> np.ndarray:
 def count_splits(labels: np.ndarray, split: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
     """Loci per class in each split (blackbox only when used), for the summary table."""
     out = {}
-    for position, name in enumerate(SPLIT_NAMES):
+    for position, name in enumerate(SPLITS):
         counts = np.bincount(labels[split == position], minlength=len(class_names))
         if counts.sum() or name != "blackbox":
             out[name] = counts

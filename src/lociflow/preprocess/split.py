@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lociflow.errors import LociflowError
+from lociflow.layout import SPLITS
 
 log = logging.getLogger("lociflow.preprocess.split")
-
-SPLIT_NAMES = ("train", "valid", "test", "blackbox")
 
 
 def check_classes_not_empty(labels: np.ndarray, class_names: Sequence[str], after: str) -> None:
@@ -122,12 +121,12 @@ def random_split(labels: np.ndarray, ratios: Mapping[str, float], rng: np.random
     Returns
     -------
     numpy.ndarray
-        int8 per locus: the position of its split in :data:`SPLIT_NAMES`.
+        int8 per locus: the position of its split in :data:`SPLITS`.
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     groups = np.arange(n) if groups is None else np.asarray(groups)
-    weights = np.array([max(0.0, float(ratios.get(name, 0.0))) for name in SPLIT_NAMES])
+    weights = np.array([max(0.0, float(ratios.get(name, 0.0))) for name in SPLITS])
     if weights.sum() <= 0:
         raise LociflowError("Split ratios are all zero: give at least one positive ratio.")
     cumulative = np.cumsum(weights / weights.sum())
@@ -141,7 +140,7 @@ def random_split(labels: np.ndarray, ratios: Mapping[str, float], rng: np.random
         total = sizes[members].sum()
         # a group goes to the split in which its middle falls
         middle = (np.cumsum(sizes[members]) - sizes[members] / 2.0) / total
-        group_split[members] = np.minimum(np.searchsorted(cumulative, middle, side="right"), len(SPLIT_NAMES) - 1)
+        group_split[members] = np.minimum(np.searchsorted(cumulative, middle, side="right"), len(SPLITS) - 1)
     return group_split[inverse.reshape(-1)]
 
 
@@ -170,7 +169,7 @@ def chromosome_split(chroms: np.ndarray, lists: Mapping[str, Sequence[str]]) -> 
             "(FASTA records without 'ID;chrom,start,end,strand' headers). Use method: random."
         )
     split = np.full(len(chroms), -1, dtype=np.int8)
-    for position, name in enumerate(SPLIT_NAMES):
+    for position, name in enumerate(SPLITS):
         names = list(lists.get(name) or [])
         if names:
             split[np.isin(chroms, names)] = position
@@ -187,7 +186,7 @@ def chromosome_split(chroms: np.ndarray, lists: Mapping[str, Sequence[str]]) -> 
 def order_within_splits(split: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Locus indices per split name, each in a seeded random order (empty splits left out)."""
     out = {}
-    for position, name in enumerate(SPLIT_NAMES):
+    for position, name in enumerate(SPLITS):
         members = np.flatnonzero(split == position)
         if len(members):
             out[name] = members[rng.permutation(len(members))]

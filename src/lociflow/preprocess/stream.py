@@ -22,16 +22,15 @@ import pandas as pd
 from lociflow.encode import CHANNELS, encode_codes, reverse_complement_codes
 from lociflow.errors import InputFileError, LociflowError
 from lociflow.io.fasta import Genome
+from lociflow.layout import INPUT_META_COLUMNS
 from lociflow.preprocess.loci import Loci, iter_loci
 
 log = logging.getLogger("lociflow.preprocess.stream")
 
-STREAM_META = ("id", "source", "chrom", "start", "end", "strand", "orig_start", "orig_end")
-
 
 @dataclass
 class EncodedChunk:
-    """Encoded loci: ``inputs`` per branch (dataset dtypes) and ``meta`` (:data:`STREAM_META`)."""
+    """Encoded loci: ``inputs`` per branch (dataset dtypes) and ``meta`` (:data:`INPUT_META_COLUMNS`)."""
 
     inputs: dict[str, np.ndarray]
     meta: pd.DataFrame
@@ -206,9 +205,9 @@ class Encoder:
 
 
 def stream_meta(meta: pd.DataFrame) -> pd.DataFrame:
-    """Loci metadata in the :data:`STREAM_META` layout."""
+    """Loci metadata in the :data:`INPUT_META_COLUMNS` layout."""
     out = meta.rename(columns={"name": "id"})
-    return out[list(STREAM_META)].reset_index(drop=True)
+    return out[list(INPUT_META_COLUMNS)].reset_index(drop=True)
 
 
 def encode_inputs(sources: Sequence[str | os.PathLike], params: Mapping[str, Any], *, genome: Any = None,
@@ -278,6 +277,6 @@ def encode_classes(classes: Mapping[str, Sequence[str | os.PathLike]], params: M
         window = int(resolve_params(params)["window"])
         empty = {b: np.zeros((0, window, len(channels[b])), dtype=np.uint8 if b == "seq" else np.float32)
                  for b in branches}
-        return empty, np.zeros(0, dtype=np.int64), pd.DataFrame(columns=[*STREAM_META, "class"])
+        return empty, np.zeros(0, dtype=np.int64), pd.DataFrame(columns=[*INPUT_META_COLUMNS, "class"])
     inputs = {b: np.concatenate([p[b] for p in parts]) for b in branches}
     return inputs, np.concatenate(labels), pd.concat(metas, ignore_index=True)

@@ -17,7 +17,8 @@ import pandas as pd
 
 from lociflow import __version__
 from lociflow.io.atomic import write_text
-from lociflow.io.store import META_COLUMNS, SPLITS, write_manifest, write_split
+from lociflow.io.store import write_manifest, write_split
+from lociflow.layout import DATASET_META_COLUMNS, SPLITS, SUMMARY_FILE
 
 log = logging.getLogger("lociflow.preprocess.writer")
 
@@ -28,10 +29,10 @@ def branch_dtype(branch: str) -> np.dtype:
 
 
 def dataset_meta(meta: pd.DataFrame, labels: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    """Loci metadata in the dataset's :data:`~lociflow.io.store.META_COLUMNS` layout."""
+    """Loci metadata in the dataset's :data:`~lociflow.layout.DATASET_META_COLUMNS` layout."""
     out = meta.copy()
     out["class"] = np.asarray(class_names, dtype=object)[np.asarray(labels, dtype=np.int64)]
-    return out[list(META_COLUMNS)].reset_index(drop=True)
+    return out[list(DATASET_META_COLUMNS)].reset_index(drop=True)
 
 
 class SplitPart:
@@ -89,7 +90,7 @@ class DatasetWriter:
 
     def write_summary(self, table: pd.DataFrame) -> None:
         """``summary.tsv``: loci in, dropped and why, and split counts per class."""
-        write_text(self.folder / "summary.tsv", table.to_csv(sep="\t", index=False))
+        write_text(self.folder / SUMMARY_FILE, table.to_csv(sep="\t", index=False))
 
     def write_manifest(self, params: dict[str, Any], input_hash: str, source_kind: str) -> None:
         """``manifest.json``, written last: its presence marks a complete dataset."""

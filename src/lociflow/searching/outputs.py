@@ -26,6 +26,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from lociflow.io.atomic import atomic_open, write_yaml
+from lociflow.layout import PARAMS_FILE, TRIALS_FILE
 from lociflow.searching.space import Param
 
 log = logging.getLogger("lociflow.search")
@@ -68,7 +69,7 @@ def trials_frame(study: optuna.Study, params: list[Param], objective: str) -> pd
 def write_trials(folder: Path, study: optuna.Study, params: list[Param], objective: str) -> pd.DataFrame:
     """Write ``trials.tsv`` atomically (the objective column is named after the objective)."""
     frame = trials_frame(study, params, objective).rename(columns={"objective": f"objective_{objective}"})
-    with atomic_open(Path(folder) / "trials.tsv") as handle:
+    with atomic_open(Path(folder) / TRIALS_FILE) as handle:
         frame.to_csv(handle, sep="\t", index=False, na_rep="")
     return frame
 
@@ -95,11 +96,11 @@ def write_best(folder: Path, study: optuna.Study, params: list[Param], objective
         shutil.rmtree(best)
     best.mkdir(parents=True)
     write_yaml(best / "trial.yaml", summary, header="The best trial of this search")
-    if not (source / "params.yaml").exists():
+    if not (source / PARAMS_FILE).exists():
         log.warning("the best trial (%d) ran on another machine; its model is in that machine's search folder",
                     trial.number)
         return summary
-    shutil.copy2(source / "params.yaml", best / "params.yaml")
+    shutil.copy2(source / PARAMS_FILE, best / PARAMS_FILE)
     shutil.copytree(source, best / "model", ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
     return summary
 

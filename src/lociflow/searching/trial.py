@@ -26,6 +26,7 @@ import lightning as L
 import optuna
 
 from lociflow.errors import LociflowError
+from lociflow.layout import HISTORY_FILE, METRICS_FILE
 from lociflow.runs import append_ledger
 from lociflow.searching.space import Param, check_trial_config, trial_config
 from lociflow.training.callbacks import read_history
@@ -62,13 +63,13 @@ def trial_name(number: int) -> str:
 
 def best_epoch_metrics(folder: Path) -> dict[str, Any]:
     """Validation metrics of a trained model at its best checkpoint's epoch (from ``history.tsv``)."""
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
     epoch = int(metrics["best_epoch"])
-    rows = [row for row in read_history(folder / "history.tsv") if row["epoch"] == epoch]
+    rows = [row for row in read_history(folder / HISTORY_FILE) if row["epoch"] == epoch]
     if not rows:
         raise RuntimeError(f"{folder}/history.tsv has no row for the best epoch {epoch}")
     found = {key: rows[0][key] for key in VALID_METRICS}
-    found.update(best_epoch=epoch, epochs=len(read_history(folder / "history.tsv")))
+    found.update(best_epoch=epoch, epochs=len(read_history(folder / HISTORY_FILE)))
     return found
 
 

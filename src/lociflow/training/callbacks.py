@@ -15,10 +15,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from lociflow.io.atomic import write_text
+from lociflow.layout import HISTORY_COLUMNS, HISTORY_FILE, MEMBERS_DIR
 
 log = logging.getLogger("lociflow.train")
-
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_auroc", "lr", "seconds")
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
@@ -65,7 +64,7 @@ class HistoryWriter(L.Callback):
 
     @property
     def path(self) -> Path:
-        return self.folder / "history.tsv"
+        return self.folder / HISTORY_FILE
 
     def on_train_start(self, trainer, pl_module) -> None:
         # after a checkpoint is restored, current_epoch counts the epochs already done
@@ -117,10 +116,10 @@ def combine_histories(folder: Path, members: int) -> list[dict[str, Any]]:
     """Write ``folder/history.tsv`` (and its plots) from the histories of an ensemble's
     networks in ``folder/members/<i>/``, with a leading ``member`` column."""
     rows = [{"member": i, **row} for i in range(1, members + 1)
-            for row in read_history(Path(folder) / "members" / str(i) / "history.tsv")]
+            for row in read_history(Path(folder) / MEMBERS_DIR / str(i) / HISTORY_FILE)]
     columns = ("member", *HISTORY_COLUMNS)
     lines = ["\t".join(columns)] + ["\t".join(_format(r.get(key)) for key in columns) for r in rows]
-    write_text(Path(folder) / "history.tsv", "\n".join(lines) + "\n")
+    write_text(Path(folder) / HISTORY_FILE, "\n".join(lines) + "\n")
     return rows
 
 

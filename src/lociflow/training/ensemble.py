@@ -11,6 +11,7 @@ from typing import Any
 
 from lociflow.config import TrainConfig
 from lociflow.io.store import DatasetDir
+from lociflow.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE
 from lociflow.training.fit import Fit, is_worker_process, on_gpu, seeded_network
 
 log = logging.getLogger("lociflow.train")
@@ -51,7 +52,7 @@ class EnsembleFit:
         history = EnsembleHistory(self.folder, n)
         for i in range(1, n + 1):
             sub = self.folder / "members" / str(i)
-            record = sub / "metrics.json"
+            record = sub / METRICS_FILE
             done = json.loads(record.read_text(encoding="utf-8")) if self.resume and record.exists() else {}
             if done.get("complete"):
                 log.info("network %d of %d was trained before; kept", i, n)
@@ -61,7 +62,7 @@ class EnsembleFit:
             network = self.first if i == 1 else seeded_network(self.architecture, channels, self.dataset, seed + i - 1)
             fit = Fit(self.config.model_copy(update={"seed": seed + i - 1, "ensemble": 1}), self.dataset,
                       self.architecture, network, sub, [history, *self.callbacks],
-                      self.resume and (sub / "checkpoints" / "last.ckpt").exists(), None, member=True)
+                      self.resume and (sub / CHECKPOINT_DIR / LAST_CHECKPOINT).exists(), None, member=True)
             try:
                 fit.run()
             except KeyboardInterrupt:
@@ -104,7 +105,7 @@ class EnsembleFit:
         metrics = save_scored(self.folder, network, self.architecture, self.dataset, device)
         metrics.update({"split": "test", "ensemble": len(networks), "members": members,
                         "complete": not interrupted and len(networks) == self.config.ensemble})
-        write_json(self.folder / "metrics.json", metrics)
+        write_json(self.folder / METRICS_FILE, metrics)
         each = ", ".join(str(m["test_auroc"]) for m in members)
         log.info("ensemble of %d: test AUROC %s (networks alone: %s), accuracy %s, loss %.4f", len(networks),
                  metrics["auroc"]["macro"], each, metrics["accuracy"], metrics["loss"])

@@ -14,6 +14,7 @@ from typing import Any
 
 from lociflow.config import TrainConfig
 from lociflow.io.store import DatasetDir
+from lociflow.layout import CHECKPOINT_DIR, HISTORY_FILE, LAST_CHECKPOINT, METRICS_FILE
 
 log = logging.getLogger("lociflow.train")
 
@@ -135,8 +136,12 @@ class Fit:
         from lightning.pytorch.loggers import TensorBoardLogger
 
         from lociflow import progress
-        from lociflow.training.callbacks import (HistoryWriter, InterruptWatch, RelocatableCheckpoint,
-                                                 StderrProgressBar)
+        from lociflow.training.callbacks import (
+            HistoryWriter,
+            InterruptWatch,
+            RelocatableCheckpoint,
+            StderrProgressBar,
+        )
         from lociflow.training.data import make_loader
         from lociflow.training.module import Classifier, inverse_frequency_weights
 
@@ -201,7 +206,7 @@ class Fit:
     def _resume_checkpoint(self) -> str | None:
         if not self.resume:
             return None
-        last = self.folder / "checkpoints" / "last.ckpt"
+        last = self.folder / CHECKPOINT_DIR / LAST_CHECKPOINT
         if last.exists():
             log.info("resuming from %s", last)
             return str(last)
@@ -226,14 +231,14 @@ class Fit:
         score = checkpoint.best_model_score
         # epochs recorded in history.tsv: trainer.current_epoch only advances after the
         # epoch-end hooks, so a stop just after an epoch ended would count one too few
-        recorded = [row["epoch"] for row in read_history(self.folder / "history.tsv")]
+        recorded = [row["epoch"] for row in read_history(self.folder / HISTORY_FILE)]
         epochs_trained = max(recorded, default=trainer.current_epoch)
         metrics.update({
             "split": "test", "best_epoch": best_epoch, "epochs_trained": epochs_trained,
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
             "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
         })
-        write_json(self.folder / "metrics.json", metrics)
+        write_json(self.folder / METRICS_FILE, metrics)
         self.metrics = metrics
         log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
                  float(score) if score is not None else float("nan"), metrics["auroc"]["macro"],

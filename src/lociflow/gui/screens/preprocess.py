@@ -6,12 +6,13 @@ from typing import Any
 
 import streamlit as st
 
-from lociflow.config import BRANCH_BUILTINS, SPLIT_NAMES, PreprocessConfig
+from lociflow.config import PreprocessConfig
 from lociflow.gui import settings, state
 from lociflow.gui.forms import Form
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_preprocess
+from lociflow.layout import BUILTIN_BRANCHES, SPLITS
 
 STAGE = "preprocess"
 MODE_KEY = "preprocess::#mode"
@@ -84,7 +85,7 @@ def _from_files(form: Form) -> None:
         st.subheader("Inputs of the network")
         conservation = form.field("conservation", label="Conservation track (bigWig, wig or bedGraph)", dir=False)
         tracks = form.field("tracks", label="Further tracks (one branch each)")
-        options = [*BRANCH_BUILTINS, *[t for t in tracks if t not in BRANCH_BUILTINS]]
+        options = [*BUILTIN_BRANCHES, *[t for t in tracks if t not in BUILTIN_BRANCHES]]
         branches = form.field("branches", kind="multi", options=options,
                               help="seq: the sequence one-hot; fold: RNA secondary structure (ViennaRNA); "
                               "cons: the conservation track; and any named track.")
@@ -123,13 +124,13 @@ def _balance_and_split(form: Form) -> None:
                             help="random: shuffled with the seed, stratified by class; "
                             "chromosome: whole chromosomes per split.")
         if method == "random":
-            form.field("split", "ratios", keys=list(SPLIT_NAMES), label="Split ratios")
-            for name in SPLIT_NAMES:
+            form.field("split", "ratios", keys=list(SPLITS), label="Split ratios")
+            for name in SPLITS:
                 form.skip("split", name)
         else:
             form.skip("split", "ratios")
-            columns = st.columns(len(SPLIT_NAMES))
-            for column, name in zip(columns, SPLIT_NAMES):
+            columns = st.columns(len(SPLITS))
+            for column, name in zip(columns, SPLITS):
                 with column:
                     form.field("split", name, label=f"{name} chromosomes", placeholder="e.g. chr1, chr2")
         form.anchor("split")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from lociflow.gui import settings
 from lociflow.gui.views import STAGE_VIEWS, flatten, run_params, show_files
+from lociflow.layout import METRICS_FILE
 from lociflow.runs import read_ledger
 
 
@@ -52,7 +53,7 @@ def _latest_pair(folders: list[Path], ledger: pd.DataFrame) -> tuple[int, int]:
 
 def _metrics(folder: Path, ledger: pd.DataFrame) -> dict:
     """A run's metrics.json, else the metrics its ledger row recorded."""
-    path = folder / "metrics.json"
+    path = folder / METRICS_FILE
     try:
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ from lociflow.gui.params import params_loader, read_params
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_search
 from lociflow.gui.worker import stage_available
+from lociflow.layout import PARAMS_FILE
 
 STAGE = "search"
 SPACE_EXAMPLE = """learning_rate: {type: float, low: 0.0001, high: 0.01, log: true}
@@ -88,4 +89,4 @@ def _checked_against_dataset(config: SearchConfig, base: dict) -> SearchConfig |
 
 def _latest_train_params(root: Path) -> str | None:
     folder = suggest.latest_run(root, "train")
-    return str(folder / "params.yaml") if folder and (folder / "params.yaml").exists() else None
+    return str(folder / PARAMS_FILE) if folder and (folder / PARAMS_FILE).exists() else None
