@@ -9,12 +9,12 @@ numbers) halfway through a long run.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from lociflow.configfile import suggest
 from lociflow.errors import DatasetError, InputFileError, LociflowError
 
 log = logging.getLogger("lociflow.compat")
@@ -147,10 +147,8 @@ def check_classes(model, names: Iterable[str]) -> list[str]:
         raise LociflowError("No classes given: name each class with its files (--class bound=pos.fa).")
     for name in names:
         if name not in model.classes:
-            close = difflib.get_close_matches(name, model.classes, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise LociflowError(
-                f"Class {name!r}{hint} is not a class of the model; its classes are {', '.join(model.classes)}."
+                f"Class {name!r}{suggest(name, model.classes)} is not a class of the model; its classes are {', '.join(model.classes)}."
             )
     missing = [c for c in model.classes if c not in names]
     if missing:

@@ -16,15 +16,17 @@ from pydantic import Field, model_validator
 from lociflow.configfile import (  # noqa: F401 - re-exported: callers import them from here
     Section,
     StageConfig,
-    _suggest,
     apply_overrides,
     coerce,
     load_stage,
     load_yaml,
     parse_stage,
+    suggest,
 )
 from lociflow.errors import ConfigError  # noqa: F401
-from lociflow.layout import BUILTIN_BRANCHES, SPLITS, STAGES  # noqa: F401 - STAGES re-exported
+from lociflow.layout import BUILTIN_BRANCHES, SPLITS
+from lociflow.model.spec import parse_architecture
+from lociflow.searching.params import parse_space
 
 # --------------------------------------------------------------------------- preprocess
 
@@ -55,7 +57,7 @@ class SplitOptions(Section):
     def _check(self):
         for key in self.ratios:
             if key not in SPLITS:
-                raise ValueError(f"unknown split {key!r} in ratios{_suggest(key, SPLITS)}; splits are {', '.join(SPLITS)}")
+                raise ValueError(f"unknown split {key!r} in ratios{suggest(key, SPLITS)}; splits are {', '.join(SPLITS)}")
         if self.method == "random":
             bad = {k: v for k, v in self.ratios.items() if v < 0}
             if bad:
@@ -138,7 +140,7 @@ class PreprocessConfig(StageConfig):
         allowed = [*BUILTIN_BRANCHES, *self.tracks]
         for branch in self.branches:
             if branch not in allowed:
-                raise ValueError(f"unknown branch {branch!r}{_suggest(branch, allowed)}; allowed: {', '.join(allowed)}")
+                raise ValueError(f"unknown branch {branch!r}{suggest(branch, allowed)}; allowed: {', '.join(allowed)}")
         if len(set(self.branches)) != len(self.branches):
             raise ValueError(f"branches lists a branch twice: {self.branches}")
         if "cons" in self.branches and self.conservation is None:
@@ -149,7 +151,7 @@ class PreprocessConfig(StageConfig):
         if self.classes:
             for name, value in self.reduce.items():
                 if name not in self.classes:
-                    raise ValueError(f"reduce names class {name!r}, which is not among the classes{_suggest(name, list(self.classes))}")
+                    raise ValueError(f"reduce names class {name!r}, which is not among the classes{suggest(name, list(self.classes))}")
         for name, value in self.reduce.items():
             if value <= 0:
                 raise ValueError(f"reduce[{name!r}] must be positive: a ratio (<= 1) or a count (> 1)")
@@ -199,8 +201,6 @@ class TrainConfig(StageConfig):
     def _architecture_layers(self):
         # Layer-level mistakes surface when the config is read; shapes need the dataset (model.plan).
         if self.architecture is not None:
-            from lociflow.model.spec import parse_architecture
-
             try:
                 parse_architecture(self.architecture)
             except ConfigError as exc:
@@ -341,12 +341,12 @@ class InterpretConfig(StageConfig):
         allowed = [*INTERPRET_METHODS, "all"]
         for method in self.methods:
             if method not in allowed:
-                raise ValueError(f"unknown method {method!r}{_suggest(method, allowed)}; methods: {', '.join(allowed)}")
+                raise ValueError(f"unknown method {method!r}{suggest(method, allowed)}; methods: {', '.join(allowed)}")
         if not self.methods:
             raise ValueError(f"no methods given; choose from {', '.join(allowed)}")
         for method in self.options:
             if method not in INTERPRET_METHODS:
-                raise ValueError(f"options for unknown method {method!r}{_suggest(method, INTERPRET_METHODS)}")
+                raise ValueError(f"options for unknown method {method!r}{suggest(method, INTERPRET_METHODS)}")
         return self
 
 
@@ -391,8 +391,6 @@ class SearchConfig(StageConfig):
 
     @model_validator(mode="after")
     def _space_entries(self):
-        from lociflow.searching.space import parse_space
-
         try:
             parse_space(self.space, options=list(type(self).model_fields))
         except ConfigError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,29 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{path} must hold a mapping with one section per stage ({', '.join(STAGES)}).")
     unknown = [k for k in data if k not in STAGES]
     for key in unknown:
-        raise ConfigError(f"{path}: unknown section {key!r}{_suggest(key, STAGES)}. Sections: {', '.join(STAGES)}.")
+        raise ConfigError(f"{path}: unknown section {key!r}{suggest(key, STAGES)}. Sections: {', '.join(STAGES)}.")
     return data
 
 
-def _suggest(key: str, valid: list[str] | tuple[str, ...]) -> str:
-    match = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+def suggest(key: Any, valid: Iterable[Any], cutoff: float = 0.5) -> str:
+    """The "did you mean" hint for a mistyped name: ``" (did you mean 'x'?)"`` or ``""``.
+
+    Parameters
+    ----------
+    key : str
+        What was written.
+    valid : iterable of str
+        The names that would have been accepted.
+    cutoff : float
+        How alike (0 to 1, :func:`difflib.get_close_matches`) a name must be to be
+        suggested. Default is 0.5.
+
+    Returns
+    -------
+    str
+        The hint, with a leading space, or an empty string when nothing is close.
+    """
+    match = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=cutoff)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
@@ -151,7 +169,7 @@ def _format_validation_error(exc: ValidationError, section: str, model: type[Bas
         where = ".".join([section, *loc]) if loc else section
         if err["type"] == "extra_forbidden":
             valid = _fields_at(model, err["loc"][:-1])
-            lines.append(f"unknown key {where!r}{_suggest(loc[-1], valid)}; valid keys here: {', '.join(valid)}")
+            lines.append(f"unknown key {where!r}{suggest(loc[-1], valid)}; valid keys here: {', '.join(valid)}")
         elif err["type"] == "missing":
             lines.append(f"{where}: required but not given")
         else:

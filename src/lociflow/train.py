@@ -118,13 +118,13 @@ def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
     """The branches a network is trained on: ``config.branches`` (in the dataset's order) or all."""
     if config.branches is None:
         return list(dataset.branches)
-    from lociflow.config import _suggest
+    from lociflow.configfile import suggest
 
     for name in config.branches:
         if name not in dataset.branches:
             raise ConfigError(
                 f"branches names {name!r}, which dataset {dataset.path} does not have"
-                f"{_suggest(name, list(dataset.branches))}; its branches: {', '.join(dataset.branches)}."
+                f"{suggest(name, list(dataset.branches))}; its branches: {', '.join(dataset.branches)}."
             )
     return [b for b in dataset.branches if b in config.branches]
 

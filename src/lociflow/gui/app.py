@@ -17,7 +17,15 @@ import streamlit as st
 
 from lociflow import __version__
 from lociflow.gui import settings
-from lociflow.gui.screens import evaluate, interpret, predict, preprocess, runs, search, train
+from lociflow.gui.screens import (
+    evaluate,
+    interpret,
+    predict,
+    preprocess,
+    runs,
+    search,
+    train,
+)
 from lociflow.gui.worker import stage_available
 
 STEPS = [

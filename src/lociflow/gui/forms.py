@@ -24,7 +24,15 @@ from pydantic.fields import FieldInfo
 
 from lociflow.config import StageConfig, parse_stage
 from lociflow.errors import ConfigError
-from lociflow.gui.fields import OMIT, default_of, field_key, humanise, kind_of, md_escape, unwrap
+from lociflow.gui.fields import (
+    OMIT,
+    default_of,
+    field_key,
+    humanise,
+    kind_of,
+    md_escape,
+    unwrap,
+)
 from lociflow.gui.widgets import RENDERERS
 
 # Path fields that name something the stage creates, so they need not exist yet.

@@ -9,7 +9,6 @@ is the target class's logit throughout (see :mod:`lociflow.interpret.scoring`).
 
 from __future__ import annotations
 
-
 from lociflow.interpret.attribution import (
     Attributions,
     IGResult,
@@ -19,8 +18,21 @@ from lociflow.interpret.attribution import (
     saliency,
 )
 from lociflow.interpret.filters import FilterResult, filter_motifs, filter_table
-from lociflow.interpret.gia import GIAResult, ScanResult, global_importance, make_backgrounds, position_scan, spacing_scan
-from lociflow.interpret.motifdb import MotifDatabase, load_jaspar, load_meme, load_motifs, tomtom_matches
+from lociflow.interpret.gia import (
+    GIAResult,
+    ScanResult,
+    global_importance,
+    make_backgrounds,
+    position_scan,
+    spacing_scan,
+)
+from lociflow.interpret.motifdb import (
+    MotifDatabase,
+    load_jaspar,
+    load_meme,
+    load_motifs,
+    tomtom_matches,
+)
 from lociflow.interpret.motifs import DiscoveryResult, discover_motifs, motif_table
 from lociflow.interpret.mutagenesis import in_silico_mutagenesis
 from lociflow.interpret.optimize import OptimizeResult, optimize_class, plot_logo

@@ -25,7 +25,12 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.motifdb import IUPAC, MotifDatabase, consensus, ppm_from_consensus
+from lociflow.interpret.motifdb import (
+    IUPAC,
+    MotifDatabase,
+    consensus,
+    ppm_from_consensus,
+)
 from lociflow.interpret.scoring import class_scores, progress
 from lociflow.shuffle import dinucleotide_shuffle
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lociflow.configfile import suggest
 from lociflow.errors import LociflowError
 
 log = logging.getLogger("lociflow.interpret.motifdb")
@@ -101,11 +102,6 @@ class MotifDatabase:
         raise LociflowError(f"No motif {key!r} in {self.source}.{hint}")
 
 
-def _hint(key: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _version(motif_id: str) -> int:
     tail = motif_id.rsplit(".", 1)[-1]
     return int(tail) if tail.isdigit() else 0
@@ -168,7 +164,7 @@ def check_source(database: str | os.PathLike | None, release: str = DEFAULT_RELE
     shipped = sorted(p.stem for p in (Path(pyjaspar.__file__).parent / "data").glob("JASPAR*.sqlite"))
     if release not in shipped:
         raise LociflowError(
-            f"JASPAR release {release!r} is not available offline{_hint(release, shipped)}; "
+            f"JASPAR release {release!r} is not available offline{suggest(release, shipped, cutoff=0.6)}; "
             f"pyjaspar ships {', '.join(shipped)}."
         )
 

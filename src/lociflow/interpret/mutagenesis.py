@@ -19,7 +19,13 @@ from torch import nn
 
 from lociflow.errors import LociflowError
 from lociflow.interpret.fastism import LocalMutagenesis
-from lociflow.interpret.scoring import attribution_mode, ordered_inputs, progress, resolve_device, targets_for
+from lociflow.interpret.scoring import (
+    attribution_mode,
+    ordered_inputs,
+    progress,
+    resolve_device,
+    targets_for,
+)
 
 __all__ = ["in_silico_mutagenesis"]
 

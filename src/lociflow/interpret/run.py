@@ -18,7 +18,6 @@ and writes everything into one run folder:
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow.config import INTERPRET_METHODS, InterpretConfig, coerce
+from lociflow.configfile import suggest
 from lociflow.errors import ConfigError
 from lociflow.runs import open_run
 
@@ -57,10 +57,8 @@ def method_options(given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
         for key, value in (values or {}).items():
             if key not in METHOD_OPTIONS[method]:
                 valid = list(METHOD_OPTIONS[method])
-                close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(
-                    f"options.{method}: unknown option {key!r}{hint}; "
+                    f"options.{method}: unknown option {key!r}{suggest(key, valid)}; "
                     f"{method} takes {', '.join(valid) if valid else 'no options'}."
                 )
             merged[method][key] = value
@@ -142,9 +140,7 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
         dataset.split(cfg.split)
     for cls in options["modisco"]["classes"] or []:
         if cls not in model.classes:
-            close = difflib.get_close_matches(str(cls), model.classes, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"options.modisco.classes names {cls!r}{hint}, which is not a class of the model; "
+            raise ConfigError(f"options.modisco.classes names {cls!r}{suggest(cls, model.classes)}, which is not a class of the model; "
                               f"its classes are {', '.join(model.classes)}.")
     to_run, skipped = plan_methods(cfg.methods, model)
     if {"filters", "modisco", "gia"} & set(to_run):

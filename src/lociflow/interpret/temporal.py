@@ -21,7 +21,13 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.scoring import attribution_mode, ordered_inputs, progress, resolve_device, targets_for
+from lociflow.interpret.scoring import (
+    attribution_mode,
+    ordered_inputs,
+    progress,
+    resolve_device,
+    targets_for,
+)
 
 __all__ = ["TemporalResult", "temporal_scores", "plot_temporal"]
 

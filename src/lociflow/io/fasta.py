@@ -21,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from lociflow.errors import InputFileError
-from lociflow.io.files import building, cache_dir, file_key, is_gzip, open_binary, open_text, require_file, writable_dir
+from lociflow.io.files import (
+    building,
+    cache_dir,
+    file_key,
+    is_gzip,
+    open_binary,
+    open_text,
+    require_file,
+    writable_dir,
+)
 from lociflow.progress import bar
 
 log = logging.getLogger("lociflow.io.fasta")

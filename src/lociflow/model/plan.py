@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lociflow.config import _suggest
+from lociflow.configfile import suggest
 from lociflow.errors import ConfigError
 from lociflow.model.spec import Architecture, Section, parse_architecture, section_label
 
@@ -131,7 +131,7 @@ def _check_branch_names(arch: Architecture, channels: dict[str, list[str]]) -> N
         if name not in channels:
             raise ConfigError(
                 f"the architecture has a section for branch {name!r}, which the dataset does not have"
-                f"{_suggest(name, present)}; dataset branches: {', '.join(present)}."
+                f"{suggest(name, present)}; dataset branches: {', '.join(present)}."
             )
     for name in present:
         if name not in arch.branches:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lociflow.config import _suggest
+from lociflow.configfile import suggest
 from lociflow.errors import ConfigError
 from lociflow.model.spec import Architecture, parse_architecture
 
@@ -187,7 +187,7 @@ def resolve_architecture(preset: str | None, architecture: dict[str, Any] | None
         parsed = parse_architecture(architecture)  # layer errors before branch errors
         _check_branches(list(parsed.branches), branches, filled=preset is not None)
     if preset is not None and preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}{_suggest(preset, list(PRESETS))}; presets: {', '.join(PRESETS)}.")
+        raise ConfigError(f"unknown preset {preset!r}{suggest(preset, list(PRESETS))}; presets: {', '.join(PRESETS)}.")
     resolved: dict[str, Any] = PRESETS[preset](list(branches), window) if preset else {"branches": {}, "common": []}
     if architecture is not None:
         resolved["branches"].update(architecture.get("branches") or {})
@@ -202,7 +202,7 @@ def _check_branches(named: list[str], present: list[str], filled: bool) -> None:
         if name not in present:
             raise ConfigError(
                 f"the architecture has a section for branch {name!r}, which the dataset does not have"
-                f"{_suggest(name, present)}; dataset branches: {', '.join(present)}."
+                f"{suggest(name, present)}; dataset branches: {', '.join(present)}."
             )
     if not filled:
         for name in present:

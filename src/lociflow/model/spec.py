@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lociflow.config import Section, _suggest
+from lociflow.configfile import Section, suggest
 from lociflow.errors import ConfigError
 
 Activation = Literal["relu", "leaky_relu", "gelu", "exp", "none"]
@@ -159,7 +159,7 @@ def parse_layer(raw: Any, section: str, index: int) -> Section:
         raise ConfigError(f"{where}: the layer has no 'type'; types: {', '.join(LAYER_TYPES)}.")
     if kind not in LAYER_TYPES:
         raise ConfigError(
-            f"{where}: unknown layer type {kind!r}{_suggest(str(kind), list(LAYER_TYPES))}; "
+            f"{where}: unknown layer type {kind!r}{suggest(str(kind), list(LAYER_TYPES))}; "
             f"types: {', '.join(LAYER_TYPES)}."
         )
     model = LAYER_TYPES[kind]
@@ -171,7 +171,7 @@ def parse_layer(raw: Any, section: str, index: int) -> Section:
             key = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
                 valid = sorted(model.model_fields)
-                problems.append(f"unknown key {key!r}{_suggest(key, valid)}; valid keys: {', '.join(valid)}")
+                problems.append(f"unknown key {key!r}{suggest(key, valid)}; valid keys: {', '.join(valid)}")
             else:
                 msg = err["msg"].removeprefix("Value error, ")
                 problems.append(f"{key}: {msg} (got {err.get('input')!r})")
@@ -218,7 +218,7 @@ def parse_architecture(data: dict[str, Any] | Architecture) -> Architecture:
     for key in data:
         if key not in ("branches", "common"):
             raise ConfigError(
-                f"architecture: unknown key {key!r}{_suggest(str(key), ['branches', 'common'])}; "
+                f"architecture: unknown key {key!r}{suggest(str(key), ['branches', 'common'])}; "
                 "valid keys: branches, common."
             )
     branches = data.get("branches") or {}

@@ -23,7 +23,13 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
-from lociflow.preprocess.pipeline import STREAM_ORDER, count_splits, finish, rng_for, select_and_split
+from lociflow.preprocess.pipeline import (
+    STREAM_ORDER,
+    count_splits,
+    finish,
+    rng_for,
+    select_and_split,
+)
 from lociflow.preprocess.split import order_within_splits
 from lociflow.preprocess.stream import resolve_params
 from lociflow.preprocess.writer import DatasetWriter

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lociflow.config import TrainConfig, _suggest
+from lociflow.config import TrainConfig
+from lociflow.configfile import suggest
 from lociflow.errors import ConfigError
 
 NOT_SEARCHABLE = ("data",)
@@ -55,7 +56,7 @@ def check_name(name: str, architecture: dict[str, Any], search_options: list[str
         section = name[len("layers."):]
         sections = [*architecture["branches"], "common"]
         if section not in sections:
-            raise ConfigError(f"search.{name}: no section {section!r}{_suggest(section, sections)}; "
+            raise ConfigError(f"search.{name}: no section {section!r}{suggest(section, sections)}; "
                               f"sections: {', '.join(sections)}")
         return
     if name.startswith("architecture."):
@@ -68,7 +69,7 @@ def check_name(name: str, architecture: dict[str, Any], search_options: list[str
     candidates = [*option_names(), *(f"layers.{s}" for s in [*architecture["branches"], "common"]),
                   *(search_options or [])]
     raise ConfigError(
-        f"search: unknown parameter {name!r}{_suggest(name, candidates)}. A parameter is a training option "
+        f"search: unknown parameter {name!r}{suggest(name, candidates)}. A parameter is a training option "
         "(learning_rate, batch_size, preset, branches, ...), a dotted option (early_stopping.patience), "
         "layers.SECTION, or architecture.branches.BRANCH.N.KEY / architecture.common.N.KEY."
     )
@@ -83,7 +84,7 @@ def architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[d
     if not parts or parts[0] not in ("branches", "common"):
         got = parts[0] if parts else ""
         raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY or architecture.common.N.KEY"
-                          f"{_suggest(got, ['branches', 'common'])}")
+                          f"{suggest(got, ['branches', 'common'])}")
     if parts[0] == "branches":
         if len(parts) != 4:
             raise ConfigError(f"{where}: expected architecture.branches.BRANCH.N.KEY, "
@@ -91,7 +92,7 @@ def architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[d
         branch, index, key = parts[1:]
         branches = list(architecture["branches"])
         if branch not in branches:
-            raise ConfigError(f"{where}: no branch {branch!r}{_suggest(branch, branches)}; "
+            raise ConfigError(f"{where}: no branch {branch!r}{suggest(branch, branches)}; "
                               f"branches: {', '.join(branches)}")
         layers, section = architecture["branches"][branch], f"branch {branch}"
     else:
@@ -106,7 +107,7 @@ def architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[d
     valid = [k for k in LAYER_TYPES[layer["type"]].model_fields if k != "type"]
     if key not in valid:
         raise ConfigError(f"{where}: layer {index} of {section} is a {layer['type']} layer without option {key!r}"
-                          f"{_suggest(key, valid)}; its options: {', '.join(valid)}")
+                          f"{suggest(key, valid)}; its options: {', '.join(valid)}")
     return layers, int(index), key
 
 
