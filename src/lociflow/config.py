@@ -28,6 +28,9 @@ from lociflow.layout import BUILTIN_BRANCHES, SPLITS
 from lociflow.model.spec import parse_architecture
 from lociflow.searching.params import parse_space
 
+#: a split of a dataset, by name
+SplitName = Literal[SPLITS]  # type: ignore[valid-type]
+
 # --------------------------------------------------------------------------- preprocess
 
 
@@ -81,6 +84,14 @@ class SplitOptions(Section):
         return self
 
 
+def _class_files(data: Any) -> Any:
+    """``classes: {name: file}`` is read as ``{name: [file]}``."""
+    if isinstance(data, dict) and isinstance(data.get("classes"), dict):
+        data = dict(data)
+        data["classes"] = {k: ([v] if isinstance(v, (str, os.PathLike)) else v) for k, v in data["classes"].items()}
+    return data
+
+
 class PreprocessConfig(StageConfig):
     """Parameters of ``lociflow preprocess``."""
 
@@ -118,10 +129,7 @@ class PreprocessConfig(StageConfig):
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("classes"), dict):
-            data = dict(data)
-            data["classes"] = {k: ([v] if isinstance(v, (str, os.PathLike)) else v) for k, v in data["classes"].items()}
-        return data
+        return _class_files(data)
 
     @model_validator(mode="after")
     def _check(self):
@@ -243,48 +251,45 @@ class TrainConfig(StageConfig):
 # --------------------------------------------------------------------------- evaluate / predict
 
 
-class EvaluateConfig(StageConfig):
-    """Parameters of ``lociflow evaluate``."""
+class ModelInputConfig(StageConfig):
+    """What evaluate, predict and interpret share: the model, the files its input needs, and
+    how the input is encoded and scored (read by :mod:`lociflow.model.inputs`)."""
 
-    model: Path | None = None
-    data: Path | None = None
-    split: Literal["train", "valid", "test", "blackbox"] = "test"
-    classes: dict[str, list[Path]] = Field(default_factory=dict)
-    genome: Path | None = None
-    conservation: Path | None = None
-    tracks: dict[str, Path] = Field(default_factory=dict)
-    batch_size: int = Field(default=512, ge=1)
+    model: Path | None = Field(default=None, description="Model directory made by train (--model).")
+    genome: Path | None = Field(default=None, description="Reference FASTA for BED input (default: the model's, if it still exists).")
+    conservation: Path | None = Field(default=None, description="Conservation bigWig for a cons branch (default: the model's).")
+    tracks: dict[str, Path] = Field(default_factory=dict, description="bigWig per track branch (default: the model's).")
+    batch_size: int = Field(default=512, ge=1, description="Loci per forward pass.")
     device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda, cuda:1, mps.")
     workers: int = Field(default=1, ge=1, description="Processes for folding new input.")
     cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds.")
-    seed: int = 42
+
+
+class EvaluateConfig(ModelInputConfig):
+    """Parameters of ``lociflow evaluate``."""
+
+    retired = {"seed": "evaluate has no randomness: new input is placed with the model's own preprocess seed"}
+
+    data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
+    split: SplitName = Field(default="test", description="The dataset split to read.")
+    classes: dict[str, list[Path]] = Field(default_factory=dict, description="New labelled files: class name -> files.")
 
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("classes"), dict):
-            data = dict(data)
-            data["classes"] = {k: ([v] if isinstance(v, (str, os.PathLike)) else v) for k, v in data["classes"].items()}
-        return data
+        return _class_files(data)
 
 
-class PredictConfig(StageConfig):
+class PredictConfig(ModelInputConfig):
     """Parameters of ``lociflow predict``."""
 
-    model: Path | None = None
-    input: list[Path] = Field(default_factory=list)
-    genome: Path | None = None
-    conservation: Path | None = None
-    tracks: dict[str, Path] = Field(default_factory=dict)
+    retired = {"seed": "predict has no randomness: new input is placed with the model's own preprocess seed"}
+
+    input: list[Path] = Field(default_factory=list, description="BED (with the genome), FASTA or text files.")
     thresholds: dict[str, float] = Field(default_factory=dict, description="Per-class thresholds for a call column.")
     attribute: Literal["none", "ig"] = "none"
     chunk_size: int = Field(default=10000, ge=1)
-    batch_size: int = Field(default=512, ge=1)
     ig_steps: int = Field(default=32, ge=2, description="Integration steps of integrated gradients.")
-    device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda, cuda:1, mps.")
-    workers: int = Field(default=1, ge=1, description="Processes for folding new input.")
-    cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds.")
-    seed: int = 42
 
 
 # --------------------------------------------------------------------------- interpret
@@ -293,16 +298,12 @@ class PredictConfig(StageConfig):
 INTERPRET_METHODS = ("saliency", "ig", "deepshap", "ism", "temporal", "optimize", "filters", "modisco", "gia")
 
 
-class InterpretConfig(StageConfig):
+class InterpretConfig(ModelInputConfig):
     """Parameters of ``lociflow interpret``."""
 
-    model: Path | None = None
-    data: Path | None = None
-    split: Literal["train", "valid", "test", "blackbox"] = "test"
-    input: list[Path] = Field(default_factory=list)
-    genome: Path | None = None
-    conservation: Path | None = None
-    tracks: dict[str, Path] = Field(default_factory=dict)
+    data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
+    split: SplitName = Field(default="test", description="The dataset split to read.")
+    input: list[Path] = Field(default_factory=list, description="BED (with the genome), FASTA or text files.")
     methods: list[str] = Field(
         default_factory=lambda: ["saliency", "ig", "ism"],
         description=f"Any of {', '.join(INTERPRET_METHODS)}, or all (every method the model supports).",
@@ -321,12 +322,11 @@ class InterpretConfig(StageConfig):
     jaspar_release: str = Field(default="JASPAR2024", description="JASPAR release shipped with pyjaspar (2014-2026).")
     jaspar_collection: Literal["CORE", "UNVALIDATED"] = "CORE"
     jaspar_taxon: str = Field(default="vertebrates", description="JASPAR taxonomic group, or all.")
-    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads for PyTorch (default: one per core); "
         "1 is much faster when other programs keep the cores busy.",
     )
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=256, ge=1, description="Loci per forward pass.")
     seed: int = 42
 
     @model_validator(mode="before")

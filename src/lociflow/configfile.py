@@ -15,10 +15,11 @@ The stage models themselves live in :mod:`lociflow.config`.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import (
@@ -31,6 +32,8 @@ from pydantic import (
 
 from lociflow.errors import ConfigError
 from lociflow.layout import STAGES
+
+log = logging.getLogger("lociflow.config")
 
 # --------------------------------------------------------------------------- YAML
 
@@ -145,7 +148,24 @@ class Section(BaseModel):
 
 
 class StageConfig(Section):
-    """Base of a stage's config: relative paths resolve against ``context['base']``."""
+    """Base of a stage's config: relative paths resolve against ``context['base']``.
+
+    ``retired`` names options a stage no longer has, each with the reason: a config that
+    still sets one (an old ``params.yaml``) keeps loading, with a note in the log.
+    """
+
+    retired: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(key in data for key in cls.retired):
+            data = dict(data)
+            for key, why in cls.retired.items():
+                if key in data:
+                    data.pop(key)
+                    log.info("the option %r is no longer used and was ignored (%s)", key, why)
+        return data
 
     @model_validator(mode="after")
     def _absolute_paths(self, info: ValidationInfo):

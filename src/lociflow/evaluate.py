@@ -20,17 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow import curves
-from lociflow.compat import (
-    check_arrays,
-    check_classes,
-    check_dataset,
-    check_sources,
-    encoding_params,
-    label_map,
-    resolve_device,
-)
 from lociflow.config import EvaluateConfig, coerce
-from lociflow.errors import ConfigError, DatasetError
 from lociflow.io.atomic import write_json, write_text
 from lociflow.layout import METRICS_FILE, PREDICTIONS_FILE, REPORT_FILE
 from lociflow.metrics import classification_metrics
@@ -69,63 +59,23 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
     Path
         The run folder.
     """
-    from lociflow.model.io import load_model
+    from lociflow.model.inputs import open_input, open_model
 
     cfg = coerce(EvaluateConfig, config, "evaluate")
-    if cfg.model is None:
-        raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
-    if (cfg.data is None) == (not cfg.classes):
-        raise ConfigError(
-            "Give either a dataset directory (--data DATASET_DIR [--split test]) or new files per "
-            "class (--class bound=pos.fa --class unbound=neg.fa), not both and not neither."
-        )
-    model = load_model(cfg.model, device=resolve_device(cfg.device))
-    dataset = split = None
-    if cfg.data is not None:
-        from lociflow.io.store import open_dataset
-
-        dataset = open_dataset(cfg.data)
-        check_dataset(model, dataset)
-        split = dataset.split(cfg.split)
-        if len(split) == 0:
-            raise DatasetError(f"The {cfg.split!r} split of {dataset.path} holds no loci.")
-        described = f"{dataset.path} ({cfg.split} split, {len(split)} loci)"
-    else:
-        check_classes(model, cfg.classes)
-        files = [f for paths in cfg.classes.values() for f in paths]
-        check_sources(model, files, cfg.genome, cfg.conservation, cfg.tracks)
-        described = "; ".join(f"{c}: {', '.join(str(p) for p in paths)}" for c, paths in cfg.classes.items())
+    model = open_model(cfg)
+    source = open_input(cfg, model, labelled=True)
     summary = {"model": str(cfg.model), "data": str(cfg.data) if cfg.data else "files",
                "split": cfg.split if cfg.data else None}
     with open_run("evaluate", output, cfg.dump(), name, force, summary_params=summary) as run:
-        if split is not None:
-            inputs = split.inputs
-            labels = label_map(model, dataset.classes)[np.asarray(split.labels)]
-            meta = split.meta()
-        else:
-            inputs, labels, meta = _encode_files(cfg, model)
-        check_arrays(model, inputs, described)
-        log.info("evaluating %s on %s", model.path, described)
-        probs = model.predict_proba({b: inputs[b] for b in model.branches}, batch_size=cfg.batch_size)
-        facts = {"model": str(model.path), "data": described, "loci": int(len(labels)),
+        data = source.read()
+        log.info("evaluating %s on %s", model.path, source.description)
+        probs = model.predict_proba(data.inputs, batch_size=cfg.batch_size)
+        facts = {"model": str(model.path), "data": source.description, "loci": int(len(data.labels)),
                  "classes": ", ".join(model.classes)}
-        metrics = write_evaluation(run.path, labels, probs, model.classes, facts=facts, meta=meta)
+        metrics = write_evaluation(run.path, data.labels, probs, model.classes, facts=facts, meta=data.meta)
         run.record(auroc=metrics["auroc"]["macro"], accuracy=metrics["accuracy"])
         log.info("%s", summary_line(metrics))
     return run.final_path
-
-
-def _encode_files(cfg: EvaluateConfig, model):
-    from lociflow.preprocess.stream import encode_classes
-
-    inputs, labels, meta = encode_classes(
-        {c: list(p) for c, p in cfg.classes.items()}, encoding_params(model), list(model.classes),
-        genome=cfg.genome, conservation=cfg.conservation, tracks=dict(cfg.tracks) or None,
-        workers=cfg.workers, cache_dir=cfg.cache_dir,
-    )
-    if len(labels) == 0:
-        raise DatasetError("The class files hold no loci that could be encoded.")
-    return inputs, np.asarray(labels, dtype=np.int64), meta
 
 
 def summary_line(metrics: dict) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lociflow.compat import check_arrays, check_sources, encoding_params, resolve_device
 from lociflow.config import PredictConfig, coerce
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.atomic import atomic_open
@@ -53,19 +52,15 @@ def predict(config: Any, output: str | Path, name: str | None = None, force: boo
         The run folder, holding ``predictions.tsv`` (and ``attributions.npz`` and
         ``attributions.html`` with ``attribute: ig``).
     """
-    from lociflow.model.io import load_model
+    from lociflow.model.inputs import open_input, open_model
 
     cfg = coerce(PredictConfig, config, "predict")
-    if cfg.model is None:
-        raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
-    if not cfg.input:
-        raise ConfigError("No input given: name at least one BED, FASTA or text file (--input FILE).")
-    model = load_model(cfg.model, device=resolve_device(cfg.device))
+    model = open_model(cfg)
     check_thresholds(cfg.thresholds, model.classes)
-    check_sources(model, cfg.input, cfg.genome, cfg.conservation, cfg.tracks)
+    source = open_input(cfg, model)
     summary = {"model": str(cfg.model), "input": [str(p) for p in cfg.input], "attribute": cfg.attribute}
     with open_run("predict", output, cfg.dump(), name, force, summary_params=summary) as run:
-        total = stream_predictions(cfg, model, run.path)
+        total = stream_predictions(cfg, source, run.path)
         run.record(loci=total)
         log.info("predicted %d loci with %s", total, model.path)
     return run.final_path
@@ -80,49 +75,48 @@ def check_thresholds(thresholds: dict[str, float], classes: list[str]) -> None:
             raise ConfigError(f"Threshold for {name!r} is {value}: a probability threshold lies between 0 and 1.")
 
 
-def stream_predictions(cfg: PredictConfig, model, folder: Path) -> int:
-    """Encode, score and write the input chunk by chunk; return the number of loci."""
-    from lociflow.preprocess.stream import encode_inputs
+def stream_predictions(cfg: PredictConfig, source, folder: Path) -> int:
+    """Encode, score and write the input batch by batch; return the number of loci.
 
+    Parameters
+    ----------
+    cfg : PredictConfig
+        The stage's config (``chunk_size``, ``batch_size``, ``thresholds``, ``attribute``).
+    source : lociflow.model.inputs.ModelInput
+        The checked input (from :func:`~lociflow.model.inputs.open_input`).
+    folder : Path
+        Where ``predictions.tsv`` (and the attributions) are written.
+
+    Returns
+    -------
+    int
+        The number of loci predicted.
+    """
+    model = source.model
     collector = None
     if cfg.attribute == "ig":
         from lociflow.attribute_ig import AttributionCollector
 
         collector = AttributionCollector(model, folder, steps=cfg.ig_steps, batch_size=cfg.batch_size)
-    chunks = encode_inputs(
-        list(cfg.input), encoding_params(model), genome=cfg.genome, conservation=cfg.conservation,
-        tracks=dict(cfg.tracks) or None, chunk_size=cfg.chunk_size, workers=cfg.workers, cache_dir=cfg.cache_dir,
-    )
+    total = 0
     try:
-        total = _write_chunks(cfg, model, folder, chunks, collector)
+        with atomic_open(folder / PREDICTIONS_FILE, "w", encoding="utf-8") as handle, \
+                bar("predicting", unit="loci") as progress:
+            for batch in source.batches(cfg.chunk_size):
+                probs = np.asarray(model.predict_proba(batch.inputs, batch_size=cfg.batch_size), dtype=np.float64)
+                table = prediction_rows(batch.meta, probs, model.classes, cfg.thresholds)
+                table.to_csv(handle, sep="\t", index=False, header=total == 0, float_format="%.6g", na_rep="")
+                if collector is not None:
+                    collector.add(batch.inputs, probs, offset=total, ids=list(table["id"]) if "id" in table else None)
+                total += len(table)
+                progress.update(len(table))
+            if total == 0:
+                raise InputFileError(f"No loci could be read from {source.description}: the input is empty.")
         if collector is not None:
             collector.finish()
     finally:
-        chunks.close()  # stops the folding pool at once, also when a chunk failed
         if collector is not None:
             collector.close()
-    return total
-
-
-def _write_chunks(cfg: PredictConfig, model, folder: Path, chunks, collector) -> int:
-    total = 0
-    sources = ", ".join(str(p) for p in cfg.input)
-    with atomic_open(folder / PREDICTIONS_FILE, "w", encoding="utf-8") as handle, \
-            bar("predicting", unit="loci") as progress:
-        for chunk in chunks:
-            check_arrays(model, chunk.inputs, sources)
-            if len(chunk.inputs[model.branches[0]]) == 0:
-                continue
-            inputs = {b: chunk.inputs[b] for b in model.branches}
-            probs = np.asarray(model.predict_proba(inputs, batch_size=cfg.batch_size), dtype=np.float64)
-            table = prediction_rows(chunk.meta, probs, model.classes, cfg.thresholds)
-            table.to_csv(handle, sep="\t", index=False, header=total == 0, float_format="%.6g", na_rep="")
-            if collector is not None:
-                collector.add(inputs, probs, offset=total, ids=list(table["id"]) if "id" in table else None)
-            total += len(table)
-            progress.update(len(table))
-        if total == 0:
-            raise InputFileError(f"No loci could be read from {sources}: the input is empty.")
     return total
 
 

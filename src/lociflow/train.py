@@ -22,11 +22,10 @@ them into ``RUN/members/<i>/`` and saves their average (:mod:`lociflow.training.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +72,10 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
         raise ConfigError("--resume and --force exclude each other: resume continues the run that --force would replace.")
     if resume and not name:
         raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
+    from lociflow.model.device import torch_threads
+
     dataset = _open_checked(config)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         return _train(config, dataset, output, name, force, resume, callbacks)
 
 
@@ -165,19 +166,6 @@ def _open_checked(config: TrainConfig) -> DatasetDir:
     chosen_branches(config, dataset)
     return dataset
 
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Use ``threads`` CPU threads in PyTorch while training (None: leave as is)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 from lociflow.stage import make_callable  # noqa: E402

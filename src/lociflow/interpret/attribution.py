@@ -38,10 +38,10 @@ from lociflow.interpret.scoring import (
     is_recurrent,
     ordered_inputs,
     progress,
-    resolve_device,
     targets_for,
 )
 from lociflow.layout import SEQUENCE_BRANCH
+from lociflow.model.device import resolve_device
 from lociflow.shuffle import dinucleotide_shuffle
 
 __all__ = [

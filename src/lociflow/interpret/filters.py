@@ -29,9 +29,9 @@ from lociflow.interpret.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
-    resolve_device,
     to_tensors,
 )
+from lociflow.model.device import resolve_device
 
 log = logging.getLogger("lociflow.interpret.filters")
 

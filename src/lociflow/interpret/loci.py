@@ -49,44 +49,34 @@ class Loci:
         return {b: np.asarray(a[rows], dtype=np.float32) for b, a in self.inputs.items()}
 
 
-def read_loci(cfg, model) -> Loci:
-    """Read the loci named by ``cfg`` (``data`` + ``split``, or ``input`` files) for ``model``."""
-    from lociflow.compat import check_arrays
+def read_loci(source, batch_size: int = 256) -> Loci:
+    """Read and score the loci of a checked input, all in memory.
 
-    if cfg.data is not None:
-        from lociflow.compat import check_dataset, label_map
-        from lociflow.io.store import open_dataset
+    Parameters
+    ----------
+    source : lociflow.model.inputs.ModelInput
+        A dataset split or new files, checked against the model (from
+        :func:`~lociflow.model.inputs.open_input`).
+    batch_size : int
+        Loci per forward pass when scoring. Default is 256.
 
-        dataset = open_dataset(cfg.data)
-        check_dataset(model, dataset)
-        split = dataset.split(cfg.split)
-        inputs = {b: np.asarray(split.inputs[b]) for b in model.branches}
-        labels = label_map(model, dataset.classes)[np.asarray(split.labels)]
-        meta = split.meta().reset_index(drop=True)
-        if "id" not in meta:
-            meta.insert(0, "id", meta["name"] if "name" in meta else [f"locus{i}" for i in range(len(meta))])
-        source = f"{dataset.path} ({cfg.split} split)"
-    else:
-        from lociflow.preprocess.stream import encode_inputs
-
-        parts, metas = [], []
-        for chunk in encode_inputs(list(cfg.input), model.preprocess, genome=cfg.genome,
-                                   conservation=cfg.conservation, tracks=dict(cfg.tracks) or None):
-            check_arrays(model, chunk.inputs, ", ".join(map(str, cfg.input)))
-            parts.append({b: chunk.inputs[b] for b in model.branches})
-            metas.append(chunk.meta)
-        if not parts:
-            raise InputFileError(f"No loci could be read from {', '.join(map(str, cfg.input))}: the input is empty.")
-        inputs = {b: np.concatenate([p[b] for p in parts]) for b in model.branches}
-        meta = pd.concat(metas, ignore_index=True)
-        labels = np.full(len(meta), -1, dtype=np.int64)
-        source = ", ".join(map(str, cfg.input))
+    Returns
+    -------
+    Loci
+        With labels (``-1`` for unlabelled input) and the model's probabilities.
+    """
+    model = source.model
+    data = source.read()
+    inputs = {b: np.asarray(data.inputs[b]) for b in model.branches}
+    meta = data.meta.reset_index(drop=True)
+    if "id" not in meta:
+        meta.insert(0, "id", meta["name"] if "name" in meta else [f"locus{i}" for i in range(len(meta))])
+    labels = data.labels if data.labels is not None else np.full(len(meta), -1, dtype=np.int64)
     if len(labels) == 0:
-        raise InputFileError(f"{source} holds no loci.")
-    check_arrays(model, inputs, source)
-    probs = model.predict_proba(inputs, batch_size=cfg.batch_size)
-    log.info("read %d loci from %s", len(labels), source)
-    return Loci(inputs, labels, meta, np.asarray(probs, dtype=np.float64), source)
+        raise InputFileError(f"{source.description} holds no loci.")
+    probs = model.predict_proba(inputs, batch_size=batch_size)
+    log.info("read %d loci from %s", len(labels), source.description)
+    return Loci(inputs, labels, meta, np.asarray(probs, dtype=np.float64), source.description)
 
 
 def choose_loci(loci: Loci, top: int, max_loci: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:

@@ -23,9 +23,9 @@ from lociflow.interpret.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
-    resolve_device,
     targets_for,
 )
+from lociflow.model.device import resolve_device
 
 __all__ = ["in_silico_mutagenesis"]
 

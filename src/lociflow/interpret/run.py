@@ -118,26 +118,12 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
     Path
         The run folder (``index.html``, ``attributions.npz``, tables and plots).
     """
-    from lociflow.compat import check_sources, resolve_device
-    from lociflow.model.io import load_model
+    from lociflow.model.inputs import open_input, open_model
 
     cfg = coerce(InterpretConfig, config, "interpret")
-    if cfg.model is None:
-        raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
-    if (cfg.data is None) == (not cfg.input):
-        raise ConfigError("Give either a dataset (--data DATASET_DIR [--split test]) or input files (--input FILE), not both or neither.")
     options = method_options(cfg.options)
-    device = resolve_device(cfg.device)
-    model = load_model(cfg.model, device=device)
-    if cfg.input:
-        check_sources(model, cfg.input, cfg.genome, cfg.conservation, cfg.tracks)
-    else:  # refuse a dataset that does not fit before any run folder exists
-        from lociflow.compat import check_dataset
-        from lociflow.io.store import open_dataset
-
-        dataset = open_dataset(cfg.data)
-        check_dataset(model, dataset)
-        dataset.split(cfg.split)
+    model = open_model(cfg)
+    source = open_input(cfg, model)  # refuses input that does not fit before any run folder exists
     for cls in options["modisco"]["classes"] or []:
         if cls not in model.classes:
             raise ConfigError(f"options.modisco.classes names {cls!r}{suggest(cls, model.classes)}, which is not a class of the model; "
@@ -149,15 +135,15 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
         check_source(cfg.motif_db, cfg.jaspar_release)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
     with open_run("interpret", output, cfg.dump(), name, force, summary_params=summary) as run:
-        from lociflow.train import _torch_threads
+        from lociflow.model.device import torch_threads
 
-        with _torch_threads(cfg.threads):
-            n_loci = _run_all(cfg, model, to_run, skipped, options, device, run.path)
+        with torch_threads(cfg.threads):
+            n_loci = _run_all(cfg, source, to_run, skipped, options, run.path)
         run.record(loci=n_loci, methods=",".join(to_run), skipped=",".join(skipped))
     return run.final_path
 
 
-def _run_all(cfg, model, to_run, skipped, options, device, folder: Path) -> int:
+def _run_all(cfg, source, to_run, skipped, options, folder: Path) -> int:
     """Read and choose the loci, run every method, write arrays, tables and the dashboard.
 
     Returns the number of loci analysed.
@@ -166,10 +152,11 @@ def _run_all(cfg, model, to_run, skipped, options, device, folder: Path) -> int:
     from lociflow.interpret.dashboard import write_dashboard
     from lociflow.interpret.loci import choose_loci, read_loci
 
-    loci = read_loci(cfg, model)
+    model = source.model
+    loci = read_loci(source, cfg.batch_size)
     analysed, targets, shown = choose_loci(loci, cfg.top, cfg.max_loci, cfg.seed)
     ctx = Context(cfg=cfg, model=model, loci=loci, analysed=analysed, targets=targets, shown=shown,
-                  options=options, folder=folder, device=device, skipped=skipped)
+                  options=options, folder=folder, device=model.device, skipped=skipped)
     log.info("interpreting %d loci (%d shown) with %s", len(analysed), sum(map(len, shown.values())),
              ", ".join(to_run) or "no method")
     timings: dict[str, float] = {}

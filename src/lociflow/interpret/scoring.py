@@ -23,12 +23,13 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
+from lociflow.model.device import resolve_device
+from lociflow.model.shapes import check_inputs
 from lociflow.progress import bar
 
 __all__ = [
     "ordered_inputs",
     "targets_for",
-    "resolve_device",
     "is_recurrent",
     "attribution_mode",
     "class_scores",
@@ -41,20 +42,7 @@ def ordered_inputs(network: nn.Module, inputs: Mapping[str, np.ndarray]) -> list
     branches = list(getattr(network, "branches", []) or [])
     if not branches:
         raise LociflowError("The network has no 'branches' attribute naming its inputs; build it with lociflow.")
-    missing = [b for b in branches if b not in inputs]
-    if missing:
-        raise LociflowError(
-            f"Inputs lack the branch(es) {missing}; the model reads {branches}, the inputs have {sorted(inputs)}."
-        )
-    arrays = [np.asarray(inputs[b]) for b in branches]
-    for branch, array in zip(branches, arrays):
-        if array.ndim != 3:
-            raise LociflowError(
-                f"Input '{branch}' must be shaped [N, L, C] (sequences, positions, channels); got {array.shape}."
-            )
-    sizes = {b: a.shape[0] for b, a in zip(branches, arrays)}
-    if len(set(sizes.values())) != 1:
-        raise LociflowError(f"Every branch must hold the same number of sequences; got {sizes}.")
+    arrays = [np.asarray(a) for a in check_inputs(branches, inputs, "the inputs")]
     return arrays
 
 
@@ -75,15 +63,6 @@ def targets_for(network: nn.Module, target: int | Sequence[int] | np.ndarray, n:
         )
     return values
 
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` picks the GPU when there is one; anything else is taken as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise LociflowError(f"Device '{device}' was asked for, but no CUDA GPU is available; use device='cpu'.")
-    return resolved
 
 
 def is_recurrent(network: nn.Module) -> bool:

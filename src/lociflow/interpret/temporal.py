@@ -25,9 +25,9 @@ from lociflow.interpret.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
-    resolve_device,
     targets_for,
 )
+from lociflow.model.device import resolve_device
 
 __all__ = ["TemporalResult", "temporal_scores", "plot_temporal"]
 

@@ -27,9 +27,11 @@ import torch
 import yaml
 from torch import nn
 
-from lociflow.errors import ConfigError, DatasetError, LociflowError, ModelFileError
+from lociflow.errors import ConfigError, ModelFileError
 from lociflow.io.atomic import atomic_path, write_yaml
 from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE, WEIGHTS_FILE
+from lociflow.model.device import resolve_device
+from lociflow.model.shapes import check_inputs
 
 log = logging.getLogger("lociflow.model.io")
 
@@ -86,11 +88,8 @@ class LoadedModel:
 
         Arrays may be memory-mapped and of any numeric dtype; they are converted batch by batch.
         """
-        arrays = [self._checked(inputs, name) for name in self.branches]
+        arrays = self.check_inputs(inputs)
         n = arrays[0].shape[0]
-        if any(a.shape[0] != n for a in arrays):
-            sizes = ", ".join(f"{b} {a.shape[0]}" for b, a in zip(self.branches, arrays))
-            raise DatasetError(f"the branch inputs differ in length ({sizes}); give one row per locus in each.")
         out = np.empty((n, len(self.classes)), dtype=np.float32)
         self.network.eval()
         with torch.inference_mode():
@@ -100,20 +99,21 @@ class LoadedModel:
                 out[start:start + batch_size] = torch.softmax(self.network(*batch), dim=1).float().cpu().numpy()
         return out
 
-    def _checked(self, inputs: dict[str, np.ndarray], name: str) -> np.ndarray:
-        if name not in inputs:
-            raise DatasetError(
-                f"the model needs input branch {name!r} (branches: {', '.join(self.branches)}); "
-                f"got {', '.join(inputs) or 'none'}."
-            )
-        array = inputs[name]
-        expected = (self.window, len(self.channels[name]))
-        if array.ndim != 3 or tuple(array.shape[1:]) != expected:
-            raise DatasetError(
-                f"branch {name!r} input has shape {tuple(array.shape)}; the model expects "
-                f"[N, {expected[0]}, {expected[1]}] (window {self.window}, channels {self.channels[name]})."
-            )
-        return array
+    def check_inputs(self, inputs: dict[str, np.ndarray], source: str = "the input") -> list[np.ndarray]:
+        """The arrays of ``inputs`` in branch order, checked to be ``[N, window, channels]`` each.
+
+        Parameters
+        ----------
+        inputs : dict of str to numpy.ndarray
+            Arrays keyed by branch (see :func:`lociflow.model.shapes.check_inputs`).
+        source : str
+            What the arrays were made from, named in the message.
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
+        return check_inputs(self.branches, inputs, source, self.window, self.channels)
 
 
 def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, Any]) -> Path:
@@ -232,20 +232,6 @@ def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
     if problems:
         raise ModelFileError(f"{path}: " + "; ".join(problems) + ".")
 
-
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; refuses a device this machine lacks."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise LociflowError(f"unknown device {device!r} ({exc}); use cpu, cuda, cuda:N, mps or auto.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise LociflowError(f"device {str(device)!r} was asked for but no CUDA GPU is available here; use cpu or auto.")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise LociflowError("device 'mps' was asked for but Apple's Metal backend is not available here; use cpu.")
-    return device
 
 
 def _model_folder(path: str | os.PathLike) -> Path:

@@ -1,0 +1,494 @@
+"""The model-input layer: open a model, check what it is given, and encode it in batches.
+
+Evaluate, predict and interpret all do the same three things before they compute
+anything, and do them here, in this order, so that they cannot drift apart:
+
+1. :func:`open_model` loads the model a stage's ``model`` option names, on the device
+   its ``device`` option names;
+2. :func:`open_input` checks the stage's input against the model before any run folder
+   exists: a dataset split (``data`` + ``split``) must have the model's window,
+   alphabet, branches, channels and classes; new files (``input``, or ``classes`` for
+   labelled files) must exist, hold something, and come with the genome, conservation
+   and tracks the model needs (files not given default to those of training, when they
+   still exist);
+3. :meth:`ModelInput.batches` turns that input into :class:`InputBatch` es: arrays of
+   exactly the shape the network takes, one per branch, with per-locus metadata and,
+   for labelled input, labels as the model's class indices. New input is encoded with
+   the model's own preprocess parameters (:func:`encoding_params`), so a locus is
+   windowed, oriented, encoded, folded and mapped as in training.
+
+A mismatch is refused with what the model expects and what was given, instead of
+failing (or, worse, giving numbers) halfway through a long run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lociflow.configfile import suggest
+from lociflow.errors import ConfigError, DatasetError, InputFileError, LociflowError
+from lociflow.layout import BUILTIN_BRANCHES
+
+log = logging.getLogger("lociflow.model.inputs")
+
+__all__ = [
+    "InputBatch",
+    "ModelInput",
+    "open_model",
+    "open_input",
+    "encoding_params",
+    "check_dataset",
+    "check_sources",
+    "check_classes",
+    "label_map",
+]
+
+#: branches read at genome coordinates (everything but the sequence and its folding)
+_SEQUENCE_ONLY = ("seq", "fold")
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def open_model(cfg: Any):
+    """Load the model a stage's config names, on the device it names.
+
+    Parameters
+    ----------
+    cfg : ModelInputConfig
+        A stage config with ``model`` (the model folder) and ``device``.
+
+    Returns
+    -------
+    lociflow.model.io.LoadedModel
+        Raises :class:`~lociflow.errors.ConfigError` when no model is named, and
+        :class:`~lociflow.errors.ModelFileError` for a missing or damaged one.
+    """
+    from lociflow.model.device import resolve_device
+    from lociflow.model.io import load_model
+
+    if cfg.model is None:
+        raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
+    return load_model(cfg.model, device=resolve_device(cfg.device))
+
+
+def encoding_params(model) -> dict[str, Any]:
+    """The preprocess parameters that encode new input for ``model``.
+
+    The model's own window, alphabet and branches win over its stored preprocess
+    parameters, so a TorchScript model whose spec gives only those still gets input of
+    the shape it takes.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        A loaded model.
+
+    Returns
+    -------
+    dict
+        Its ``preprocess`` parameters with ``window``, ``alphabet`` and ``branches`` set
+        from the model itself.
+    """
+    params = dict(model.preprocess or {})
+    params.update({"window": int(model.window), "alphabet": model.alphabet, "branches": list(model.branches)})
+    return params
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass
+class InputBatch:
+    """Encoded loci ready for the network.
+
+    Attributes
+    ----------
+    inputs : dict of str to numpy.ndarray
+        One ``[N, window, channels]`` array per model branch, in the model's branch order.
+    meta : pandas.DataFrame
+        One row per locus (ids, coordinates; a ``class`` column for labelled files).
+    labels : numpy.ndarray or None
+        int64 ``[N]``: each locus's class as an index into the model's classes; ``None``
+        for unlabelled input.
+    """
+
+    inputs: dict[str, np.ndarray]
+    meta: pd.DataFrame
+    labels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.meta.shape[0]) if self.meta is not None else int(next(iter(self.inputs.values())).shape[0])
+
+
+@dataclass
+class ModelInput:
+    """A stage's input for one model, checked and ready to encode.
+
+    Made by :func:`open_input`; nothing is read or encoded until :meth:`batches` or
+    :meth:`read` is called.
+
+    Attributes
+    ----------
+    model : LoadedModel
+        The model the input is for.
+    description : str
+        What the input is, for logs and reports ("DATASET (test split, 812 loci)", or the
+        files per class).
+    labelled : bool
+        Whether every batch has labels.
+    dataset : DatasetDir or None
+        The dataset, when the input is a dataset split.
+    split : str or None
+        The split's name, when the input is a dataset split.
+    """
+
+    model: Any
+    description: str
+    labelled: bool
+    dataset: Any = None
+    split: str | None = None
+    files: list[Path] = field(default_factory=list)
+    classes: dict[str, list[Path]] = field(default_factory=dict)
+    genome: Path | None = None
+    conservation: Path | None = None
+    tracks: dict[str, Path] = field(default_factory=dict)
+    workers: int = 1
+    cache_dir: Path | None = None
+
+    def batches(self, chunk_size: int | None = None) -> Iterator[InputBatch]:
+        """The input as checked batches of at most ``chunk_size`` loci, in input order.
+
+        Parameters
+        ----------
+        chunk_size : int, optional
+            Loci per batch. Default (None): a dataset split comes as one batch of
+            memory-mapped arrays, new files in batches of 10,000 loci.
+
+        Yields
+        ------
+        InputBatch
+            Never an empty one.
+        """
+        if self.dataset is not None:
+            yield from self._split_batches(chunk_size)
+        elif self.classes:
+            yield from self._class_batches(chunk_size)
+        else:
+            yield from self._file_batches(chunk_size)
+
+    def read(self) -> InputBatch:
+        """The whole input as one batch (arrays in memory, except a dataset split's).
+
+        Returns
+        -------
+        InputBatch
+            Raises :class:`~lociflow.errors.InputFileError` when the input holds no locus.
+        """
+        if self.dataset is not None:
+            parts = list(self._split_batches(None))
+        else:
+            parts = list(self.batches())
+        if not parts:
+            raise InputFileError(f"No loci could be read from {self.description}: the input is empty.")
+        if len(parts) == 1:
+            return parts[0]
+        inputs = {b: np.concatenate([p.inputs[b] for p in parts]) for b in self.model.branches}
+        meta = pd.concat([p.meta for p in parts], ignore_index=True)
+        labels = np.concatenate([p.labels for p in parts]) if self.labelled else None
+        return InputBatch(inputs, meta, labels)
+
+    # ----------------------------------------------------------------- sources
+
+    def _split_batches(self, chunk_size: int | None) -> Iterator[InputBatch]:
+        split = self.dataset.split(self.split)
+        labels = label_map(self.model, self.dataset.classes)[np.asarray(split.labels)]
+        meta = split.meta().reset_index(drop=True)
+        inputs = {b: split.inputs[b] for b in self.model.branches}
+        self.model.check_inputs(inputs, self.description)
+        n = len(labels)
+        step = n if not chunk_size else int(chunk_size)
+        for lo in range(0, n, max(step, 1)):
+            hi = min(n, lo + step)
+            rows = slice(lo, hi)
+            yield InputBatch({b: a[rows] for b, a in inputs.items()}, meta.iloc[rows].reset_index(drop=True),
+                             labels[rows])
+
+    def _stream(self, files: list[Path], chunk_size: int | None):
+        from lociflow.preprocess.stream import encode_inputs
+
+        return encode_inputs(
+            files, encoding_params(self.model), genome=self.genome, conservation=self.conservation,
+            tracks=dict(self.tracks) or None, chunk_size=chunk_size or 10_000, workers=self.workers,
+            cache_dir=self.cache_dir,
+        )
+
+    def _file_batches(self, chunk_size: int | None) -> Iterator[InputBatch]:
+        chunks = self._stream(list(self.files), chunk_size)
+        try:
+            for chunk in chunks:
+                if len(chunk) == 0:
+                    continue
+                inputs = {b: chunk.inputs[b] for b in self.model.branches if b in chunk.inputs}
+                self.model.check_inputs(inputs, self.description)
+                yield InputBatch(inputs, chunk.meta.reset_index(drop=True))
+        finally:
+            chunks.close()  # stops a folding pool at once, also when the caller stops early
+
+    def _class_batches(self, chunk_size: int | None) -> Iterator[InputBatch]:
+        for name, files in self.classes.items():
+            index = self.model.classes.index(name)
+            chunks = self._stream(list(files), chunk_size)
+            try:
+                for chunk in chunks:
+                    if len(chunk) == 0:
+                        continue
+                    inputs = {b: chunk.inputs[b] for b in self.model.branches if b in chunk.inputs}
+                    self.model.check_inputs(inputs, self.description)
+                    meta = chunk.meta.assign(**{"class": name}).reset_index(drop=True)
+                    yield InputBatch(inputs, meta, np.full(len(chunk), index, dtype=np.int64))
+            finally:
+                chunks.close()
+
+
+# --------------------------------------------------------------------------- checks before any work
+
+
+def open_input(cfg: Any, model, labelled: bool = False) -> ModelInput:
+    """Check a stage's input against ``model``; return it, ready to encode.
+
+    Parameters
+    ----------
+    cfg : ModelInputConfig
+        The stage's config. Its input is a dataset split (``data`` + ``split``), new
+        labelled files per class (``classes``), or new files (``input``), whichever of
+        these the stage offers; exactly one must be given. ``genome``,
+        ``conservation``, ``tracks``, ``workers`` and ``cache_dir`` serve new files.
+    model : LoadedModel
+        The model the input is for (from :func:`open_model`).
+    labelled : bool
+        The stage needs labels (evaluation): new input must then come per class.
+        Default is False.
+
+    Returns
+    -------
+    ModelInput
+        Raises :class:`~lociflow.errors.LociflowError` (a config, dataset or input-file
+        error) naming what does not fit.
+    """
+    data = getattr(cfg, "data", None)
+    files = [Path(p) for p in (getattr(cfg, "input", None) or [])]
+    classes = {str(c): [Path(p) for p in paths] for c, paths in (getattr(cfg, "classes", None) or {}).items()}
+    _check_one_source(cfg, data, files, classes, labelled)
+    common = dict(genome=cfg.genome, conservation=cfg.conservation, tracks=dict(cfg.tracks or {}),
+                  workers=getattr(cfg, "workers", 1), cache_dir=getattr(cfg, "cache_dir", None))
+    if data is not None:
+        from lociflow.io.store import open_dataset
+
+        dataset = open_dataset(data)
+        check_dataset(model, dataset)
+        split = dataset.split(cfg.split)
+        if len(split) == 0:
+            raise DatasetError(f"The {cfg.split!r} split of {dataset.path} holds no loci.")
+        description = f"{dataset.path} ({cfg.split} split, {len(split)} loci)"
+        return ModelInput(model, description, True, dataset=dataset, split=cfg.split, **common)
+    if classes:
+        check_classes(model, classes)
+        check_sources(model, [f for paths in classes.values() for f in paths], cfg.genome, cfg.conservation, cfg.tracks)
+        description = "; ".join(f"{c}: {', '.join(str(p) for p in paths)}" for c, paths in classes.items())
+        return ModelInput(model, description, True, classes=classes, **common)
+    check_sources(model, files, cfg.genome, cfg.conservation, cfg.tracks)
+    return ModelInput(model, ", ".join(str(p) for p in files), False, files=files, **common)
+
+
+def _check_one_source(cfg, data, files, classes, labelled: bool) -> None:
+    fields = type(cfg).model_fields
+    offered = []
+    if "data" in fields:
+        offered.append("a dataset directory (--data DATASET_DIR [--split test])")
+    if "classes" in fields:
+        offered.append("new files per class (--class bound=pos.fa --class unbound=neg.fa)")
+    if "input" in fields and not labelled:
+        offered.append("input files (--input FILE)")
+    given = sum([data is not None, bool(files), bool(classes)])
+    if given == 1:
+        return
+    if len(offered) == 1:
+        raise ConfigError(f"No input given: name {offered[0].replace('input files', 'at least one BED, FASTA or text file')}.")
+    raise ConfigError(f"Give either {' or '.join(offered)}, not both and not neither.")
+
+
+def check_file(path: str | os.PathLike | None, what: str) -> None:
+    """A named input file must exist, be a file and not be empty (``None``: nothing to check)."""
+    if path is None:
+        return
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{what} {path} does not exist.")
+    if not path.is_file():
+        raise InputFileError(f"{what} {path} is not a file.")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{what} {path} is empty: it holds no loci.")
+
+
+def trained_file(model, key: str, name: str | None = None) -> Path | None:
+    """A file the model's dataset was made from (genome, conservation, a track), if it still exists.
+
+    New input may leave these out when they are the same files as in training: the
+    encoder falls back to the paths stored in the model's preprocess parameters.
+    """
+    value = (model.preprocess or {}).get(key)
+    if name is not None:
+        value = (value or {}).get(name) if isinstance(value, Mapping) else None
+    if value in (None, ""):
+        return None
+    path = Path(value)
+    return path if path.is_file() else None
+
+
+def check_sources(
+    model,
+    sources: Iterable[str | os.PathLike],
+    genome: str | os.PathLike | None = None,
+    conservation: str | os.PathLike | None = None,
+    tracks: Mapping[str, str | os.PathLike] | None = None,
+) -> None:
+    """Refuse new input files that cannot be encoded for ``model``.
+
+    Every file must exist and hold something; interval files need the genome; a model
+    with a ``cons`` branch needs the conservation bigWig, and one with a track branch
+    needs that track (files not given default to those of training, when they still
+    exist); track branches need genomic (BED) input. Called before any run folder is made.
+    """
+    from lociflow.io.bed import file_kind
+
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise InputFileError("No input files given: name at least one BED, FASTA or text file.")
+    for source in sources:
+        check_file(source, "Input file")
+    check_file(genome, "Genome FASTA")
+    check_file(conservation, "Conservation file")
+    tracks = dict(tracks or {})
+    for name, path in tracks.items():
+        check_file(path, f"Track {name!r}")
+    kinds = {source: file_kind(source) for source in sources}
+    bed = [s for s, kind in kinds.items() if kind == "bed"]
+    if bed and genome is None:
+        genome = trained_file(model, "genome")
+        if genome is None:
+            raise InputFileError(
+                f"{bed[0]} is an interval file: give the reference genome it refers to (--genome FASTA)."
+            )
+        log.info("using the genome the model was trained with: %s", genome)
+    if conservation is None and "cons" in model.branches:
+        conservation = trained_file(model, "conservation")
+        if conservation is not None:
+            log.info("using the conservation file the model was trained with: %s", conservation)
+    for branch in model.branches:
+        if branch not in BUILTIN_BRANCHES and branch not in tracks:
+            found = trained_file(model, "tracks", branch)
+            if found is not None:
+                tracks[branch] = found
+    check_branch_inputs(model, conservation, tracks)
+    genomic = [b for b in model.branches if b not in _SEQUENCE_ONLY]
+    sequences = [s for s, kind in kinds.items() if kind != "bed"]
+    if genomic and sequences:
+        raise InputFileError(
+            f"{sequences[0]} holds sequences without genome coordinates, but model {model.path} reads "
+            f"{', '.join(genomic)} at genome coordinates: give the loci as BED with --genome."
+        )
+
+
+def check_branch_inputs(model, conservation=None, tracks: Mapping | None = None) -> None:
+    """A model's ``cons`` and track branches need their files; extra files are ignored."""
+    tracks = dict(tracks or {})
+    where = getattr(model, "path", "the model")
+    if "cons" in model.branches and conservation is None:
+        raise LociflowError(
+            f"Model {where} has a conservation (cons) branch: give the conservation bigWig it was "
+            "trained with (--conservation FILE)."
+        )
+    for branch in model.branches:
+        if branch in BUILTIN_BRANCHES:
+            continue
+        if branch not in tracks:
+            raise LociflowError(
+                f"Model {where} has a {branch!r} track branch: give that track "
+                f"(--track {branch}=FILE.bw); given tracks: {', '.join(tracks) or 'none'}."
+            )
+    if conservation is not None and "cons" not in model.branches:
+        log.warning("The model has no cons branch; the conservation file is not used.")
+    for name in tracks:
+        if name not in model.branches:
+            log.warning("The model has no %r branch; that track is not used.", name)
+
+
+def check_classes(model, names: Iterable[str]) -> list[str]:
+    """Class names given for new labelled input must be the model's; returns them."""
+    names = list(names)
+    if not names:
+        raise LociflowError("No classes given: name each class with its files (--class bound=pos.fa).")
+    for name in names:
+        if name not in model.classes:
+            raise LociflowError(
+                f"Class {name!r}{suggest(name, model.classes)} is not a class of the model; "
+                f"its classes are {', '.join(model.classes)}."
+            )
+    missing = [c for c in model.classes if c not in names]
+    if missing:
+        log.warning("No files given for class(es) %s: their one-vs-rest scores will be empty.", ", ".join(missing))
+    return names
+
+
+def _describe(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + "; ".join(f"{k}: {_describe(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def check_dataset(model, dataset) -> None:
+    """A dataset directory must have the model's window, alphabet, branches, channels, classes.
+
+    Class order may differ (labels are mapped by name in :func:`label_map`); everything
+    else must be equal. All differences are listed in one message.
+    """
+    wanted = {
+        "window": model.window,
+        "alphabet": model.alphabet,
+        "branches": list(model.branches),
+        "channels": {b: list(model.channels.get(b, [])) for b in model.branches},
+        "classes": sorted(model.classes),
+    }
+    given = {
+        "window": dataset.window,
+        "alphabet": dataset.alphabet,
+        "branches": list(dataset.branches),
+        "channels": {b: list(dataset.channels.get(b, [])) for b in dataset.branches},
+        "classes": sorted(dataset.classes),
+    }
+    problems = [
+        f"{key}: the model expects {_describe(wanted[key])}, the dataset has {_describe(given[key])}"
+        for key in wanted
+        if wanted[key] != given[key] and not (key == "channels" and wanted["branches"] != given["branches"])
+    ]
+    if problems:
+        raise DatasetError(
+            f"Dataset {dataset.path} does not fit model {model.path}:\n  " + "\n  ".join(problems)
+            + "\nPreprocess the data with the model's parameters (see its spec.yaml), or evaluate on new files."
+        )
+
+
+def label_map(model, dataset_classes: list[str]) -> np.ndarray:
+    """Dataset label index -> model class index (the same classes, possibly reordered)."""
+    return np.array([model.classes.index(c) for c in dataset_classes], dtype=np.int64)
