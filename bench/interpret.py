@@ -40,11 +40,15 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lociflow.interpret.attribution import deep_lift_shap, integrated_gradients, saliency  # noqa: E402
-from lociflow.interpret.mutagenesis import in_silico_mutagenesis  # noqa: E402
+from lociflow.interpretation.attribution import (  # noqa: E402
+    deep_lift_shap,
+    integrated_gradients,
+    saliency,
+)
+from lociflow.interpretation.mutagenesis import in_silico_mutagenesis  # noqa: E402
+from lociflow.interpretation.shuffle import dinucleotide_shuffle  # noqa: E402
 from lociflow.model.network import build_network  # noqa: E402
 from lociflow.model.presets import resolve_architecture  # noqa: E402
-from lociflow.shuffle import dinucleotide_shuffle  # noqa: E402
 
 warnings.filterwarnings("ignore")
 TARGET = 1

@@ -31,10 +31,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from lociflow.encode import one_hot, reverse_complement_codes  # noqa: E402
 from lociflow.io.bed import read_bed  # noqa: E402
 from lociflow.io.bigwig import Track  # noqa: E402
 from lociflow.io.fasta import Genome  # noqa: E402
+from lociflow.preprocessing.encode import one_hot, reverse_complement_codes  # noqa: E402
 
 WINDOW = 150
 BASELINE_SUBSET = 20_000
@@ -234,7 +234,7 @@ def bench_fold(n: int = 400, length: int = WINDOW, seed: int = 3) -> dict:
     The pool is started and warmed before timing (its start-up, a one-time cost per run,
     is reported separately), so the rates compare folding work only. Target: >= 1.8x.
     """
-    from lociflow.preprocess.structure import Folder
+    from lociflow.preprocessing.structure import Folder
 
     rng = np.random.default_rng(seed)
     codes = rng.choice(np.frombuffer(b"ACGU", dtype=np.uint8), size=(n, length))

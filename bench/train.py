@@ -8,7 +8,7 @@ Run ``python bench/train.py`` (``--quick`` for a smoke run, ``--preset``, ``--th
   shuffled batch, runs forward, backward and the optimizer step. Nothing else. It runs with
   PyTorch's deterministic algorithms, as lociflow does on the CPU (the ratio compares like with
   like), and once more without them (``bare-nondet``) to show what determinism costs.
-- lociflow: :func:`lociflow.train.train` with validation each epoch; a callback times only
+- lociflow: :func:`lociflow.training.run.train` with validation each epoch; a callback times only
   the training part of every epoch (first batch fetched to last step done) and the time the
   loop spends between one step's end and the next step's start (fetching and converting the
   next batch plus Lightning's own hooks): the "waiting for data" share.
@@ -39,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 from lociflow.io.store import open_dataset  # noqa: E402
 from lociflow.model.network import build_network  # noqa: E402
 from lociflow.model.presets import DEFAULT_PRESET, resolve_architecture  # noqa: E402
-from lociflow.train import train  # noqa: E402
+from lociflow.training.run import train  # noqa: E402
 
 
 class StepClock(L.Callback):

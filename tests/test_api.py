@@ -1,29 +1,61 @@
-"""The Python API: every stage is callable as lociflow.<stage>(...), before and after import."""
+"""The Python API: every stage is a plain function, lociflow.<stage>(...), whatever was imported."""
 
 import importlib
+import inspect
+import pkgutil
+
+import pytest
 
 import lociflow
+from lociflow.layout import STAGES
 
 
-def test_stage_names_stay_callable_after_their_modules_are_imported():
-    for stage in ("preprocess", "train", "evaluate", "predict", "interpret", "search"):
-        importlib.import_module(f"lociflow.{stage}")
-        assert callable(getattr(lociflow, stage)), stage
+def _every_module():
+    for info in pkgutil.walk_packages(lociflow.__path__, "lociflow."):
+        if info.name.startswith("lociflow.gui.screens") or info.name == "lociflow.gui.app":
+            continue  # Streamlit pages: they draw when imported
+        yield info.name
 
 
-def test_preprocess_submodule_import_keeps_the_function():
-    importlib.import_module("lociflow.preprocess.split")
-    assert callable(lociflow.preprocess)
+def test_every_stage_is_a_plain_function_exported_from_the_package():
+    assert set(lociflow.STAGE_FUNCTIONS) == set(STAGES)
+    for stage in STAGES:
+        function = getattr(lociflow, stage)
+        assert inspect.isfunction(function), stage
+        assert function.__name__ == stage
+        module, attr = lociflow.STAGE_FUNCTIONS[stage]
+        assert function is getattr(importlib.import_module(module), attr)
+
+
+def test_no_module_shadows_a_stage_function():
+    # importing a module binds it as an attribute of its package: a module named like a
+    # stage would replace the function lociflow.<stage>
+    for name in _every_module():
+        importlib.import_module(name)
+    for stage in STAGES:
+        assert inspect.isfunction(getattr(lociflow, stage)), stage
     assert lociflow.load_model.__name__ == "load_model"
+    assert lociflow.open_dataset.__name__ == "open_dataset"
 
 
-def test_every_stage_command_takes_seed_config_name_force_and_set():
-    from typer.testing import CliRunner
+def test_stage_functions_take_config_output_name_and_force():
+    for stage in STAGES:
+        parameters = list(inspect.signature(getattr(lociflow, stage)).parameters)
+        assert parameters[:4] == ["config", "output", "name", "force"], stage
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'trian'"):
+        lociflow.trian  # noqa: B018
+
+
+def test_seed_is_offered_exactly_where_a_stage_draws_random_numbers():
+    import typer
 
     from lociflow.cli import app
 
-    for stage in ("preprocess", "train", "evaluate", "predict", "interpret", "search"):
-        result = CliRunner().invoke(app, [stage, "--help"])
-        assert result.exit_code == 0, stage
-        for option in ("--seed", "--config", "--name", "--force", "--set", "--output"):
-            assert option in result.output, (stage, option)
+    commands = typer.main.get_command(app).commands
+    for stage in STAGES:
+        options = {opt for param in commands[stage].params for opt in param.opts}
+        assert {"--config", "--name", "--force", "--set", "--output"} <= options, stage
+        assert ("--seed" in options) == (stage not in ("evaluate", "predict")), stage

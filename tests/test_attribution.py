@@ -12,13 +12,18 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from planted import ctcf_cnn, one_thread
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.attribution import deep_lift_shap, in_silico_mutagenesis, integrated_gradients, saliency
-from lociflow.interpret.scoring import _cudnn_off, attribution_mode, class_scores
+from lociflow.interpretation.attribution import (
+    deep_lift_shap,
+    in_silico_mutagenesis,
+    integrated_gradients,
+    saliency,
+)
+from lociflow.interpretation.scoring import _cudnn_off, attribution_mode, class_scores
 from lociflow.model.network import build_network
-from planted import one_thread, ctcf_cnn
 
 warnings.filterwarnings("ignore", category=UserWarning, module="captum")
 MOTIF = 15

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lociflow.encode import (
+from lociflow.errors import InputFileError
+from lociflow.preprocessing.encode import (
     CHANNELS,
     as_codes,
     decode,
@@ -14,7 +15,6 @@ from lociflow.encode import (
     reverse_complement,
     reverse_complement_codes,
 )
-from lociflow.errors import InputFileError
 
 
 def test_channels_are_in_acgt_order():

@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lociflow.encode import one_hot, reverse_complement, reverse_complement_codes
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io import fasta as fasta_module
 from lociflow.io.bed import read_bed
 from lociflow.io.fasta import Genome, iter_fasta_chunks, read_fasta_records
+from lociflow.preprocessing.encode import (
+    one_hot,
+    reverse_complement,
+    reverse_complement_codes,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 YEAST = DATA / "yeast" / "sacCer3.fa.gz"

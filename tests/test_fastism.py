@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lociflow.interpret.fastism import LocalMutagenesis
-from lociflow.interpret.mutagenesis import in_silico_mutagenesis
+from lociflow.interpretation.fastism import LocalMutagenesis
+from lociflow.interpretation.mutagenesis import in_silico_mutagenesis
 from lociflow.model.network import build_network
 from lociflow.model.presets import PRESETS, resolve_architecture
 

@@ -9,8 +9,15 @@ from planted import planted_set, train_network
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.filters import filter_influence, filter_motifs, filter_pfms, filter_table, to_ppm, trim_ppm
-from lociflow.interpret.motifdb import (
+from lociflow.interpretation.filters import (
+    filter_influence,
+    filter_motifs,
+    filter_pfms,
+    filter_table,
+    to_ppm,
+    trim_ppm,
+)
+from lociflow.interpretation.motifdb import (
     consensus,
     load_jaspar,
     load_meme,

@@ -7,7 +7,7 @@ import pytest
 from planted import planted_set, train_network
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.gia import (
+from lociflow.interpretation.gia import (
     global_importance,
     make_backgrounds,
     plot_effects,
@@ -16,7 +16,7 @@ from lociflow.interpret.gia import (
     resolve_motif,
     spacing_scan,
 )
-from lociflow.interpret.motifdb import load_jaspar
+from lociflow.interpretation.motifdb import load_jaspar
 
 
 @pytest.fixture(scope="module")

@@ -232,7 +232,7 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     assert page.get_by_label("Reference genome (FASTA)", exact=True).count() == 0  # not needed for FASTA
     page.get_by_role("heading", name="Loci").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "02-preprocess")
-    if importlib.util.find_spec("lociflow.preprocess.pipeline") is not None:
+    if importlib.util.find_spec("lociflow.preprocessing.pipeline") is not None:
         run_and_wait(page, "preprocess", "02-preprocess-done")
         page.get_by_text("Dataset:", exact=False).first.wait_for()
     else:  # only while the preprocess stage is not installed: the later steps still run

@@ -13,7 +13,7 @@ from tiny_model import train_tiny_model
 from typer.testing import CliRunner
 
 from lociflow.cli import app
-from lociflow.interpret.run import plan_methods
+from lociflow.interpretation.run import plan_methods
 
 runner = CliRunner()
 

@@ -9,9 +9,14 @@ import pytest
 from planted import planted_set, train_network
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.attribution import deep_lift_shap
-from lociflow.interpret.motifdb import load_jaspar
-from lociflow.interpret.motifs import discover_motifs, motif_table, save_patterns, trim_pattern
+from lociflow.interpretation.attribution import deep_lift_shap
+from lociflow.interpretation.motifdb import load_jaspar
+from lociflow.interpretation.motifs import (
+    discover_motifs,
+    motif_table,
+    save_patterns,
+    trim_pattern,
+)
 
 
 @pytest.fixture(scope="module")

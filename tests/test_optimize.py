@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from memelite import fimo
+from planted import ctcf_cnn, one_hot, one_thread
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.optimize import optimize_class, plot_logo
-from lociflow.interpret.scoring import class_scores
-from planted import one_thread, ctcf_cnn, one_hot
+from lociflow.interpretation.optimize import optimize_class, plot_logo
+from lociflow.interpretation.scoring import class_scores
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -21,8 +21,8 @@ import yaml
 from typer.testing import CliRunner
 
 from lociflow.cli import app
-from lociflow.encode import encode_codes, reverse_complement
 from lociflow.io.store import open_dataset
+from lociflow.preprocessing.encode import encode_codes, reverse_complement
 from lociflow.runs import read_ledger
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def test_minus_strand_conservation_is_reversed(dataset):
 
 
 def test_structure_of_minus_strand_is_folded_on_the_reverse_complement(dataset):
-    from lociflow.preprocess.structure import fold_sequences
+    from lociflow.preprocessing.structure import fold_sequences
 
     arrays, meta = pooled(dataset[0])
     minus = int(np.flatnonzero(meta["name"] == "same_minus")[0])

@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from lociflow import curves
-from lociflow.report import figures_html, html_page, img_tag, new_figure, save_figure, table_html
+from lociflow.evaluation import curves
+from lociflow.report import (
+    figures_html,
+    html_page,
+    img_tag,
+    new_figure,
+    save_figure,
+    table_html,
+)
 from lociflow.seqmap import onehot_to_sequence, sequence_map_html
 
 

@@ -18,7 +18,7 @@ from lociflow.cli import app
 from lociflow.config import SearchConfig, load_stage, parse_stage
 from lociflow.errors import ConfigError, LociflowError
 from lociflow.runs import read_ledger
-from lociflow.search import search
+from lociflow.searching.run import search
 from lociflow.training.callbacks import read_history
 
 TINY_BASE = {
@@ -181,9 +181,9 @@ def test_best_params_retrain_to_the_same_validation_metric(two_worker_search, da
 
 
 def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_path, monkeypatch):
-    import lociflow.train
+    import lociflow.training.run
 
-    real_train = lociflow.train.train
+    real_train = lociflow.training.run.train
     calls: list[str] = []
 
     def interrupted_second(config, output, name=None, **kwargs):
@@ -194,7 +194,7 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_
 
     config = {"search": {**SPACE, "trials": 3, "sampler": "random", "pruner": "none", "data": str(data)},
               "train": TINY_BASE}
-    monkeypatch.setattr(lociflow.train, "train", interrupted_second)
+    monkeypatch.setattr(lociflow.training.run, "train", interrupted_second)
     with pytest.raises(KeyboardInterrupt):
         search(config, tmp_path, name="resumable")
     folder = tmp_path / "resumable"
@@ -202,7 +202,7 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_
     first = (folder / "trials" / "trial-0000" / "model.safetensors").stat().st_mtime_ns
 
     calls.clear()
-    monkeypatch.setattr(lociflow.train, "train", lambda *a, **k: calls.append(k.get("name")) or real_train(*a, **k))
+    monkeypatch.setattr(lociflow.training.run, "train", lambda *a, **k: calls.append(k.get("name")) or real_train(*a, **k))
     search(config, tmp_path, name="resumable")
     trials = {t.number: t for t in finished_trials(folder)}
     assert calls == ["trial-0002", "trial-0003"], "only the cut-short trial and the missing one run"
@@ -297,7 +297,7 @@ def test_trials_cut_short_do_not_count_and_are_queued_again_once():
 def test_a_crashed_search_folder_is_found_again_and_a_running_one_is_refused(tmp_path):
     import fcntl
 
-    from lociflow.search import _continuing
+    from lociflow.searching.run import _continuing
 
     orphan = tmp_path / ".crashed.tmp-abc123"
     orphan.mkdir()

@@ -65,7 +65,7 @@ def test_int_and_float_extremes_respect_the_step():
 
 def test_training_on_a_subset_of_branches_saves_a_model_of_those_branches(synthetic_dataset, tmp_path):
     from lociflow.model.io import load_model
-    from lociflow.train import train
+    from lociflow.training.run import train
 
     data = synthetic_dataset("seqcons", n=120, window=40, branches=("seq", "cons"))
     config = {"data": str(data), "branches": ["seq"], "epochs": 1, "batch_size": 32, "threads": 1,

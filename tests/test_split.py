@@ -7,7 +7,7 @@ import pytest
 
 from lociflow.errors import LociflowError
 from lociflow.layout import SPLITS as SPLIT_NAMES
-from lociflow.preprocess.split import (
+from lociflow.preprocessing.split import (
     check_classes_not_empty,
     chromosome_split,
     order_within_splits,

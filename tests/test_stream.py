@@ -10,8 +10,8 @@ import yaml
 from lociflow.errors import LociflowError
 from lociflow.io.store import open_dataset
 from lociflow.layout import INPUT_META_COLUMNS
-from lociflow.preprocess.pipeline import preprocess
-from lociflow.preprocess.stream import encode_classes, encode_inputs, resolve_params
+from lociflow.preprocessing.run import preprocess
+from lociflow.preprocessing.stream import encode_classes, encode_inputs, resolve_params
 
 WINDOW = 30
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lociflow.preprocess.structure import Folder, fold_channels, fold_one, fold_sequences, rna_strings
+from lociflow.preprocessing.structure import (
+    Folder,
+    fold_channels,
+    fold_one,
+    fold_sequences,
+    rna_strings,
+)
 
 HAIRPIN = "GGGGGAAAACCCCC"  # a 5-bp stem around a GAAA-like loop
 

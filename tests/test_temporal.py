@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from planted import ctcf_gru, one_thread
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.temporal import _flip_backward, _flip_forward, plot_temporal, temporal_scores
-from planted import one_thread, ctcf_gru
+from lociflow.interpretation.temporal import (
+    _flip_backward,
+    _flip_forward,
+    plot_temporal,
+    temporal_scores,
+)
 
 MOTIF = 15
 

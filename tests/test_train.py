@@ -11,8 +11,8 @@ import pytest
 
 from lociflow.errors import ConfigError, DatasetError, LociflowError
 from lociflow.runs import read_ledger
-from lociflow.train import train
 from lociflow.training.callbacks import read_history
+from lociflow.training.run import train
 
 TINY = {
     "branches": {
@@ -76,10 +76,11 @@ class FirstEpoch(L.Callback):
 
 
 def test_metrics_are_those_of_the_saved_best_checkpoint(seq_data, tmp_path):
+    import torch
+
+    from lociflow.io.store import open_dataset
     from lociflow.metrics import classification_metrics
     from lociflow.model.io import load_model
-    from lociflow.io.store import open_dataset
-    import torch
 
     # a large SGD step makes the validation loss rise again, so the best epoch is not the last
     folder = train({**tiny(), "data": seq_data, "epochs": 3, "optimizer": "sgd", "learning_rate": 0.5},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lociflow.io.fasta import read_fasta_records
-from lociflow.preprocess.windows import fasta_windows, place_windows
+from lociflow.preprocessing.windows import fasta_windows, place_windows
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -111,7 +111,7 @@ def preprocess(
     def call() -> Path:
         cfg = load_stage(PreprocessConfig, "preprocess", config, set_,
                          {"seed": seed, "source": source, "workers": workers})
-        from lociflow.preprocess.pipeline import preprocess as run
+        from lociflow.preprocessing.run import preprocess as run
 
         return run(cfg, output, name=name, force=force)
 
@@ -145,7 +145,7 @@ def train(
     def call() -> Path:
         cfg = load_stage(TrainConfig, "train", config, set_,
                          {"data": data, "seed": seed, "epochs": epochs, "preset": preset, "ensemble": ensemble})
-        from lociflow.train import train as run
+        from lociflow.training.run import train as run
 
         return run(cfg, output, name=name, force=force, resume=resume)
 
@@ -179,7 +179,7 @@ def search(
         cfg = load_stage(SearchConfig, "search", config, set_,
                          {"data": data, "seed": seed, "trials": trials, "workers": workers, "storage": storage})
         base = load_stage(TrainConfig, "train", config)
-        from lociflow.search import search as run
+        from lociflow.searching.run import search as run
 
         return run(cfg, output, name=name, force=force, train=base)
 
@@ -239,7 +239,6 @@ def evaluate(
     name: NameOpt = None,
     force: ForceOpt = False,
     set_: SetOpt = None,
-    seed: SeedOpt = None,
 ) -> None:
     """Judge a model on a dataset split or on new labelled files.
 
@@ -253,9 +252,9 @@ def evaluate(
     def call() -> Path:
         extra = {"model": model, "data": data, "split": split, "genome": genome, "conservation": conservation,
                  "tracks": _track_paths(track), "classes": _named_paths(class_, "--class", "bound=pos.fa"),
-                 "batch_size": batch_size, "device": device, "seed": seed}
+                 "batch_size": batch_size, "device": device}
         cfg = load_stage(EvaluateConfig, "evaluate", config, set_, extra)
-        from lociflow.evaluate import evaluate as run
+        from lociflow.evaluation.run import evaluate as run
 
         return run(cfg, output, name=name, force=force)
 
@@ -279,7 +278,6 @@ def predict(
     name: NameOpt = None,
     force: ForceOpt = False,
     set_: SetOpt = None,
-    seed: SeedOpt = None,
 ) -> None:
     """Class probabilities for new loci, in input order, streamed in chunks.
 
@@ -299,9 +297,9 @@ def predict(
         extra = {"model": model, "input": [Path(p) for p in input_] if input_ else None, "genome": genome,
                  "conservation": conservation, "tracks": _track_paths(track),
                  "thresholds": thresholds, "attribute": attribute, "chunk_size": chunk_size,
-                 "batch_size": batch_size, "device": device, "seed": seed}
+                 "batch_size": batch_size, "device": device}
         cfg = load_stage(PredictConfig, "predict", config, set_, extra)
-        from lociflow.predict import predict as run
+        from lociflow.prediction import predict as run
 
         return run(cfg, output, name=name, force=force)
 
@@ -348,7 +346,7 @@ def interpret(
                  "genome": genome, "conservation": conservation, "tracks": _track_paths(track),
                  "batch_size": batch_size, "device": device, "threads": threads, "seed": seed}
         cfg = load_stage(InterpretConfig, "interpret", config, set_, extra)
-        from lociflow.interpret.run import interpret as run
+        from lociflow.interpretation.run import interpret as run
 
         return run(cfg, output, name=name, force=force)
 

@@ -6,7 +6,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Protocol, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -14,6 +14,26 @@ from pydantic.fields import FieldInfo
 
 OMIT = object()  # a field left empty: the config's default applies
 
+
+
+class FormLike(Protocol):
+    """What a widget renderer (:mod:`lociflow.gui.widgets`) uses of the form that calls it.
+
+    :class:`lociflow.gui.forms.Form` is the one implementation; naming the protocol here
+    lets the widgets be typed without importing the form, which imports them.
+    """
+
+    upload_dir: Path
+    rendered: set[tuple[str, ...]]
+    skipped: set[tuple[str, ...]]
+
+    def key(self, path: tuple[str, ...]) -> str: ...
+
+    def problem(self, path: tuple[str, ...], message: str) -> None: ...
+
+    def field(self, *path: str, label: str | None = None, help: str | None = None, **opts: Any) -> Any: ...
+
+    def put(self, path: tuple[str, ...], value: Any) -> None: ...
 
 def unwrap(annotation: Any) -> tuple[Any, bool]:
     """Split ``X | None`` into ``(X, True)``; anything else into ``(annotation, False)``."""

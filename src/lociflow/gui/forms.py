@@ -97,7 +97,7 @@ class Form:
         self.rendered.add(tuple(path))
         self.slots[tuple(path)] = st.empty()
         if value is not OMIT:
-            self._put(tuple(path), value)
+            self.put(tuple(path), value)
         return self.value(*path)
 
     def skip(self, *path: str) -> None:
@@ -159,7 +159,7 @@ class Form:
 
     # -- internals
 
-    def _put(self, path: tuple[str, ...], value: Any) -> None:
+    def put(self, path: tuple[str, ...], value: Any) -> None:
         node = self.data
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -230,7 +230,7 @@ def show_predict(folder: Path) -> None:
     st.markdown(f"**Predictions** ({len(table):,} rows shown)")
     st.dataframe(table, width="stretch", hide_index=True)
     if path.stat().st_size < 200 * 2**20:
-        st.download_button("Download predictions.tsv", path.read_bytes(), file_name="predictions.tsv",
+        st.download_button("Download predictions.tsv", path.read_bytes(), file_name=PREDICTIONS_FILE,
                            mime="text/tab-separated-values", key=f"download::{folder}")
     else:
         st.caption(f"The full table is {path}.")

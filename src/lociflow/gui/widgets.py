@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
 import streamlit as st
 import yaml
 
 from lociflow.gui import paths, state
-from lociflow.gui.fields import OMIT, default_of, md_escape, unwrap, yaml_text
-
-if TYPE_CHECKING:
-    from lociflow.gui.forms import Form
-
-
+from lociflow.gui.fields import OMIT, FormLike, default_of, md_escape, unwrap, yaml_text
 
 _UNSET = "\u2205"  # stands for None in a choice list (Streamlit shows None as "nothing chosen")
 
 
-def _choice(form: Form, path, info, label, help, none_label: str = "(not set)", **_) -> Any:
+def _choice(form: FormLike, path, info, label, help, none_label: str = "(not set)", **_) -> Any:
     ann, optional = unwrap(info.annotation)
     options = [*([_UNSET] if optional else []), *get_args(ann)]
     key = form.key(path)
@@ -41,7 +36,7 @@ def _choice(form: Form, path, info, label, help, none_label: str = "(not set)", 
     return None if value == _UNSET else value
 
 
-def _flag(form: Form, path, info, label, help, **_) -> bool:
+def _flag(form: FormLike, path, info, label, help, **_) -> bool:
     key = form.key(path)
     state.init(key, bool(default_of(info)))
     st.checkbox(label, key=key, help=help)
@@ -49,7 +44,7 @@ def _flag(form: Form, path, info, label, help, **_) -> bool:
     return bool(st.session_state[key])
 
 
-def _number(form: Form, path, info, label, help, **_) -> Any:
+def _number(form: FormLike, path, info, label, help, **_) -> Any:
     ann, optional = unwrap(info.annotation)
     key = form.key(path)
     default = default_of(info)
@@ -68,7 +63,7 @@ def _number(form: Form, path, info, label, help, **_) -> Any:
     return value
 
 
-def _text(form: Form, path, info, label, help, placeholder: str = "", **_) -> Any:
+def _text(form: FormLike, path, info, label, help, placeholder: str = "", **_) -> Any:
     _, optional = unwrap(info.annotation)
     key = form.key(path)
     default = default_of(info)
@@ -79,7 +74,7 @@ def _text(form: Form, path, info, label, help, placeholder: str = "", **_) -> An
     return None if optional and not value else value
 
 
-def _path(form: Form, path, info, label, help, exists: bool = True, dir: bool | None = None,
+def _path(form: FormLike, path, info, label, help, exists: bool = True, dir: bool | None = None,
           placeholder: str = "", initial: str | None = None, required: bool = False, **_) -> Any:
     _, optional = unwrap(info.annotation)
     values = paths.path_field(form.key(path), label, help, form.upload_dir, placeholder=placeholder,
@@ -96,7 +91,7 @@ def _path(form: Form, path, info, label, help, exists: bool = True, dir: bool | 
     return None if optional else OMIT
 
 
-def _paths(form: Form, path, info, label, help, exists: bool = True, dir: bool | None = None,
+def _paths(form: FormLike, path, info, label, help, exists: bool = True, dir: bool | None = None,
            placeholder: str = "", required: bool = False, **_) -> Any:
     values = paths.path_field(form.key(path), label, help, form.upload_dir, multiple=True,
                               placeholder=placeholder)
@@ -108,7 +103,7 @@ def _paths(form: Form, path, info, label, help, exists: bool = True, dir: bool |
     return None if unwrap(info.annotation)[1] and not values else values
 
 
-def _words(form: Form, path, info, label, help, placeholder: str = "", **_) -> list[str]:
+def _words(form: FormLike, path, info, label, help, placeholder: str = "", **_) -> list[str]:
     key = form.key(path)
     state.init(key, ", ".join(default_of(info) or []))
     if isinstance(st.session_state[key], list):
@@ -119,7 +114,7 @@ def _words(form: Form, path, info, label, help, placeholder: str = "", **_) -> l
     return None if unwrap(info.annotation)[1] and not words else words
 
 
-def _multi(form: Form, path, info, label, help, options: list[str] | None = None, **_) -> list[str]:
+def _multi(form: FormLike, path, info, label, help, options: list[str] | None = None, **_) -> list[str]:
     key = form.key(path)
     if options is None:
         options = [str(a) for a in get_args(get_args(unwrap(info.annotation)[0])[0])]
@@ -137,7 +132,7 @@ def _multi(form: Form, path, info, label, help, options: list[str] | None = None
     return None if unwrap(info.annotation)[1] and not chosen else chosen
 
 
-def _numbers(form: Form, path, info, label, help, keys: list[str] | None = None, **opts) -> Any:
+def _numbers(form: FormLike, path, info, label, help, keys: list[str] | None = None, **opts) -> Any:
     if keys is None:
         return _yaml(form, path, info, label, help, **opts)
     key = form.key(path)
@@ -160,7 +155,7 @@ def _numbers(form: Form, path, info, label, help, keys: list[str] | None = None,
     return result
 
 
-def _named_paths(form: Form, path, info, label, help, **_) -> dict[str, str]:
+def _named_paths(form: FormLike, path, info, label, help, **_) -> dict[str, str]:
     key = form.key(path)
     rows = _row_count(key, len(default_of(info) or {}))
     st.markdown(f"**{md_escape(label)}**", help=help)
@@ -187,7 +182,7 @@ def _named_paths(form: Form, path, info, label, help, **_) -> dict[str, str]:
     return result
 
 
-def _class_files(form: Form, path, info, label, help, rows: int = 2, required: bool = False,
+def _class_files(form: FormLike, path, info, label, help, rows: int = 2, required: bool = False,
                  **_) -> dict[str, list[str]]:
     key = form.key(path)
     count = _row_count(key, max(rows, len(default_of(info) or {})))
@@ -218,7 +213,7 @@ def _class_files(form: Form, path, info, label, help, rows: int = 2, required: b
     return result
 
 
-def _yaml(form: Form, path, info, label, help, height: int = 120, **_) -> Any:
+def _yaml(form: FormLike, path, info, label, help, height: int = 120, **_) -> Any:
     _, optional = unwrap(info.annotation)
     key = form.key(path)
     state.init(key, yaml_text(default_of(info)))
@@ -236,7 +231,7 @@ def _yaml(form: Form, path, info, label, help, height: int = 120, **_) -> Any:
         return OMIT
 
 
-def _section(form: Form, path, info, label, help, **_) -> Any:
+def _section(form: FormLike, path, info, label, help, **_) -> Any:
     model, optional = unwrap(info.annotation)
     if optional:
         on_key = form.key(path) + "#on"
@@ -245,7 +240,7 @@ def _section(form: Form, path, info, label, help, **_) -> Any:
         state.keep(on_key)
         if not st.session_state[on_key]:
             return None
-        form._put(path, {})
+        form.put(path, {})
     elif help or model.__doc__:
         st.caption(help or model.__doc__)
     for name in model.model_fields:

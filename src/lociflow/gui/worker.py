@@ -23,21 +23,22 @@ from lociflow.layout import PARAMS_FILE, STAGES
 
 log = logging.getLogger("lociflow.gui.worker")
 
-# Each stage module is callable as the stage's API function (see lociflow.stage).
-
-
 def stage_available(stage: str) -> bool:
     """Whether this installation has the stage's API (pages of missing stages say so)."""
+    import lociflow
+
     try:
-        return importlib.util.find_spec(f"lociflow.{stage}") is not None
-    except ModuleNotFoundError:
+        return importlib.util.find_spec(lociflow.STAGE_FUNCTIONS[stage][0]) is not None
+    except (KeyError, ModuleNotFoundError):
         return False
 
 
 def run_stage(stage: str, config: Path, output: Path, name: str, force: bool = False,
               options: dict[str, Any] | None = None) -> Path:
     """Call the stage's API function on the config file and return the run folder."""
-    function = importlib.import_module(f"lociflow.{stage}")
+    import lociflow
+
+    function = getattr(lociflow, stage)
     return function(str(config), output, name=name, force=force, **(options or {}))
 
 

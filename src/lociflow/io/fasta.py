@@ -195,7 +195,7 @@ class Genome:
         numpy.ndarray
             ``uint8 [N, length]`` raw ASCII codes (soft-masked lowercase kept; the
             encoder ignores case). Every window must lie inside its chromosome: place
-            windows with :func:`lociflow.preprocess.windows.place_windows` first.
+            windows with :func:`lociflow.preprocessing.windows.place_windows` first.
         """
         chroms = np.asarray(chroms, dtype=object)
         starts = np.asarray(starts, dtype=np.int64)

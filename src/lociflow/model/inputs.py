@@ -223,7 +223,7 @@ class ModelInput:
                              labels[rows])
 
     def _stream(self, files: list[Path], chunk_size: int | None):
-        from lociflow.preprocess.stream import encode_inputs
+        from lociflow.preprocessing.stream import encode_inputs
 
         return encode_inputs(
             files, encoding_params(self.model), genome=self.genome, conservation=self.conservation,

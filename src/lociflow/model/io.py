@@ -72,11 +72,9 @@ class LoadedModel:
     @property
     def is_recurrent(self) -> bool:
         """Whether the network has GRU/LSTM layers (attribution then needs cuDNN off on GPU)."""
-        flag = getattr(self.network, "is_recurrent", None)
-        if isinstance(flag, bool):
-            return flag
-        return any(isinstance(m, nn.RNNBase) or getattr(m, "original_name", "") in ("GRU", "LSTM", "RNN")
-                   for m in self.network.modules())
+        from lociflow.model.network import has_recurrent_layers
+
+        return has_recurrent_layers(self.network)
 
     @property
     def first_conv(self) -> dict[str, nn.Conv1d]:

@@ -21,6 +21,15 @@ from lociflow.model.plan import NetworkPlan, plan_network
 from lociflow.model.spec import Architecture
 
 
+def has_recurrent_layers(module: nn.Module) -> bool:
+    """Whether ``module`` holds a GRU, LSTM or RNN layer, also inside TorchScript.
+
+    Attribution needs cuDNN off for these on a GPU (its recurrent backward pass refuses
+    eval mode).
+    """
+    return any(isinstance(m, nn.RNNBase) or getattr(m, "original_name", "") in ("GRU", "LSTM", "RNN")
+               for m in module.modules())
+
 class MultiBranchNetwork(nn.Module):
     """One encoder per input branch, a join, common layers and a linear output layer.
 
@@ -75,7 +84,7 @@ class MultiBranchNetwork(nn.Module):
     @property
     def is_recurrent(self) -> bool:
         """Whether any layer is a GRU or LSTM (attribution then needs cuDNN off on GPU)."""
-        return any(isinstance(m, nn.RNNBase) for m in self.modules())
+        return has_recurrent_layers(self)
 
     @property
     def first_conv(self) -> dict[str, nn.Conv1d]:

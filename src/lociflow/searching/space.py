@@ -119,7 +119,7 @@ def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> Train
 def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
     """The explicit architecture ``config`` trains on ``dataset`` (its preset, architecture, branches)."""
     from lociflow.model.presets import resolve_architecture
-    from lociflow.train import architecture_for_branches, chosen_branches
+    from lociflow.training.run import architecture_for_branches, chosen_branches
 
     branches = chosen_branches(config, dataset)
     composed = architecture_for_branches(config.architecture, branches)
@@ -129,8 +129,8 @@ def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
 def check_trial_config(config: TrainConfig, dataset) -> None:
     """Raise :class:`ConfigError` when ``config`` cannot train on ``dataset`` (before training)."""
     from lociflow.model.plan import plan_network
-    from lociflow.train import chosen_branches
     from lociflow.training.module import schedule_options
+    from lociflow.training.run import chosen_branches
 
     schedule_options(config)
     branches = chosen_branches(config, dataset)

@@ -111,7 +111,7 @@ class Objective:
 
     def _run(self, trial: optuna.Trial, name: str, started: float) -> float:
         from lociflow.io.store import open_dataset
-        from lociflow.train import train
+        from lociflow.training.run import train
 
         dataset = open_dataset(self.dataset_path)
         values = {p.name: p.suggest(trial) for p in self.params}

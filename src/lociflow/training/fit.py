@@ -1,5 +1,5 @@
 """One network's training on Lightning: the trainer, its callbacks, the best weights, the
-model directory and its test metrics (see :mod:`lociflow.train` for the run folder)."""
+model directory and its test metrics (see :mod:`lociflow.training.run` for the run folder)."""
 
 from __future__ import annotations
 

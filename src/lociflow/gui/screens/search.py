@@ -1,6 +1,6 @@
 """Search page: try many training parameters (Optuna) and keep the best.
 
-Shown in the navigation only when :mod:`lociflow.search` is installed. The search runs
+Shown in the navigation only when :mod:`lociflow.searching.run` is installed. The search runs
 on a ``search:`` section (the space and the budget) plus a ``train:`` section (the base
 training parameters every trial starts from), both written into the job's config file.
 """
@@ -77,7 +77,7 @@ def render() -> None:
 def _checked_against_dataset(config: SearchConfig, base: dict) -> SearchConfig | None:
     """Check the space's names and values against the dataset and base, as the search will
     before its first trial; a problem is shown and keeps Run disabled."""
-    from lociflow.search import check_search
+    from lociflow.searching.run import check_search
 
     try:
         check_search(config, train=base)

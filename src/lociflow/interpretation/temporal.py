@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.scoring import (
+from lociflow.interpretation.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
@@ -63,7 +63,7 @@ def temporal_scores(
     Parameters
     ----------
     network, inputs, target, device, verbose
-        As in :func:`lociflow.interpret.attribution.saliency`.
+        As in :func:`lociflow.interpretation.attribution.saliency`.
     batch_size : int
         Masked copies per forward pass. Default is 256.
     random_state : int

@@ -126,7 +126,7 @@ def _prepare(config: SearchConfig, base: TrainConfig) -> dict[str, Any]:
     """Check the dataset, the base config and the whole space before any trial runs."""
     from lociflow.searching.space import check_space, parse_space
     from lociflow.searching.study import grid_size
-    from lociflow.train import _open_checked
+    from lociflow.training.run import _open_checked
 
     data = config.data or base.data
     if data is None:
@@ -368,7 +368,3 @@ def _relocate_ledger(ledger: Path, work: Path, final: Path) -> None:
 
         write_text(ledger, ledger.read_text(encoding="utf-8").replace(str(work), str(final)))
 
-
-from lociflow.stage import make_callable  # noqa: E402
-
-make_callable(__name__, "lociflow.search", "search")

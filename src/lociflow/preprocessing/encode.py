@@ -70,7 +70,7 @@ def as_codes(seqs: np.ndarray | Sequence[str]) -> np.ndarray:
         return np.zeros((0, 0), dtype=np.uint8)
     length = len(seqs[0])
     if any(len(s) != length for s in seqs):
-        raise ValueError("sequences differ in length; bring them to one window first (lociflow.preprocess.windows)")
+        raise ValueError("sequences differ in length; bring them to one window first (lociflow.preprocessing.windows)")
     # characters outside latin-1 become '?' and are then reported as invalid
     buffer = "".join(seqs).encode("latin-1", errors="replace")
     return np.frombuffer(buffer, dtype=np.uint8).reshape(len(seqs), length)

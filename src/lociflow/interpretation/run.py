@@ -2,10 +2,10 @@
 
 Each method is also a Python function of its own module (attribution, mutagenesis,
 temporal, optimize, filters, motifs, gia); this module reads and chooses the loci (see
-:mod:`lociflow.interpret.loci`), decides which methods the model supports, runs them,
+:mod:`lociflow.interpretation.loci`), decides which methods the model supports, runs them,
 and writes everything into one run folder:
 
-- ``index.html``: the self-contained dashboard (:mod:`lociflow.interpret.dashboard`);
+- ``index.html``: the self-contained dashboard (:mod:`lociflow.interpretation.dashboard`);
 - ``attributions.npz``: one array per method and branch (``ig_seq``, ``saliency_fold``,
   ``deepshap_hypothetical_seq``, ``ism_seq``, ``temporal_forward`` ...), with ``index``
   (rows of the analysed loci in the input), ``target`` (their class) and ``shown``
@@ -130,7 +130,7 @@ def interpret(config: Any, output: str | Path, name: str | None = None, force: b
                               f"its classes are {', '.join(model.classes)}.")
     to_run, skipped = plan_methods(cfg.methods, model)
     if {"filters", "modisco", "gia"} & set(to_run):
-        from lociflow.interpret.motifdb import check_source
+        from lociflow.interpretation.motifdb import check_source
 
         check_source(cfg.motif_db, cfg.jaspar_release)
     summary = {"model": str(cfg.model), "data": str(cfg.data or ""), "methods": to_run}
@@ -148,9 +148,9 @@ def _run_all(cfg, source, to_run, skipped, options, folder: Path) -> int:
 
     Returns the number of loci analysed.
     """
-    from lociflow.interpret.analyses import Context, run_method
-    from lociflow.interpret.dashboard import write_dashboard
-    from lociflow.interpret.loci import choose_loci, read_loci
+    from lociflow.interpretation.analyses import Context, run_method
+    from lociflow.interpretation.dashboard import write_dashboard
+    from lociflow.interpretation.loci import choose_loci, read_loci
 
     model = source.model
     loci = read_loci(source, cfg.batch_size)

@@ -6,7 +6,7 @@ clusters them and aligns each cluster into a motif: a contribution weight matrix
 (CWM, what the model credits), a position probability matrix (PPM, the letters seen)
 and the number of seqlets behind it. It reads one-hot sequences and the *hypothetical*
 contributions of every base at every position, which
-:func:`lociflow.interpret.attribution.deep_lift_shap` returns.
+:func:`lociflow.interpretation.attribution.deep_lift_shap` returns.
 
 TF-MoDISco may find nothing: too few loci, weak attributions, or a model that has not
 learnt a motif. That is a result, reported as an empty list with the reason, never a
@@ -153,7 +153,7 @@ def motif_table(patterns: list[Pattern], database, top: int = 3, prefix: str = "
     matches : pandas.DataFrame
         ``pattern, rank, jaspar_id, name, p_value, q_value, offset, strand``.
     """
-    from lociflow.interpret.motifdb import consensus, tomtom_matches
+    from lociflow.interpretation.motifdb import consensus, tomtom_matches
 
     trimmed = {prefix + p.name: trim_pattern(p)[0] for p in patterns}
     if database is not None and trimmed:

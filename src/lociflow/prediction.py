@@ -5,7 +5,7 @@ per line, encoded with the preprocess parameters stored in the model. Loci are r
 encoded and scored one chunk at a time, and each chunk's rows are appended to
 ``predictions.tsv`` before the next is read, so memory stays bounded however many loci
 there are. Rows keep the input order. With ``attribute: ig`` every locus also gets
-integrated-gradients attributions (see :mod:`lociflow.attribute_ig`).
+integrated-gradients attributions (see :mod:`lociflow.interpretation.collector`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def stream_predictions(cfg: PredictConfig, source, folder: Path) -> int:
     model = source.model
     collector = None
     if cfg.attribute == "ig":
-        from lociflow.attribute_ig import AttributionCollector
+        from lociflow.interpretation.collector import AttributionCollector
 
         collector = AttributionCollector(model, folder, steps=cfg.ig_steps, batch_size=cfg.batch_size)
     total = 0
@@ -156,7 +156,3 @@ def prediction_rows(meta: pd.DataFrame | None, probs: np.ndarray, classes: list[
         frame["call"] = call_column(probs, classes, thresholds)
     return frame
 
-
-from lociflow.stage import make_callable  # noqa: E402
-
-make_callable(__name__, "lociflow.predict", "predict")

@@ -167,7 +167,3 @@ def _open_checked(config: TrainConfig) -> DatasetDir:
     return dataset
 
 
-
-from lociflow.stage import make_callable  # noqa: E402
-
-make_callable(__name__, "lociflow.train", "train")

@@ -23,16 +23,16 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
-from lociflow.preprocess.pipeline import (
+from lociflow.preprocessing.pipeline import (
     STREAM_ORDER,
     count_splits,
     finish,
     rng_for,
     select_and_split,
 )
-from lociflow.preprocess.split import order_within_splits
-from lociflow.preprocess.stream import resolve_params
-from lociflow.preprocess.writer import DatasetWriter
+from lociflow.preprocessing.split import order_within_splits
+from lociflow.preprocessing.stream import resolve_params
+from lociflow.preprocessing.writer import DatasetWriter
 from lociflow.progress import bar
 from lociflow.runs import open_run
 

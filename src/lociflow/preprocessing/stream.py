@@ -19,11 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lociflow.encode import CHANNELS, encode_codes, reverse_complement_codes
 from lociflow.errors import InputFileError, LociflowError
 from lociflow.io.fasta import Genome
 from lociflow.layout import INPUT_META_COLUMNS
-from lociflow.preprocess.loci import Loci, iter_loci
+from lociflow.preprocessing.encode import (
+    CHANNELS,
+    encode_codes,
+    reverse_complement_codes,
+)
+from lociflow.preprocessing.loci import Loci, iter_loci
 
 log = logging.getLogger("lociflow.preprocess.stream")
 
@@ -57,7 +61,7 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def branch_channels(params: Mapping[str, Any]) -> dict[str, list[str]]:
     """Channel names of every branch the parameters ask for, in array order."""
-    from lociflow.preprocess.structure import fold_channels
+    from lociflow.preprocessing.structure import fold_channels
 
     params = resolve_params(params)
     channels = {}
@@ -76,7 +80,7 @@ def _path(value: Any) -> Path | None:
 
 
 class Encoder:
-    """Turns :class:`~lociflow.preprocess.loci.Loci` chunks into per-branch arrays.
+    """Turns :class:`~lociflow.preprocessing.loci.Loci` chunks into per-branch arrays.
 
     Holds what a run opens once: the genome, the bigWig tracks and the folding pool.
     Use it as a context manager. Files not given fall back to those in ``params`` (the
@@ -111,7 +115,7 @@ class Encoder:
         self._tracks: dict[str, Any] = {}
         self.folder = None
         if "fold" in self.branches:
-            from lociflow.preprocess.structure import Folder
+            from lociflow.preprocessing.structure import Folder
 
             fold = self.params["fold"]
             self.folder = Folder(fold["features"], fold["temperature"], fold.get("max_bp_span"),

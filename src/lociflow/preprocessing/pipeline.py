@@ -12,7 +12,7 @@ Order of work, chosen so that nothing is computed for a locus that is not kept:
 4. write labels, metadata, a summary table and, last, ``manifest.json``.
 
 ``source`` (``--from``) skips steps 1 and 3: it re-balances and re-splits the arrays of
-an existing dataset (see :mod:`lociflow.preprocess.resplit`).
+an existing dataset (see :mod:`lociflow.preprocessing.resplit`).
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lociflow.config import PreprocessConfig, coerce
+from lociflow.config import PreprocessConfig
 from lociflow.errors import LociflowError
 from lociflow.layout import SPLITS
-from lociflow.preprocess.loci import Loci, iter_loci
-from lociflow.preprocess.split import (
+from lociflow.preprocessing.loci import Loci, iter_loci
+from lociflow.preprocessing.split import (
     check_classes_not_empty,
     chromosome_split,
     order_within_splits,
@@ -40,10 +39,9 @@ from lociflow.preprocess.split import (
     random_split,
     reduce_classes,
 )
-from lociflow.preprocess.stream import Encoder, branch_channels
-from lociflow.preprocess.writer import DatasetWriter, summary_table
+from lociflow.preprocessing.stream import Encoder, branch_channels
+from lociflow.preprocessing.writer import DatasetWriter, summary_table
 from lociflow.progress import bar
-from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.preprocess.pipeline")
 
@@ -57,34 +55,6 @@ STREAM_PLACEMENT, STREAM_REDUCE, STREAM_SPLIT, STREAM_ORDER = range(4)
 def rng_for(seed: int, purpose: int) -> np.random.Generator:
     """The seeded random generator of one purpose (placement, reduce, split, order)."""
     return np.random.default_rng([seed, purpose])
-
-
-def preprocess(config: Any, output: str | os.PathLike, name: str | None = None, force: bool = False) -> Path:
-    """Turn BED/FASTA files per class into an encoded, balanced and split dataset directory.
-
-    Parameters
-    ----------
-    config : a :class:`~lociflow.config.PreprocessConfig`, a dict, or a YAML path.
-    output : output root; the dataset is the run folder created inside it.
-    name : run folder name. Default is the stage, the time and a random suffix.
-    force : replace an existing folder of the same name. Default is False.
-
-    Returns
-    -------
-    Path
-        The dataset directory (open it with :func:`lociflow.open_dataset`).
-    """
-    cfg = coerce(PreprocessConfig, config, "preprocess")
-    if cfg.source is not None:
-        from lociflow.preprocess.resplit import resplit
-
-        return resplit(cfg, output, name=name, force=force)
-    params = cfg.dump()
-    summary = {"window": cfg.window, "branches": ",".join(cfg.branches), "classes": ",".join(cfg.classes),
-               "split": cfg.split.method, "seed": cfg.seed}
-    with open_run("preprocess", output, params, name, force, summary_params=summary) as run:
-        build_dataset(cfg, run)
-    return run.final_path
 
 
 def build_dataset(cfg: PreprocessConfig, run) -> None:
@@ -171,7 +141,7 @@ def _log_fasta_windows(table: pd.DataFrame, window: int) -> None:
 
 def _validate_sequences(loci: Loci, alphabet: str) -> None:
     """Check every FASTA window for invalid characters now, before anything is written."""
-    from lociflow.encode import encode_codes
+    from lociflow.preprocessing.encode import encode_codes
 
     names = loci.meta["name"].to_numpy(object)
     for first in range(0, len(loci), ENCODE_CHUNK):

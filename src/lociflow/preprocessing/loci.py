@@ -23,7 +23,7 @@ from lociflow.errors import InputFileError
 from lociflow.io.bed import BedTable, file_kind, iter_bed
 from lociflow.io.fasta import Genome, iter_fasta_chunks
 from lociflow.io.files import open_text, require_file
-from lociflow.preprocess.windows import fasta_windows, place_windows
+from lociflow.preprocessing.windows import fasta_windows, place_windows
 
 log = logging.getLogger("lociflow.preprocess.loci")
 

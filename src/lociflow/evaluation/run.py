@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lociflow import curves
 from lociflow.config import EvaluateConfig, coerce
+from lociflow.evaluation import curves
 from lociflow.io.atomic import write_json, write_text
 from lociflow.layout import METRICS_FILE, PREDICTIONS_FILE, REPORT_FILE
 from lociflow.metrics import classification_metrics
@@ -192,7 +192,3 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     write_text(folder / REPORT_FILE, html_page(title, sections, subtitle=subtitle))
     return metrics
 
-
-from lociflow.stage import make_callable  # noqa: E402
-
-make_callable(__name__, "lociflow.evaluate", "evaluate")

@@ -24,6 +24,7 @@ from torch import nn
 
 from lociflow.errors import LociflowError
 from lociflow.model.device import resolve_device
+from lociflow.model.network import has_recurrent_layers
 from lociflow.model.shapes import check_inputs
 from lociflow.progress import bar
 
@@ -66,8 +67,8 @@ def targets_for(network: nn.Module, target: int | Sequence[int] | np.ndarray, n:
 
 
 def is_recurrent(network: nn.Module) -> bool:
-    """Whether the network holds a recurrent layer (GRU, LSTM, RNN)."""
-    return any(isinstance(m, nn.RNNBase) for m in network.modules())
+    """Whether the network holds a recurrent layer (GRU, LSTM, RNN), also inside TorchScript."""
+    return has_recurrent_layers(network)
 
 
 @contextlib.contextmanager

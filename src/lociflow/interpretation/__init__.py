@@ -4,12 +4,12 @@ filter motifs, TF-MoDISco motifs and global importance analysis (``interpret`` r
 Every method takes the same arguments (the network, a dict of ``[N, L, C]`` arrays keyed
 by branch, the target class, ``batch_size``, ``device``, ``random_state``, ``verbose``)
 and returns a small named tuple of numpy arrays shaped like the inputs. The class score
-is the target class's logit throughout (see :mod:`lociflow.interpret.scoring`).
+is the target class's logit throughout (see :mod:`lociflow.interpretation.scoring`).
 """
 
 from __future__ import annotations
 
-from lociflow.interpret.attribution import (
+from lociflow.interpretation.attribution import (
     Attributions,
     IGResult,
     ShapResult,
@@ -17,8 +17,8 @@ from lociflow.interpret.attribution import (
     integrated_gradients,
     saliency,
 )
-from lociflow.interpret.filters import FilterResult, filter_motifs, filter_table
-from lociflow.interpret.gia import (
+from lociflow.interpretation.filters import FilterResult, filter_motifs, filter_table
+from lociflow.interpretation.gia import (
     GIAResult,
     ScanResult,
     global_importance,
@@ -26,18 +26,22 @@ from lociflow.interpret.gia import (
     position_scan,
     spacing_scan,
 )
-from lociflow.interpret.motifdb import (
+from lociflow.interpretation.motifdb import (
     MotifDatabase,
     load_jaspar,
     load_meme,
     load_motifs,
     tomtom_matches,
 )
-from lociflow.interpret.motifs import DiscoveryResult, discover_motifs, motif_table
-from lociflow.interpret.mutagenesis import in_silico_mutagenesis
-from lociflow.interpret.optimize import OptimizeResult, optimize_class, plot_logo
-from lociflow.interpret.scoring import class_scores
-from lociflow.interpret.temporal import TemporalResult, plot_temporal, temporal_scores
+from lociflow.interpretation.motifs import DiscoveryResult, discover_motifs, motif_table
+from lociflow.interpretation.mutagenesis import in_silico_mutagenesis
+from lociflow.interpretation.optimize import OptimizeResult, optimize_class, plot_logo
+from lociflow.interpretation.scoring import class_scores
+from lociflow.interpretation.temporal import (
+    TemporalResult,
+    plot_temporal,
+    temporal_scores,
+)
 
 __all__ = [
     "Attributions",
@@ -71,19 +75,5 @@ __all__ = [
     "DiscoveryResult",
     "discover_motifs",
     "motif_table",
-    "interpret",
 ]
 
-
-def __getattr__(name: str):
-    # the stage function is imported on first use: it pulls in the run-folder machinery
-    if name == "interpret":
-        from lociflow.interpret.run import interpret
-
-        return interpret
-    raise AttributeError(f"module 'lociflow.interpret' has no attribute {name!r}")
-
-
-from lociflow.stage import make_callable  # noqa: E402
-
-make_callable(__name__, "lociflow.interpret.run", "interpret")

@@ -12,9 +12,9 @@ named tuples of per-branch numpy arrays shaped like the inputs (``[N, L, C]``):
 - :func:`deep_lift_shap`: DeepLIFT rescale multipliers averaged over dinucleotide-
   shuffled references (DeepSHAP; Shrikumar et al. 2017, Lundberg and Lee 2017), with
   the hypothetical contributions that TF-MoDISco reads;
-- :func:`in_silico_mutagenesis` (in :mod:`lociflow.interpret.mutagenesis`).
+- :func:`in_silico_mutagenesis` (in :mod:`lociflow.interpretation.mutagenesis`).
 
-The class score is the target class's logit (see :mod:`lociflow.interpret.scoring`).
+The class score is the target class's logit (see :mod:`lociflow.interpretation.scoring`).
 Shuffled references are drawn in fixed blocks of sequences seeded by ``random_state``
 and the block number, so results do not depend on ``batch_size``.
 """
@@ -32,17 +32,17 @@ from captum.attr import DeepLift, IntegratedGradients
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.mutagenesis import in_silico_mutagenesis
-from lociflow.interpret.scoring import (
+from lociflow.interpretation.mutagenesis import in_silico_mutagenesis
+from lociflow.interpretation.scoring import (
     attribution_mode,
     is_recurrent,
     ordered_inputs,
     progress,
     targets_for,
 )
+from lociflow.interpretation.shuffle import dinucleotide_shuffle
 from lociflow.layout import SEQUENCE_BRANCH
 from lociflow.model.device import resolve_device
-from lociflow.shuffle import dinucleotide_shuffle
 
 __all__ = [
     "Attributions",

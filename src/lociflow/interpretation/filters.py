@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.scoring import (
+from lociflow.interpretation.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
@@ -292,7 +292,7 @@ def filter_table(
     matches : pandas.DataFrame
         ``filter, rank, jaspar_id, name, p_value, q_value, offset, strand``.
     """
-    from lociflow.interpret.motifdb import consensus, tomtom_matches
+    from lociflow.interpretation.motifdb import consensus, tomtom_matches
 
     ppms = {}
     for f, pfm in enumerate(result.pfms):

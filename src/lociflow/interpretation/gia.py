@@ -9,7 +9,7 @@ same places, so an effect of base composition alone shows up as a control effect
 Scanning the insertion position shows where in the window the model listens; inserting
 two motifs shows how their effect depends on their spacing.
 
-The class score is the logit (see :mod:`lociflow.interpret.scoring`). Only the sequence
+The class score is the logit (see :mod:`lociflow.interpretation.scoring`). Only the sequence
 branch is changed; other branches (structure, conservation) keep the values of the locus
 each background was shuffled from.
 """
@@ -25,14 +25,14 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.motifdb import (
+from lociflow.interpretation.motifdb import (
     IUPAC,
     MotifDatabase,
     consensus,
     ppm_from_consensus,
 )
-from lociflow.interpret.scoring import class_scores, progress
-from lociflow.shuffle import dinucleotide_shuffle
+from lociflow.interpretation.scoring import class_scores, progress
+from lociflow.interpretation.shuffle import dinucleotide_shuffle
 
 log = logging.getLogger("lociflow.interpret.gia")
 

@@ -72,7 +72,7 @@ class Context:
     def database(self):
         """The motif database (loaded once): the user's MEME file, or JASPAR."""
         if self._database is None:
-            from lociflow.interpret.motifdb import load_motifs
+            from lociflow.interpretation.motifdb import load_motifs
 
             self._database = load_motifs(self.cfg.motif_db, self.cfg.jaspar_release, self.cfg.jaspar_collection,
                                          self.cfg.jaspar_taxon)
@@ -121,7 +121,7 @@ def _per_branch(ctx: Context, prefix: str, values: dict[str, np.ndarray]) -> Non
 
 
 def _saliency(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.attribution import saliency
+    from lociflow.interpretation.attribution import saliency
 
     result = saliency(ctx.network, ctx.inputs, ctx.targets, **ctx.common())
     _per_branch(ctx, "saliency", result.gradients)
@@ -129,7 +129,7 @@ def _saliency(ctx: Context, opts: dict) -> None:
 
 
 def _ig(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.attribution import integrated_gradients
+    from lociflow.interpretation.attribution import integrated_gradients
 
     result = integrated_gradients(ctx.network, ctx.inputs, ctx.targets, baseline=opts["baseline"], steps=opts["steps"],
                                   n_shuffles=opts["n_shuffles"], noise=opts["noise"], n_noise=opts["n_noise"],
@@ -139,7 +139,7 @@ def _ig(ctx: Context, opts: dict) -> None:
 
 
 def _deepshap(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.attribution import deep_lift_shap
+    from lociflow.interpretation.attribution import deep_lift_shap
 
     result = deep_lift_shap(ctx.network, ctx.inputs, ctx.targets, n_shuffles=opts["n_shuffles"], **ctx.common())
     _per_branch(ctx, "deepshap", result.attributions)
@@ -155,14 +155,14 @@ def _shown_inputs(ctx: Context) -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 
 def _ism(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.mutagenesis import in_silico_mutagenesis
+    from lociflow.interpretation.mutagenesis import in_silico_mutagenesis
 
     inputs, targets = _shown_inputs(ctx)
     ctx.arrays["ism_seq"] = in_silico_mutagenesis(ctx.network, inputs, targets, **ctx.common())
 
 
 def _temporal(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.temporal import temporal_scores
+    from lociflow.interpretation.temporal import temporal_scores
 
     inputs, targets = _shown_inputs(ctx)
     result = temporal_scores(ctx.network, inputs, targets, **ctx.common())
@@ -172,7 +172,7 @@ def _temporal(ctx: Context, opts: dict) -> None:
 
 
 def _optimize(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.optimize import optimize_class, plot_logo
+    from lociflow.interpretation.optimize import optimize_class, plot_logo
 
     rows, found = [], {}
     for k, cls in enumerate(ctx.model.classes):
@@ -195,9 +195,14 @@ def _optimize(ctx: Context, opts: dict) -> None:
 
 
 def _filters(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.filters import filter_motifs, filter_table, to_ppm, trim_ppm
-    from lociflow.interpret.motifdb import write_meme
-    from lociflow.interpret.optimize import plot_logo
+    from lociflow.interpretation.filters import (
+        filter_motifs,
+        filter_table,
+        to_ppm,
+        trim_ppm,
+    )
+    from lociflow.interpretation.motifdb import write_meme
+    from lociflow.interpretation.optimize import plot_logo
 
     conv = ctx.model.first_conv["seq"]
     result = filter_motifs(ctx.network, ctx.inputs, conv, "seq", threshold=opts["threshold"],
@@ -221,14 +226,14 @@ def _filters(ctx: Context, opts: dict) -> None:
 
 
 def _modisco(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.attribution import deep_lift_shap
-    from lociflow.interpret.motifs import (
+    from lociflow.interpretation.attribution import deep_lift_shap
+    from lociflow.interpretation.motifs import (
         discover_motifs,
         motif_table,
         save_patterns,
         trim_pattern,
     )
-    from lociflow.interpret.optimize import plot_logo
+    from lociflow.interpretation.optimize import plot_logo
 
     rng = np.random.default_rng(ctx.cfg.seed)
     summaries, matches, found = [], [], {}
@@ -271,9 +276,9 @@ def _modisco(ctx: Context, opts: dict) -> None:
 
 def _gia_motifs(ctx: Context) -> list[str]:
     """The user's motifs, else the top discovered motif per class, else the most influential filter."""
-    from lociflow.interpret.filters import to_ppm, trim_ppm
-    from lociflow.interpret.motifdb import consensus
-    from lociflow.interpret.motifs import trim_pattern
+    from lociflow.interpretation.filters import to_ppm, trim_ppm
+    from lociflow.interpretation.motifdb import consensus
+    from lociflow.interpretation.motifs import trim_pattern
 
     if ctx.cfg.motifs:
         return list(ctx.cfg.motifs)
@@ -295,13 +300,13 @@ def _gia_motifs(ctx: Context) -> list[str]:
 
 def _as_letters(ctx: Context, text: str) -> str:
     """A nucleotide string in the model's alphabet (U for RNA models); names stay as they are."""
-    from lociflow.interpret.motifdb import IUPAC
+    from lociflow.interpretation.motifdb import IUPAC
 
     return text.replace("T", "U") if "U" in ctx.letters and set(text) <= set(IUPAC) else text
 
 
 def _gia(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.gia import (
+    from lociflow.interpretation.gia import (
         global_importance,
         make_backgrounds,
         plot_effects,

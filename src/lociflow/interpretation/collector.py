@@ -1,9 +1,9 @@
 """Integrated-gradients attributions for every predicted locus, streamed to disk.
 
-Used by ``lociflow predict --attribute ig``: each chunk's attributions (captum
-``IntegratedGradients`` over all branches at once, an all-zero baseline, the target
-being the locus's top class) are appended to one raw file per branch, so memory stays
-bounded; :meth:`AttributionCollector.finish` packs them into ``attributions.npz``
+Used by ``lociflow predict --attribute ig``: each chunk's attributions
+(:func:`lociflow.interpretation.attribution.integrated_gradients` over all branches at
+once, an all-zero baseline, the target being the locus's top class) are appended to one
+raw file per branch, so memory stays bounded; :meth:`AttributionCollector.finish` packs them into ``attributions.npz``
 (rows in the order of ``predictions.tsv``) without loading them, and renders the most
 confident loci per class as coloured sequence maps in ``attributions.html``.
 
@@ -13,7 +13,6 @@ explain the prediction relative to "no sequence information".
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import html
 import logging
@@ -22,54 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lociflow.interpretation.attribution import integrated_gradients
 from lociflow.io.atomic import atomic_open, write_text
 from lociflow.layout import ATTRIBUTIONS_FILE, ATTRIBUTIONS_PAGE
 
 log = logging.getLogger("lociflow.attribute_ig")
 
 TOP_PER_CLASS = 10
-
-
-def integrated_gradients(network, inputs: tuple[np.ndarray, ...], targets: np.ndarray, steps: int = 32,
-                         batch_size: int = 256, device: str = "cpu", recurrent: bool = False) -> list[np.ndarray]:
-    """Integrated gradients of ``network`` for a batch, one float32 array per input.
-
-    Parameters
-    ----------
-    network : torch.nn.Module
-        Called as ``network(*inputs)`` -> logits [B, K] (a TorchScript module works too).
-    inputs : tuple of arrays [B, L, C]
-        One array per branch, in the network's branch order.
-    targets : int array [B]
-        The class whose logit is explained, per locus.
-    steps : int
-        Integration steps. Default is 32.
-    batch_size : int
-        Largest number of scaled inputs sent through the network at once. Default is 256.
-    device : str
-        Where the network lives. Default is ``"cpu"``.
-    recurrent : bool
-        Turn cuDNN off locally: its RNN backward pass refuses eval mode on a GPU.
-
-    Returns
-    -------
-    list of float32 arrays [B, L, C]
-    """
-    import torch
-    from captum.attr import IntegratedGradients
-
-    tensors = tuple(torch.as_tensor(np.array(x, dtype=np.float32), device=device) for x in inputs)
-    baselines = tuple(torch.zeros_like(t) for t in tensors)
-    target = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
-    guard = torch.backends.cudnn.flags(enabled=False) if recurrent else contextlib.nullcontext()
-    with guard, torch.enable_grad():
-        attributions = IntegratedGradients(network).attribute(
-            tensors, baselines=baselines, target=target, n_steps=steps,
-            internal_batch_size=max(batch_size, len(targets)),
-        )
-    if not isinstance(attributions, tuple):
-        attributions = (attributions,)
-    return [a.detach().float().cpu().numpy() for a in attributions]
 
 
 class AttributionCollector:
@@ -85,7 +43,7 @@ class AttributionCollector:
         self.raw = {b: self.folder / f".ig_{b}.f32" for b in model.branches}
         self.handles = {b: open(path, "wb") for b, path in self.raw.items()}  # noqa: SIM115 - closed in finish
         self.best: dict[int, list] = {k: [] for k in range(len(model.classes))}
-        self.device = str(getattr(model, "device", "cpu"))
+        self.device = getattr(model, "device", "cpu")
 
     def add(self, inputs: dict[str, np.ndarray], probs: np.ndarray, offset: int, ids: list | None = None) -> None:
         """Attribute one chunk (rows ``offset`` onwards) and keep its most confident loci."""
@@ -94,9 +52,11 @@ class AttributionCollector:
         n = len(targets)
         for lo in range(0, n, self.batch_size):
             hi = min(n, lo + self.batch_size)
-            batch = tuple(np.asarray(inputs[b][lo:hi], dtype=np.float32) for b in branches)
-            attrs = integrated_gradients(self.model.network, batch, targets[lo:hi], self.steps, self.batch_size,
-                                         self.device, bool(getattr(self.model, "is_recurrent", False)))
+            batch = {b: np.asarray(inputs[b][lo:hi], dtype=np.float32) for b in branches}
+            result = integrated_gradients(self.model.network, batch, targets[lo:hi], baseline="zeros",
+                                          steps=self.steps, batch_size=self.batch_size, device=self.device,
+                                          verbose=False)
+            attrs = [result.attributions[b] for b in branches]
             for branch, array in zip(branches, attrs):
                 self.handles[branch].write(np.ascontiguousarray(array, dtype="<f4").tobytes())
             self._keep_best(inputs, attrs, probs, targets, lo, hi, offset, ids)

@@ -5,7 +5,7 @@ methods are checked against, at the price of ``3 L`` forward passes per sequence
 Mutants are built on the device in batches of ``batch_size`` from an index of
 (sequence, position, base) triples, so no ``[N, 3L, L, C]`` array is ever held. When the
 mutated branch starts with convolution blocks, only the window of each layer that a
-substitution can change is recomputed (:mod:`lociflow.interpret.fastism`), which gives
+substitution can change is recomputed (:mod:`lociflow.interpretation.fastism`), which gives
 the same scores for a fraction of the arithmetic.
 """
 
@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.fastism import LocalMutagenesis
-from lociflow.interpret.scoring import (
+from lociflow.interpretation.fastism import LocalMutagenesis
+from lociflow.interpretation.scoring import (
     attribution_mode,
     ordered_inputs,
     progress,
@@ -50,7 +50,7 @@ def in_silico_mutagenesis(
     Parameters
     ----------
     network, inputs, target, device, verbose
-        As in :func:`lociflow.interpret.attribution.saliency`.
+        As in :func:`lociflow.interpretation.attribution.saliency`.
     branch : str
         The one-hot branch to mutate. Default is ``"seq"``.
     batch_size : int

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lociflow.errors import LociflowError
-from lociflow.interpret.scoring import attribution_mode, targets_for
+from lociflow.interpretation.scoring import attribution_mode, targets_for
 from lociflow.model.device import resolve_device
 
 __all__ = ["OptimizeResult", "optimize_class", "plot_logo"]
