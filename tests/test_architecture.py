@@ -15,8 +15,23 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "lociflow"
 
-#: the config base: user errors, names, the config file machinery
-BASE = {"lociflow.errors", "lociflow.layout", "lociflow.configfile"}
+#: the config base: user errors, names, progress bars, the config file machinery
+BASE = {"lociflow.errors", "lociflow.layout", "lociflow.progress", "lociflow.configfile"}
+
+#: the layers of docs/architecture.md, top first: a module may import its own layer and
+#: the layers above it (the longest matching prefix places a module)
+LAYERS = [
+    ("base", sorted(BASE)),
+    ("grammars", ["lociflow.model.spec", "lociflow.searching.params"]),
+    ("config", ["lociflow.config"]),
+    ("files", ["lociflow.io"]),
+    ("services", ["lociflow.runs", "lociflow.metrics", "lociflow.report", "lociflow.seqmap"]),
+    ("preprocessing", ["lociflow.preprocessing"]),
+    ("model", ["lociflow.model"]),
+    ("stages", ["lociflow.training", "lociflow.evaluation", "lociflow.prediction", "lociflow.interpretation",
+                "lociflow.searching"]),
+    ("shells", ["lociflow.cli", "lociflow.gui"]),
+]
 
 
 def module_name(path: Path) -> str:
@@ -101,6 +116,25 @@ def test_the_cycle_finder_finds_a_planted_loop():
 def test_the_config_base_imports_nothing_above_it():
     for name in BASE:
         assert GRAPH[name] <= BASE, (name, GRAPH[name] - BASE)
+
+
+def layer_of(module: str) -> int | None:
+    best = None
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
+                best = (rank, len(prefix))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer_and_imports_only_its_own_or_those_above():
+    for name, imported in GRAPH.items():
+        if name == "lociflow":
+            continue  # the package: its stage functions are imported by name, on first use
+        assert layer_of(name) is not None, f"{name} belongs to no layer of docs/architecture.md"
+        for other in imported:
+            assert layer_of(other) <= layer_of(name), (
+                f"{name} ({LAYERS[layer_of(name)][0]}) imports {other} ({LAYERS[layer_of(other)][0]}), a layer below it")
 
 
 def test_the_layers_below_the_stages_do_not_import_a_stage():

@@ -72,3 +72,25 @@ def test_one_class_only_is_an_error(tmp_path):
     cfg = write(tmp_path, "preprocess:\n  classes: {a: a.bed}\n")
     with pytest.raises(ConfigError, match="only one class"):
         load_stage(PreprocessConfig, "preprocess", cfg)
+
+
+def test_suggest_names_the_nearest_names_or_nothing():
+    from lociflow.configfile import suggest
+
+    assert suggest("trails", ["trials", "workers"]) == " (did you mean 'trials'?)"
+    assert suggest("GATA11", ["GATA1", "GATA2", "CTCF"], n=2) == " (did you mean 'GATA1' or 'GATA2'?)"
+    assert suggest("zzz", ["trials"]) == ""
+
+
+def test_a_retired_option_in_an_old_params_file_still_loads_with_a_note(tmp_path, caplog):
+    import logging
+
+    from lociflow.config import EvaluateConfig, PredictConfig, load_stage
+
+    path = tmp_path / "params.yaml"
+    path.write_text("evaluate:\n  model: m\n  seed: 7\npredict:\n  model: m\n  seed: 7\n")
+    with caplog.at_level(logging.INFO, logger="lociflow"):
+        for model, section in ((EvaluateConfig, "evaluate"), (PredictConfig, "predict")):
+            cfg = load_stage(model, section, path)
+            assert "seed" not in cfg.dump()
+    assert caplog.text.count("'seed' is no longer used") == 2

@@ -121,7 +121,7 @@ def test_jaspar_lookup_by_id_base_id_and_name(jaspar):
     assert gata.id.startswith("MA0035.")
     assert jaspar.get("MA0035").id == gata.id
     assert jaspar.get(gata.id.lower()).name == "GATA1"
-    with pytest.raises(LociflowError, match="Did you mean 'GATA1'"):
+    with pytest.raises(LociflowError, match="No motif 'GATA11' \\(did you mean 'GATA1'"):
         jaspar.get("GATA11")
 
 

@@ -18,7 +18,7 @@ from torch import nn
 from lociflow.config import EvaluateConfig, InterpretConfig, PredictConfig, parse_stage
 from lociflow.errors import ConfigError, DatasetError, InputFileError, LociflowError
 from lociflow.model.device import resolve_device, torch_threads
-from lociflow.model.inputs import encoding_params, open_input, open_model
+from lociflow.model.inputs import open_input, open_model
 from lociflow.model.shapes import check_inputs
 
 WINDOW = 12
@@ -128,7 +128,7 @@ def test_interpret_encodes_with_the_model_window_not_a_stale_preprocess_section(
     fasta = write_fasta(tmp_path / "in.fa", [("r1", "A" * 40)])
     cfg = parse_stage(InterpretConfig, {"model": str(model_dir), "input": [str(fasta)]}, "interpret")
     model = open_model(cfg)
-    assert encoding_params(model)["window"] == WINDOW and encoding_params(model)["alphabet"] == "dna"
+    assert model.preprocess["window"] == WINDOW and model.preprocess["alphabet"] == "dna"
     assert open_input(cfg, model).read().inputs["seq"].shape == (1, WINDOW, 4)
 
 

@@ -84,7 +84,7 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def suggest(key: Any, valid: Iterable[Any], cutoff: float = 0.5) -> str:
+def suggest(key: Any, valid: Iterable[Any], cutoff: float = 0.5, n: int = 1) -> str:
     """The "did you mean" hint for a mistyped name: ``" (did you mean 'x'?)"`` or ``""``.
 
     Parameters
@@ -96,14 +96,19 @@ def suggest(key: Any, valid: Iterable[Any], cutoff: float = 0.5) -> str:
     cutoff : float
         How alike (0 to 1, :func:`difflib.get_close_matches`) a name must be to be
         suggested. Default is 0.5.
+    n : int
+        How many names to suggest at most, nearest first. Default is 1.
 
     Returns
     -------
     str
         The hint, with a leading space, or an empty string when nothing is close.
     """
-    match = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=cutoff)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    matches = [repr(m) for m in difflib.get_close_matches(str(key), [str(v) for v in valid], n=n, cutoff=cutoff)]
+    if not matches:
+        return ""
+    listed = matches[0] if len(matches) == 1 else f"{', '.join(matches[:-1])} or {matches[-1]}"
+    return f" (did you mean {listed}?)"
 
 
 def apply_overrides(section: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:

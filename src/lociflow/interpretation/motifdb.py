@@ -10,7 +10,6 @@ same column.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -97,9 +96,7 @@ class MotifDatabase:
         if named:
             return named[0]
         choices = [m.id for m in self.motifs] + [m.name for m in self.motifs]
-        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise LociflowError(f"No motif {key!r} in {self.source}.{hint}")
+        raise LociflowError(f"No motif {key!r}{suggest(key, choices, cutoff=0.6, n=3)} in {self.source}.")
 
 
 def _version(motif_id: str) -> int:

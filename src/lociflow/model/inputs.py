@@ -14,8 +14,9 @@ anything, and do them here, in this order, so that they cannot drift apart:
 3. :meth:`ModelInput.batches` turns that input into :class:`InputBatch` es: arrays of
    exactly the shape the network takes, one per branch, with per-locus metadata and,
    for labelled input, labels as the model's class indices. New input is encoded with
-   the model's own preprocess parameters (:func:`encoding_params`), so a locus is
-   windowed, oriented, encoded, folded and mapped as in training.
+   the model's own preprocess parameters (``LoadedModel.preprocess``, whose window,
+   alphabet and branches are the network's), so a locus is windowed, oriented, encoded,
+   folded and mapped as in training.
 
 A mismatch is refused with what the model expects and what was given, instead of
 failing (or, worse, giving numbers) halfway through a long run.
@@ -44,7 +45,6 @@ __all__ = [
     "ModelInput",
     "open_model",
     "open_input",
-    "encoding_params",
     "check_dataset",
     "check_sources",
     "check_classes",
@@ -78,29 +78,6 @@ def open_model(cfg: Any):
     if cfg.model is None:
         raise ConfigError("No model given: name a model directory (--model MODEL_DIR).")
     return load_model(cfg.model, device=resolve_device(cfg.device))
-
-
-def encoding_params(model) -> dict[str, Any]:
-    """The preprocess parameters that encode new input for ``model``.
-
-    The model's own window, alphabet and branches win over its stored preprocess
-    parameters, so a TorchScript model whose spec gives only those still gets input of
-    the shape it takes.
-
-    Parameters
-    ----------
-    model : LoadedModel
-        A loaded model.
-
-    Returns
-    -------
-    dict
-        Its ``preprocess`` parameters with ``window``, ``alphabet`` and ``branches`` set
-        from the model itself.
-    """
-    params = dict(model.preprocess or {})
-    params.update({"window": int(model.window), "alphabet": model.alphabet, "branches": list(model.branches)})
-    return params
 
 
 # --------------------------------------------------------------------------- batches
@@ -226,7 +203,7 @@ class ModelInput:
         from lociflow.preprocessing.stream import encode_inputs
 
         return encode_inputs(
-            files, encoding_params(self.model), genome=self.genome, conservation=self.conservation,
+            files, self.model.preprocess, genome=self.genome, conservation=self.conservation,
             tracks=dict(self.tracks) or None, chunk_size=chunk_size or 10_000, workers=self.workers,
             cache_dir=self.cache_dir,
         )

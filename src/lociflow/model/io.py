@@ -65,6 +65,8 @@ class LoadedModel:
     window: int
     alphabet: str
     preprocess: dict[str, Any]
+    """How to encode new input: the dataset's preprocess parameters, with ``window``,
+    ``alphabet`` and ``branches`` those of the network (see :func:`load_model`)."""
     architecture: dict[str, Any]
     format: str = "safetensors"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -276,12 +278,16 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     else:
         raise ModelFileError(f"{folder / SPEC}: unknown format {fmt!r}; formats: safetensors, torchscript.")
     network.eval()
+    window, alphabet, branches = int(spec["window"]), str(spec.get("alphabet", "dna")), list(spec["branches"])
+    # The spec's top level says what the network takes; its preprocess section (a copy of the
+    # dataset's parameters, kept for older readers) may disagree, e.g. for a model trained
+    # elsewhere. The network's own shape wins, so new input is always encoded to fit it.
+    preprocess = {**(spec.get("preprocess") or {}), "window": window, "alphabet": alphabet, "branches": branches}
     return LoadedModel(
         path=folder, network=network, spec=spec, classes=[str(c) for c in spec["classes"]],
-        branches=list(spec["branches"]), channels={k: list(v) for k, v in spec["channels"].items()},
-        window=int(spec["window"]), alphabet=str(spec.get("alphabet", "dna")),
-        preprocess=dict(spec.get("preprocess") or {}), architecture=dict(spec.get("architecture") or {}),
-        format=fmt, device=device,
+        branches=branches, channels={k: list(v) for k, v in spec["channels"].items()},
+        window=window, alphabet=alphabet, preprocess=preprocess,
+        architecture=dict(spec.get("architecture") or {}), format=fmt, device=device,
     )
 
 
