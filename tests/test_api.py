@@ -49,13 +49,17 @@ def test_unknown_attribute_is_an_attribute_error():
         lociflow.trian  # noqa: B018
 
 
-def test_seed_is_offered_exactly_where_a_stage_draws_random_numbers():
-    import typer
+def test_seed_is_taken_exactly_where_a_stage_draws_random_numbers(tmp_path):
+    # evaluate and predict place new input with the model's own preprocess seed: no --seed
+    from typer.testing import CliRunner
 
     from lociflow.cli import app
 
-    commands = typer.main.get_command(app).commands
+    runner = CliRunner()
     for stage in STAGES:
-        options = {opt for param in commands[stage].params for opt in param.opts}
-        assert {"--config", "--name", "--force", "--set", "--output"} <= options, stage
-        assert ("--seed" in options) == (stage not in ("evaluate", "predict")), stage
+        result = runner.invoke(app, [stage, "--seed", "3", "--config", str(tmp_path / "absent.yaml")])
+        assert result.exit_code == 2, (stage, result.output)
+        if stage in ("evaluate", "predict"):
+            assert "No such option: --seed" in result.output, stage
+        else:  # the flag is read; the run stops at the missing config file instead
+            assert "absent.yaml does not exist" in result.output, (stage, result.output)

@@ -11,7 +11,7 @@ from lociflow.errors import LociflowError
 from lociflow.io.store import open_dataset
 from lociflow.layout import INPUT_META_COLUMNS
 from lociflow.preprocessing.run import preprocess
-from lociflow.preprocessing.stream import encode_classes, encode_inputs, resolve_params
+from lociflow.preprocessing.stream import encode_inputs, resolve_params
 
 WINDOW = 30
 
@@ -51,16 +51,6 @@ def test_new_bed_input_encodes_exactly_like_the_dataset(made):
         streamed = np.concatenate([c.inputs[branch] for c in chunks])
         assert streamed.dtype == train.inputs[branch].dtype
         np.testing.assert_array_equal(streamed, np.asarray(train.inputs[branch])[rows])
-
-
-def test_encode_classes_labels_by_the_model_class_order(made):
-    folder, dataset = made
-    inputs, labels, meta = encode_classes({"b": [folder / "b.bed"], "a": [folder / "a.bed"]}, dataset.params,
-                                          ["a", "b"])
-    assert labels.tolist() == [1] * 25 + [0] * 25
-    assert list(meta["class"][:2]) == ["b", "b"] and inputs["seq"].shape == (50, WINDOW, 4)
-    with pytest.raises(LociflowError, match="not a class of the model"):
-        encode_classes({"c": [folder / "a.bed"]}, dataset.params, ["a", "b"])
 
 
 def test_text_and_fasta_input_need_no_genome_but_tracks_do(made, tmp_path):

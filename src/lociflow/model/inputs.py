@@ -160,7 +160,7 @@ class ModelInput:
         elif self.classes:
             yield from self._class_batches(chunk_size)
         else:
-            yield from self._file_batches(chunk_size)
+            yield from self._file_batches(list(self.files), chunk_size)
 
     def read(self) -> InputBatch:
         """The whole input as one batch (arrays in memory, except a dataset split's).
@@ -199,17 +199,14 @@ class ModelInput:
             yield InputBatch({b: a[rows] for b, a in inputs.items()}, meta.iloc[rows].reset_index(drop=True),
                              labels[rows])
 
-    def _stream(self, files: list[Path], chunk_size: int | None):
+    def _file_batches(self, files: list[Path], chunk_size: int | None) -> Iterator[InputBatch]:
         from lociflow.preprocessing.stream import encode_inputs
 
-        return encode_inputs(
+        chunks = encode_inputs(
             files, self.model.preprocess, genome=self.genome, conservation=self.conservation,
             tracks=dict(self.tracks) or None, chunk_size=chunk_size or 10_000, workers=self.workers,
             cache_dir=self.cache_dir,
         )
-
-    def _file_batches(self, chunk_size: int | None) -> Iterator[InputBatch]:
-        chunks = self._stream(list(self.files), chunk_size)
         try:
             for chunk in chunks:
                 if len(chunk) == 0:
@@ -223,17 +220,10 @@ class ModelInput:
     def _class_batches(self, chunk_size: int | None) -> Iterator[InputBatch]:
         for name, files in self.classes.items():
             index = self.model.classes.index(name)
-            chunks = self._stream(list(files), chunk_size)
-            try:
-                for chunk in chunks:
-                    if len(chunk) == 0:
-                        continue
-                    inputs = {b: chunk.inputs[b] for b in self.model.branches if b in chunk.inputs}
-                    self.model.check_inputs(inputs, self.description)
-                    meta = chunk.meta.assign(**{"class": name}).reset_index(drop=True)
-                    yield InputBatch(inputs, meta, np.full(len(chunk), index, dtype=np.int64))
-            finally:
-                chunks.close()
+            for batch in self._file_batches(list(files), chunk_size):
+                batch.meta = batch.meta.assign(**{"class": name})
+                batch.labels = np.full(len(batch), index, dtype=np.int64)
+                yield batch
 
 
 # --------------------------------------------------------------------------- checks before any work

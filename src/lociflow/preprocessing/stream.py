@@ -1,7 +1,7 @@
 """Encoding loci into network inputs, chunk by chunk: one code path for every stage.
 
 ``preprocess`` writes its dataset with :class:`Encoder`, and evaluate, predict and
-interpret encode new input with :func:`encode_inputs` / :func:`encode_classes`, which
+interpret encode new input with :func:`encode_inputs` (through :mod:`lociflow.model.inputs`), which
 use the same :class:`Encoder` with the preprocess parameters stored in the model. A
 locus is therefore windowed, strand-oriented, encoded, folded and mapped to its tracks
 identically whether it was in the training set or arrives years later.
@@ -256,31 +256,3 @@ def _needs_genome(source: str | os.PathLike) -> bool:
     from lociflow.io.bed import file_kind
 
     return file_kind(source) == "bed"
-
-
-def encode_classes(classes: Mapping[str, Sequence[str | os.PathLike]], params: Mapping[str, Any],
-                   class_names: Sequence[str], **kwargs: Any) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    """Encode labelled files (class -> files) for evaluation; labels index ``class_names``.
-
-    Takes the keyword arguments of :func:`encode_inputs`. Returns the per-branch arrays,
-    int64 labels and the metadata (with a ``class`` column), in class order.
-    """
-    class_names = list(class_names)
-    parts: list[dict[str, np.ndarray]] = []
-    labels, metas = [], []
-    for name, files in classes.items():
-        if name not in class_names:
-            raise LociflowError(f"Class {name!r} is not a class of the model ({', '.join(class_names)}).")
-        for chunk in encode_inputs(list(files), params, **kwargs):
-            parts.append(chunk.inputs)
-            labels.append(np.full(len(chunk), class_names.index(name), dtype=np.int64))
-            metas.append(chunk.meta.assign(**{"class": name}))
-    branches = list(resolve_params(params)["branches"])
-    if not parts:
-        channels = branch_channels(params)
-        window = int(resolve_params(params)["window"])
-        empty = {b: np.zeros((0, window, len(channels[b])), dtype=np.uint8 if b == "seq" else np.float32)
-                 for b in branches}
-        return empty, np.zeros(0, dtype=np.int64), pd.DataFrame(columns=[*INPUT_META_COLUMNS, "class"])
-    inputs = {b: np.concatenate([p[b] for p in parts]) for b in branches}
-    return inputs, np.concatenate(labels), pd.concat(metas, ignore_index=True)

@@ -126,14 +126,14 @@ def _prepare(config: SearchConfig, base: TrainConfig) -> dict[str, Any]:
     """Check the dataset, the base config and the whole space before any trial runs."""
     from lociflow.searching.space import check_space, parse_space
     from lociflow.searching.study import grid_size
-    from lociflow.training.run import _open_checked
+    from lociflow.training.run import open_training_data
 
     data = config.data or base.data
     if data is None:
         raise ConfigError("No dataset given: pass --data DATASET_DIR (the folder `lociflow preprocess` printed) "
                           "or set data: in the search or train section.")
     base = base.model_copy(update={"data": Path(data)})
-    dataset = _open_checked(base)
+    dataset = open_training_data(base)
     params = parse_space(config.space, options=list(SearchConfig.model_fields))
     if not params:
         raise ConfigError("The search space is empty: name at least one parameter under search:, e.g. "

@@ -74,7 +74,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
         raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
     from lociflow.model.device import torch_threads
 
-    dataset = _open_checked(config)
+    dataset = open_training_data(config)
     with torch_threads(config.threads):
         return _train(config, dataset, output, name, force, resume, callbacks)
 
@@ -137,7 +137,22 @@ def architecture_for_branches(architecture: dict[str, Any] | None, branches: lis
     return {**architecture, "branches": {b: v for b, v in architecture["branches"].items() if b in branches}}
 
 
-def _open_checked(config: TrainConfig) -> DatasetDir:
+def open_training_data(config: TrainConfig) -> DatasetDir:
+    """Open the dataset a training config names and check that it can be trained on.
+
+    Training and search call this before any run folder exists.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``data``, ``augment``, schedule and ``branches``).
+
+    Returns
+    -------
+    DatasetDir
+        The dataset; raises :class:`~lociflow.errors.LociflowError` naming what is missing
+        (a split, a fitting augmentation, a branch) and how to fix it.
+    """
     if config.data is None:
         raise ConfigError(
             "No dataset given: pass --data DATASET_DIR (the folder `lociflow preprocess` printed) "
