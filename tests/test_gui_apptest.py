@@ -415,6 +415,9 @@ def test_running_train_job_shows_live_curves_from_its_work_folder(root):
         titles = [chart["layout"]["title"]["text"] for chart in charts]
         assert titles == ["Loss", "Accuracy", "AUROC"]
         assert plotted(charts[2]["data"][0]["y"]) == [0.6, 0.7]
+        # whole-epoch ticks and the best epoch (lowest val_loss, the default monitor) marked
+        assert all(chart["layout"]["xaxis"]["dtick"] == 1 for chart in charts)
+        assert [shape["x0"] for shape in charts[0]["layout"]["shapes"]] == [2]
         assert at.button(key=f"{job_dir.name}#stop")
     finally:
         sleeper.kill()

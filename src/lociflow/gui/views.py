@@ -18,6 +18,7 @@ import streamlit.components.v1 as components
 import yaml
 
 from lociflow.gui.fields import md_escape
+from lociflow.training.plots import best_epochs
 
 TABLE_ROWS = 5000
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".svg")
@@ -105,6 +106,15 @@ def show_metrics(path: Path) -> None:
         st.dataframe(pd.DataFrame(matrix, index=labels, columns=labels))
 
 
+def _monitor(folder: Path) -> str:
+    """The metric a training run picks its best epoch by (params.yaml), val_loss if unknown."""
+    try:
+        train = (yaml.safe_load((folder / "params.yaml").read_text(encoding="utf-8")) or {}).get("train") or {}
+        return (train.get("early_stopping") or {}).get("monitor") or "val_loss"
+    except (OSError, yaml.YAMLError, AttributeError):
+        return "val_loss"
+
+
 def show_history(folder: Path) -> None:
     """Loss, accuracy and AUROC per epoch from history.tsv (live while training)."""
     path = folder / "history.tsv"
@@ -122,6 +132,7 @@ def show_history(folder: Path) -> None:
               ("AUROC", ["val_auroc"])]
     # an ensemble's history has a member column: one line per network
     parts = list(history.groupby("member")) if "member" in history else [(None, history)]
+    best = best_epochs(history.to_dict("records"), _monitor(folder))
     for column, (title, names) in zip(st.columns(3), panels):
         figure = go.Figure()
         for member, part in parts:
@@ -129,7 +140,13 @@ def show_history(folder: Path) -> None:
                 if name in part:
                     label = name.replace("_", " ") + ("" if member is None else f", network {member}")
                     figure.add_trace(go.Scatter(x=part["epoch"], y=part[name], mode="lines+markers", name=label))
+            if member in best:
+                figure.add_vline(x=best[member], line_dash="dot", line_color="grey",
+                                 annotation_text=f"best {best[member]}" if member is None else f"best {member}",
+                                 annotation_position="top left")
         many = len(parts) > 1  # an ensemble's legend lists every network: more room below the plot
+        # whole epochs only, about ten ticks however long the run
+        figure.update_xaxes(tick0=1, dtick=max(1, -(-int(history["epoch"].max()) // 10)))
         figure.update_layout(title=title, xaxis_title="epoch", height=420 if many else 300,
                              margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.45 if many else -0.3))
         column.plotly_chart(figure, width="stretch")
