@@ -348,6 +348,32 @@ def test_finished_evaluate_job_shows_curves_and_metrics(root):
     assert len(charts) == 2
     figure = json.loads(charts[0].proto.spec)
     assert {trace["name"] for trace in figure["data"]} >= {"a", "b", "micro", "macro"}
+
+
+def test_two_class_evaluation_shows_one_curve_of_the_positive_class_and_explains_the_metrics(root):
+    import numpy as np
+
+    from lociflow.curves import pr_points, roc_points
+
+    folder = fake_finished_job(root, "evaluate", "ev2")
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])
+    roc_points(labels, probs, ["a", "b"]).to_csv(folder / "roc_curve.tsv", sep="\t", index=False)
+    pr_points(labels, probs, ["a", "b"]).to_csv(folder / "pr_curve.tsv", sep="\t", index=False)
+    write_json(folder / "metrics.json", {"auroc": {"a": 0.9, "b": 0.9, "macro": 0.9, "micro": 0.85},
+                                         "accuracy": 0.8, "mcc": 0.6, "log_loss": 0.4, "balanced_accuracy": None,
+                                         "classes": ["a", "b"], "positive": "b"})
+    at = page("evaluate")
+    no_exception(at)
+    roc, pr = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    assert [trace["name"] for trace in roc["data"]] == ["b"] and [trace["name"] for trace in pr["data"]] == ["b"]
+    assert "b (positive class)" in roc["layout"]["title"]["text"]
+    assert pr["data"][0]["line"]["shape"] == "hv"  # a step, never a diagonal over tied scores
+    numbers = next(t.value for t in at.dataframe if "metric" in t.value)
+    assert {"MCC", "log loss", "accuracy"} <= set(numbers["metric"])
+    assert list(numbers.loc[numbers["metric"] == "balanced accuracy", "value"]) == ["–"]  # not None
+    notes = " ".join(c.value for c in at.caption)
+    assert "Matthews correlation" in notes and "-ln(probability given to the true class)" in notes
     assert "step 3\ndone" in at.code[0].value and "step 1" not in at.code[0].value
 
 
@@ -520,4 +546,6 @@ def test_finished_ensemble_shows_a_curve_per_network_and_the_networks_table(root
     assert [trace["name"] for trace in auroc["data"]] == ["val auroc, network 1", "val auroc, network 2"]
     assert plotted(auroc["data"][1]["y"]) == [0.62, 0.71]
     tables = [t.value for t in at.dataframe]
-    assert any("test_auroc" in t and list(t["test_auroc"]) == [0.75, 0.77] for t in tables)
+    # labels a person reads, not snake_case
+    assert any("test AUROC" in t and list(t["test AUROC"]) == [0.75, 0.77] for t in tables)
+    assert not any("test_auroc" in t or "best_epoch" in t for t in tables)

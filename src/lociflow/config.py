@@ -261,6 +261,8 @@ class EvaluateConfig(StageConfig):
     device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda, cuda:1, mps.")
     workers: int = Field(default=1, ge=1, description="Processes for folding new input.")
     cache_dir: Path | None = Field(default=None, description="Cache for .fai, converted tracks and folds.")
+    positive: str | None = Field(default=None, description="For two classes, the class whose ROC and PR curve "
+                                 "and AUROC/AUPRC the report shows (default: the model's first class).")
     seed: int = 42
 
     @model_validator(mode="before")

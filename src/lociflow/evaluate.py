@@ -32,8 +32,8 @@ from lociflow.compat import (
 from lociflow.config import EvaluateConfig, coerce
 from lociflow.errors import ConfigError, DatasetError
 from lociflow.io.atomic import write_json, write_text
-from lociflow.metrics import classification_metrics
-from lociflow.report import figures_html, html_page, key_values_html, save_figure, table_html
+from lociflow.metrics import EXPLANATIONS, classification_metrics
+from lociflow.report import figures_html, html_page, key_values_html, notes_html, save_figure, table_html
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.evaluate")
@@ -73,6 +73,7 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
             "class (--class bound=pos.fa --class unbound=neg.fa), not both and not neither."
         )
     model = load_model(cfg.model, device=resolve_device(cfg.device))
+    curves.positive_class(list(model.classes), cfg.positive)  # a wrong name fails before any work
     dataset = split = None
     if cfg.data is not None:
         from lociflow.io.store import open_dataset
@@ -102,7 +103,8 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
         probs = model.predict_proba({b: inputs[b] for b in model.branches}, batch_size=cfg.batch_size)
         facts = {"model": str(model.path), "data": described, "loci": int(len(labels)),
                  "classes": ", ".join(model.classes)}
-        metrics = write_evaluation(run.path, labels, probs, model.classes, facts=facts, meta=meta)
+        metrics = write_evaluation(run.path, labels, probs, model.classes, facts=facts, meta=meta,
+                                   positive=cfg.positive)
         run.record(auroc=metrics["auroc"]["macro"], accuracy=metrics["accuracy"])
         log.info("%s", summary_line(metrics))
     return run.final_path
@@ -127,6 +129,10 @@ def summary_line(metrics: dict) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
     n = sum(metrics["n"].values())
+    positive = metrics.get("positive")
+    if positive is not None:  # two classes: one AUROC and one AUPRC, of the positive class
+        return (f"AUROC {fmt(metrics['auroc'][positive])}, AUPRC {fmt(metrics['auprc'][positive])} ({positive}), "
+                f"accuracy {fmt(metrics['accuracy'])}, MCC {fmt(metrics['mcc'])} on {n} loci")
     return (f"AUROC (macro) {fmt(metrics['auroc']['macro'])}, AUPRC (macro) {fmt(metrics['auprc']['macro'])}, "
             f"accuracy {fmt(metrics['accuracy'])}, MCC {fmt(metrics['mcc'])} on {n} loci")
 
@@ -142,7 +148,7 @@ def per_class_table(metrics: dict, ece: dict[str, float] | None = None) -> pd.Da
         rows.append({"class": name, "loci": metrics["n"][name], "AUROC": metrics["auroc"][name],
                      "AUPRC": metrics["auprc"][name], "F1": metrics["f1"][name],
                      "ECE": (ece or {}).get(name)})
-    for avg in ("macro", "micro"):
+    for avg in ("macro", "micro") if len(metrics["classes"]) > 2 else ():  # two classes: nothing to average
         rows.append({"class": f"({avg} average)", "loci": sum(metrics["n"].values()),
                      "AUROC": metrics["auroc"][avg], "AUPRC": metrics["auprc"][avg],
                      "F1": metrics["f1"].get(avg), "ECE": None})
@@ -163,7 +169,8 @@ def prediction_table(labels: np.ndarray, probs: np.ndarray, classes: list[str], 
 
 
 def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, classes: list[str],
-                     facts: dict | None = None, meta=None, title: str = "Evaluation") -> dict:
+                     facts: dict | None = None, meta=None, title: str = "Evaluation",
+                     positive: str | None = None) -> dict:
     """Write metrics, curve points, plots, per-locus probabilities and ``report.html``.
 
     Why: training (on its test split) and ``lociflow evaluate`` show the same outputs.
@@ -184,6 +191,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
         Per-locus metadata (ids, coordinates) copied into ``predictions.tsv``.
     title : str
         Report title. Default is "Evaluation".
+    positive : str, optional
+        For two classes, the class whose ROC and PR curve and AUROC/AUPRC the report shows.
+        Default is the first class. Three or more classes get a curve each.
 
     Returns
     -------
@@ -194,6 +204,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     metrics = classification_metrics(labels, probs, list(classes))
+    focus = curves.positive_class(list(classes), positive)
+    if focus is not None:
+        metrics["positive"] = focus
     write_json(folder / "metrics.json", metrics)
     roc = curves.roc_points(labels, probs, classes)
     pr = curves.pr_points(labels, probs, classes)
@@ -206,22 +219,16 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
 
     figures = []
     if not roc.empty:
-        save_figure(curves.plot_curves(roc, "roc", metrics["auroc"]), folder / "roc_curve")
-        figures.append((folder / "roc_curve.png", "One class vs the rest; dashed: micro average, dotted: macro."))
-        base = 1.0 / len(classes) if len(classes) else None
-        save_figure(curves.plot_curves(pr, "pr", metrics["auprc"], baseline=base), folder / "pr_curve")
-        figures.append((folder / "pr_curve.png", "Grey line: precision of random guessing for balanced classes."))
+        for stem, figure, caption in curves.curve_figures(roc, pr, metrics, labels, probs, focus):
+            save_figure(figure, folder / stem)
+            figures.append((folder / f"{stem}.png", caption))
     else:
         log.warning("Only one class is present in the labels: no ROC or precision-recall curves.")
     save_figure(curves.plot_calibration(calibration, list(classes), ece), folder / "calibration")
     save_figure(curves.plot_confusion(metrics["confusion_matrix"], list(classes)), folder / "confusion_matrix")
 
-    headline = {"AUROC (macro)": metrics["auroc"]["macro"], "AUROC (micro)": metrics["auroc"]["micro"],
-                "AUPRC (macro)": metrics["auprc"]["macro"], "accuracy": metrics["accuracy"],
-                "balanced accuracy": metrics["balanced_accuracy"], "MCC": metrics["mcc"],
-                "F1 (macro)": metrics["f1"]["macro"], "log loss": metrics["log_loss"]}
     sections = [
-        ("Summary", key_values_html(headline)),
+        ("Summary", key_values_html(curves.headline(metrics, focus)) + notes_html(EXPLANATIONS)),
         ("Per class", table_html(per_class_table(metrics, ece))),
     ]
     if figures:
