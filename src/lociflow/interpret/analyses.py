@@ -170,7 +170,7 @@ def _temporal(ctx: Context, opts: dict) -> None:
 
 
 def _optimize(ctx: Context, opts: dict) -> None:
-    from lociflow.interpret.optimize import optimize_class, plot_logo
+    from lociflow.interpret.optimize import logo_rows, optimize_class, plot_logo
 
     rows, found = [], {}
     for k, cls in enumerate(ctx.model.classes):
@@ -180,13 +180,12 @@ def _optimize(ctx: Context, opts: dict) -> None:
         ctx.arrays[f"optimize_pwm_class{k}"] = result.pwms
         for rank, (seq, score) in enumerate(zip(result.sequences, result.scores), start=1):
             rows.append({"class": cls, "rank": rank, "score": float(score), "sequence": seq})
-        # logos of at most 50 positions each stay legible on a page
+        # rows of at most 50 positions stay legible on a page; even rows keep the letters one size
         logos = []
-        for start in range(0, ctx.model.window, 50):
-            stop = min(ctx.model.window, start + 50)
+        for start, stop in logo_rows(ctx.model.window, 50):
             path = ctx.plot_path("optimize", f"class{k}_{start + 1}-{stop}.png")
             logos.append(plot_logo(result.pwms[0][start:stop], path, alphabet=ctx.letters,
-                                   title=f"{cls}: positions {start + 1}-{stop}"))
+                                   title=f"{cls}: positions {start + 1}-{stop}", first_position=start + 1))
         found[cls] = {"logos": logos, "result": result}
     ctx.tables["optimize.tsv"] = pd.DataFrame(rows)
     ctx.results["optimize"] = found
