@@ -256,9 +256,33 @@ def _modisco(ctx: Context, opts: dict) -> None:
             )
         found[cls] = {"patterns": result.patterns, "logos": logos, "note": result.note, "loci": len(rows)}
         save_patterns(result.patterns, ctx.folder / f"modisco_class{k}.npz")
+    _explain_missing_motifs(ctx, found)
     ctx.tables["modisco.tsv"] = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     ctx.tables["modisco_tomtom.tsv"] = pd.concat(matches, ignore_index=True) if matches else pd.DataFrame()
     ctx.results["modisco"] = found
+
+
+def background_note(cls: str, others: list[str]) -> str:
+    """What it means that TF-MoDISco found no motif for ``cls`` while it found motifs for ``others``."""
+    other = " and ".join(others)
+    return (f"No motif drives the {cls} score, and none is expected if {cls} is background (shuffled, unbound or "
+            f"random sequence): the model calls {cls} when the motifs of {other} are missing, so {cls} has no motif "
+            f"of its own. It is a concern only if {cls} is defined by binding of its own.")
+
+
+def _explain_missing_motifs(ctx: Context, found: dict[str, dict]) -> None:
+    """Say plainly why a class has no motif: expected for a background class beside classes
+    with motifs; worth a warning only when no class has any."""
+    with_motifs = [cls for cls, info in found.items() if info["patterns"]]
+    for cls, info in found.items():
+        if info["patterns"]:
+            continue
+        if with_motifs:
+            info["note"] = background_note(cls, with_motifs)
+            ctx.notes[f"modisco:{cls}"] = info["note"]
+            log.info("TF-MoDISco, class %s: %s", cls, info["note"])
+        else:
+            log.warning("TF-MoDISco, class %s: %s", cls, info["note"])
 
 
 def _gia_motifs(ctx: Context) -> list[str]:
