@@ -75,6 +75,7 @@ def fill_two_classes(at: AppTest, pos: Path, neg: Path) -> None:
     at.text_area(key="preprocess::classes[0].files").set_value(str(pos))
     at.text_input(key="preprocess::classes[1].name").set_value("unbound")
     at.text_area(key="preprocess::classes[1].files").set_value(str(neg))
+    at.run()  # the genome field appears once some input is BED
 
 
 # --------------------------------------------------------------------------- defaults
@@ -124,6 +125,24 @@ def test_train_form_starts_with_the_cli_defaults(root):
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def test_genome_field_appears_only_for_bed_input_and_is_required_there(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # no input yet: no genome asked
+    fasta = tmp_path / "in" / "pos.fa"
+    fasta.write_text(">a\nACGTACGT\n")
+    fill_two_classes(at, fasta, fasta)
+    assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # FASTA needs none
+    fill_two_classes(at, pos, neg)
+    assert at.text_input(key="preprocess::genome").value in ("", None)
+    text = messages(at).replace("\\", "")
+    assert "pos.bed and 1 more is BED: its sequences are cut from a reference genome" in text
+    assert "--genome" not in text  # said in the page's terms, not the command line's
+    assert at.button(key="preprocess::#run").disabled
+    at.text_input(key="preprocess::genome").set_value(str(genome)).run()
+    assert "is BED" not in messages(at)
 
 
 def test_missing_genome_file_is_reported_before_run(root, tmp_path):
@@ -497,8 +516,10 @@ def test_every_config_option_is_drawn_or_marked_as_not_applying(root, monkeypatc
     assert drawn >= {"seed"}  # options without a special place still appear (under More options)
 
 
-def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root):
+def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root, tmp_path):
+    _, pos, neg = loci_files(tmp_path / "in")
     at = page("preprocess")
+    fill_two_classes(at, pos, neg)
     uploader = next(u for u in at.get("file_uploader") if u.key == "preprocess::genome#upload")
     uploader.set_value(("tiny.fa", b">chr1\nACGT\n", "text/plain")).run()
     no_exception(at)
@@ -508,8 +529,9 @@ def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root):
 
 
 def test_path_picked_on_the_server_fills_the_field(root, tmp_path):
-    genome, _, _ = loci_files(tmp_path / "in")
+    genome, pos, neg = loci_files(tmp_path / "in")
     at = page("preprocess")
+    fill_two_classes(at, pos, neg)
     at.text_input(key="preprocess::genome#folder").set_value(str(genome.parent)).run()
     at.selectbox(key="preprocess::genome#entry").set_value("genome.fa").run()
     at.button(key="preprocess::genome#use").click().run()
