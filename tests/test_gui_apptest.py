@@ -571,3 +571,29 @@ def test_finished_ensemble_shows_a_curve_per_network_and_the_networks_table(root
     # labels a person reads, not snake_case
     assert any("test AUROC" in t and list(t["test AUROC"]) == [0.75, 0.77] for t in tables)
     assert not any("test_auroc" in t or "best_epoch" in t for t in tables)
+
+
+def test_compare_two_runs_does_not_default_to_a_failed_run(root):
+    for name in ("good1", "good2"):
+        with open_run("preprocess", root, {"window": 100}, name=name) as run:
+            run.record(loci=1)
+    with pytest.raises(RuntimeError):
+        with open_run("preprocess", root, {"window": 100}, name="broken"):
+            raise RuntimeError("boom")
+    at = page("runs")
+    no_exception(at)
+    chosen = {at.selectbox(key="runs::#a").value.name, at.selectbox(key="runs::#b").value.name}
+    assert chosen == {"good1", "good2"}
+
+
+def test_class_rows_have_different_placeholders(root):
+    at = page("preprocess")
+    placeholders = [at.text_input(key=f"preprocess::classes[{i}].name").placeholder for i in range(2)]
+    assert placeholders == ["e.g. bound", "e.g. unbound"]
+
+
+def test_paths_in_code_spans_show_as_typed():
+    from lociflow.gui.fields import md_code
+
+    assert md_code("/runs/my_run/index.html") == "`/runs/my_run/index.html`"  # no \\_ escapes inside code
+    assert md_code("odd`name") == "``odd`name``"

@@ -17,7 +17,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 import yaml
 
-from lociflow.gui.fields import md_escape
+from lociflow.gui.fields import md_code, md_escape
 from lociflow.metrics import EXPLANATIONS
 from lociflow.training.plots import best_epochs
 
@@ -43,10 +43,11 @@ def readable(name: Any) -> str:
     return " ".join(_WORDS.get(word.lower(), word) for word in text.split("_") if word)
 
 
-def for_display(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
+def for_display(frame: pd.DataFrame, labels: bool = True, numbers: bool = True) -> pd.DataFrame:
     """A copy of ``frame`` to show in a table: readable column (and index) labels, and
     missing values as a dash. A column that is not all numbers, or has gaps, becomes text,
-    so one column never mixes types (Arrow refuses those)."""
+    so one column never mixes types (Arrow refuses those). ``numbers=False`` keeps number
+    columns with gaps as numbers, so that they still sort by value (a sortable ledger)."""
     out = frame.copy()
     if labels:
         out.columns = [readable(c) for c in out.columns]
@@ -55,7 +56,7 @@ def for_display(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
     for column in list(out.columns):
         values = out[column]
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if numeric and not values.isna().any():
+        if numeric and (not numbers or not values.isna().any()):
             continue
         out[column] = [MISSING if _missing(v) else (f"{v:.6g}" if isinstance(v, float) else
                                                     json.dumps(v) if isinstance(v, (list, dict)) else str(v))
@@ -315,7 +316,7 @@ def show_interpret(folder: Path) -> None:
     """The dashboard (index.html) and its images."""
     index = folder / "index.html"
     if index.exists():
-        st.markdown(f"**Dashboard** (`{md_escape(str(index))}`)")
+        st.markdown(f"**Dashboard** ({md_code(index)})")
         components.html(index.read_text(encoding="utf-8"), height=900, scrolling=True)
     images = sorted(p for p in folder.rglob("*.png"))
     if images:
@@ -336,7 +337,7 @@ def show_search(folder: Path) -> None:
             show_image(path)
     best = folder / "best" / "params.yaml"
     if best.exists():
-        st.markdown(f"**Best parameters** (`{md_escape(str(best))}`: `lociflow train -c` accepts it)")
+        st.markdown(f"**Best parameters** ({md_code(best)}: `lociflow train -c` accepts it)")
         st.code(best.read_text(encoding="utf-8"), language="yaml")
 
 
