@@ -19,7 +19,7 @@ echo "model: $MODEL"
 .venv/bin/python - "$MODEL/metrics.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(f"test AUROC {m['auroc']['macro']:.3f}, AUPRC {m['auprc']['macro']:.3f}, "
+print(f"test AUROC {m['auroc']['bound']:.3f}, AUPRC {m['auprc']['bound']:.3f} (bound), "
       f"accuracy {m['accuracy']:.3f} (best epoch {m['best_epoch']} of {m['epochs_trained']})")
 PY
 
@@ -31,7 +31,7 @@ EVALUATION=$("$LOCIFLOW" evaluate --model "$MODEL" \
 .venv/bin/python - "$EVALUATION/metrics.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(f"left-out test AUROC {m['auroc']['macro']:.3f}, AUPRC {m['auprc']['macro']:.3f}, "
+print(f"left-out test AUROC {m['auroc']['bound']:.3f}, AUPRC {m['auprc']['bound']:.3f} (bound), "
       f"accuracy {m['accuracy']:.3f} on {sum(m['n'].values())} loci "
       "(published on these files: GraphProt 0.954, DeepBind 0.964, ENNGene 0.972)")
 PY

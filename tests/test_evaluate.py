@@ -83,6 +83,32 @@ def test_evaluate_dataset_split_writes_every_output_and_matches_sklearn(binary, 
     assert json.loads(ledger.iloc[-1]["metrics"])["auroc"] == metrics["auroc"]["macro"]
 
 
+def test_two_classes_report_one_auroc_and_auprc_of_the_positive_class(binary, tmp_path):
+    data, model = binary
+    code, out, err = cli("evaluate", "--model", model, "--data", data, "-o", tmp_path, "--name", "first")
+    assert code == 0, err
+    first = run_folder(out)
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert metrics["positive"] == "bound"  # the first class, unless positive: says otherwise
+    report = (first / "report.html").read_text()
+    assert "AUROC (bound vs unbound)" in report and "AUPRC (bound)" in report
+    assert "AUROC (micro)" not in report and "AUROC (macro)" not in report and "(macro average)" not in report
+    assert "Matthews correlation coefficient" in report and "Expected calibration error" in report
+    assert f"AUPRC {metrics['auprc']['bound']:.4f} (bound)" in err  # the log's summary line
+    # every row of the curve tables is kept: the format does not change
+    assert set(pd.read_csv(first / "pr_curve.tsv", sep="\t")["class"]) == {"bound", "unbound", "micro", "macro"}
+
+    code, out, err = cli("evaluate", "--model", model, "--data", data, "-o", tmp_path, "--set", "positive=unbound")
+    assert code == 0, err
+    folder = run_folder(out)
+    assert json.loads((folder / "metrics.json").read_text())["positive"] == "unbound"
+    assert "AUPRC (unbound)" in (folder / "report.html").read_text()
+    assert yaml.safe_load((folder / "params.yaml").read_text())["evaluate"]["positive"] == "unbound"
+
+    code, _, err = cli("evaluate", "--model", model, "--data", data, "-o", tmp_path, "--set", "positive=bond")
+    assert code == 2 and "positive: 'bond' is not a class of the model; give one of 'bound', 'unbound'" in err
+
+
 def test_evaluate_blackbox_split_and_a_missing_split(binary, tmp_path):
     data, model = binary
     code, out, err = cli("evaluate", "--model", model, "--data", data, "--split", "blackbox", "-o", tmp_path)

@@ -75,6 +75,7 @@ def fill_two_classes(at: AppTest, pos: Path, neg: Path) -> None:
     at.text_area(key="preprocess::classes[0].files").set_value(str(pos))
     at.text_input(key="preprocess::classes[1].name").set_value("unbound")
     at.text_area(key="preprocess::classes[1].files").set_value(str(neg))
+    at.run()  # the genome field appears once some input is BED
 
 
 # --------------------------------------------------------------------------- defaults
@@ -124,6 +125,24 @@ def test_train_form_starts_with_the_cli_defaults(root):
 
 
 # --------------------------------------------------------------------------- validation
+
+
+def test_genome_field_appears_only_for_bed_input_and_is_required_there(root, tmp_path):
+    genome, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # no input yet: no genome asked
+    fasta = tmp_path / "in" / "pos.fa"
+    fasta.write_text(">a\nACGTACGT\n")
+    fill_two_classes(at, fasta, fasta)
+    assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # FASTA needs none
+    fill_two_classes(at, pos, neg)
+    assert at.text_input(key="preprocess::genome").value in ("", None)
+    text = messages(at).replace("\\", "")
+    assert "pos.bed and 1 more is BED: its sequences are cut from a reference genome" in text
+    assert "--genome" not in text  # said in the page's terms, not the command line's
+    assert at.button(key="preprocess::#run").disabled
+    at.text_input(key="preprocess::genome").set_value(str(genome)).run()
+    assert "is BED" not in messages(at)
 
 
 def test_missing_genome_file_is_reported_before_run(root, tmp_path):
@@ -348,6 +367,32 @@ def test_finished_evaluate_job_shows_curves_and_metrics(root):
     assert len(charts) == 2
     figure = json.loads(charts[0].proto.spec)
     assert {trace["name"] for trace in figure["data"]} >= {"a", "b", "micro", "macro"}
+
+
+def test_two_class_evaluation_shows_one_curve_of_the_positive_class_and_explains_the_metrics(root):
+    import numpy as np
+
+    from lociflow.evaluation.curves import pr_points, roc_points
+
+    folder = fake_finished_job(root, "evaluate", "ev2")
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])
+    roc_points(labels, probs, ["a", "b"]).to_csv(folder / "roc_curve.tsv", sep="\t", index=False)
+    pr_points(labels, probs, ["a", "b"]).to_csv(folder / "pr_curve.tsv", sep="\t", index=False)
+    write_json(folder / "metrics.json", {"auroc": {"a": 0.9, "b": 0.9, "macro": 0.9, "micro": 0.85},
+                                         "accuracy": 0.8, "mcc": 0.6, "log_loss": 0.4, "balanced_accuracy": None,
+                                         "classes": ["a", "b"], "positive": "b"})
+    at = page("evaluate")
+    no_exception(at)
+    roc, pr = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    assert [trace["name"] for trace in roc["data"]] == ["b"] and [trace["name"] for trace in pr["data"]] == ["b"]
+    assert "b (positive class)" in roc["layout"]["title"]["text"]
+    assert pr["data"][0]["line"]["shape"] == "hv"  # a step, never a diagonal over tied scores
+    numbers = next(t.value for t in at.dataframe if "metric" in t.value)
+    assert {"MCC", "log loss", "accuracy"} <= set(numbers["metric"])
+    assert list(numbers.loc[numbers["metric"] == "balanced accuracy", "value"]) == ["–"]  # not None
+    notes = " ".join(c.value for c in at.caption)
+    assert "Matthews correlation" in notes and "-ln(probability given to the true class)" in notes
     assert "step 3\ndone" in at.code[0].value and "step 1" not in at.code[0].value
 
 
@@ -415,6 +460,9 @@ def test_running_train_job_shows_live_curves_from_its_work_folder(root):
         titles = [chart["layout"]["title"]["text"] for chart in charts]
         assert titles == ["Loss", "Accuracy", "AUROC"]
         assert plotted(charts[2]["data"][0]["y"]) == [0.6, 0.7]
+        # whole-epoch ticks and the best epoch (lowest val_loss, the default monitor) marked
+        assert all(chart["layout"]["xaxis"]["dtick"] == 1 for chart in charts)
+        assert [shape["x0"] for shape in charts[0]["layout"]["shapes"]] == [2]
         assert at.button(key=f"{job_dir.name}#stop")
     finally:
         sleeper.kill()
@@ -469,8 +517,10 @@ def test_every_config_option_is_drawn_or_marked_as_not_applying(root, monkeypatc
         assert "seed" in drawn
 
 
-def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root):
+def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root, tmp_path):
+    _, pos, neg = loci_files(tmp_path / "in")
     at = page("preprocess")
+    fill_two_classes(at, pos, neg)
     uploader = next(u for u in at.get("file_uploader") if u.key == "preprocess::genome#upload")
     uploader.set_value(("tiny.fa", b">chr1\nACGT\n", "text/plain")).run()
     no_exception(at)
@@ -480,8 +530,9 @@ def test_uploaded_file_is_saved_into_uploads_and_fills_the_field(root):
 
 
 def test_path_picked_on_the_server_fills_the_field(root, tmp_path):
-    genome, _, _ = loci_files(tmp_path / "in")
+    genome, pos, neg = loci_files(tmp_path / "in")
     at = page("preprocess")
+    fill_two_classes(at, pos, neg)
     at.text_input(key="preprocess::genome#folder").set_value(str(genome.parent)).run()
     at.selectbox(key="preprocess::genome#entry").set_value("genome.fa").run()
     at.button(key="preprocess::genome#use").click().run()
@@ -518,4 +569,32 @@ def test_finished_ensemble_shows_a_curve_per_network_and_the_networks_table(root
     assert [trace["name"] for trace in auroc["data"]] == ["val auroc, network 1", "val auroc, network 2"]
     assert plotted(auroc["data"][1]["y"]) == [0.62, 0.71]
     tables = [t.value for t in at.dataframe]
-    assert any("test_auroc" in t and list(t["test_auroc"]) == [0.75, 0.77] for t in tables)
+    # labels a person reads, not snake_case
+    assert any("test AUROC" in t and list(t["test AUROC"]) == [0.75, 0.77] for t in tables)
+    assert not any("test_auroc" in t or "best_epoch" in t for t in tables)
+
+
+def test_compare_two_runs_does_not_default_to_a_failed_run(root):
+    for name in ("good1", "good2"):
+        with open_run("preprocess", root, {"window": 100}, name=name) as run:
+            run.record(loci=1)
+    with pytest.raises(RuntimeError):
+        with open_run("preprocess", root, {"window": 100}, name="broken"):
+            raise RuntimeError("boom")
+    at = page("runs")
+    no_exception(at)
+    chosen = {at.selectbox(key="runs::#a").value.name, at.selectbox(key="runs::#b").value.name}
+    assert chosen == {"good1", "good2"}
+
+
+def test_class_rows_have_different_placeholders(root):
+    at = page("preprocess")
+    placeholders = [at.text_input(key=f"preprocess::classes[{i}].name").placeholder for i in range(2)]
+    assert placeholders == ["e.g. bound", "e.g. unbound"]
+
+
+def test_paths_in_code_spans_show_as_typed():
+    from lociflow.gui.fields import md_code
+
+    assert md_code("/runs/my_run/index.html") == "`/runs/my_run/index.html`"  # no \\_ escapes inside code
+    assert md_code("odd`name") == "``odd`name``"

@@ -84,3 +84,33 @@ def test_bad_requests_are_refused(optimized):
         plot_logo(np.zeros((5, 3)), "unused.png")
     with pytest.raises(LociflowError, match="Unknown logo kind"):
         plot_logo(result.pwms[0], "unused.png", kind="bits")
+
+
+def test_logo_rows_are_balanced_and_cover_the_window():
+    from lociflow.interpretation.optimize import logo_rows
+
+    assert logo_rows(101) == [(0, 34), (34, 67), (67, 101)]  # not 50, 50 and a lone letter
+    assert logo_rows(150) == [(0, 50), (50, 100), (100, 150)]
+    assert logo_rows(40) == [(0, 40)]
+    for length in range(1, 400):
+        rows = logo_rows(length)
+        sizes = [b - a for a, b in rows]
+        assert rows[0][0] == 0 and rows[-1][1] == length and max(sizes) <= 50 and max(sizes) - min(sizes) <= 1
+        assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
+
+
+def test_a_logo_of_a_slice_is_drawn_at_its_true_positions(tmp_path, monkeypatch):
+    import logomaker
+
+    drawn = []
+    original = logomaker.Logo
+
+    def spy(frame, *args, **kwargs):
+        drawn.append(list(frame.index))
+        return original(frame, *args, **kwargs)
+
+    monkeypatch.setattr(logomaker, "Logo", spy)
+    pwm = np.full((33, 4), 0.25)
+    plot_logo(pwm, tmp_path / "row.png", first_position=68)
+    plot_logo(pwm[:5], tmp_path / "plain.png")
+    assert drawn[0] == list(range(68, 101)) and drawn[1] == [0, 1, 2, 3, 4]

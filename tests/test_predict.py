@@ -242,3 +242,19 @@ def test_model_folder_problems_surface_in_predict(model, tmp_path):
     (damaged / "model.safetensors").write_bytes(b"not weights at all")
     code, _, err = cli("predict", "--model", damaged, "--input", fasta, "-o", tmp_path)
     assert code == 2 and "corrupted or truncated" in err
+
+
+def test_graphprot_ids_are_the_records_first_word_and_coordinates_stay_parsed(model, tmp_path):
+    """ALKBH5's GraphProt records are all named 'id;chrom,start,end,strand': the id must be the
+    whole first word, so that every prediction joins back to its input record."""
+    fasta = tmp_path / "graphprot.fa"
+    records = ["id;chr5,137088438,137088480,-", "id;chr1,1000,1040,+", "CID_7;chr2,500,530,+ extra words"]
+    rng = np.random.default_rng(3)
+    fasta.write_text("".join(f">{r}\n{''.join(rng.choice(list('acgt'), 60))}\n" for r in records))
+    code, out, err = cli("predict", "--model", model, "--input", fasta, "-o", tmp_path)
+    assert code == 0, err
+    table = predictions(out)
+    assert list(table["id"]) == [r.split()[0] for r in records]
+    assert table["id"].is_unique
+    assert list(table["chrom"]) == ["chr5", "chr1", "chr2"]
+    assert list(table["orig_start"]) == [137088438, 1000, 500] and list(table["strand"]) == ["-", "+", "+"]

@@ -145,3 +145,66 @@ def test_onehot_to_sequence_writes_n_for_all_zero_positions():
     onehot = np.zeros((4, 4), np.uint8)
     onehot[0, 0] = onehot[1, 3] = onehot[3, 2] = 1
     assert onehot_to_sequence(onehot, ["A", "C", "G", "U"]) == "AUNG"
+
+
+# --------------------------------------------------------------------------- two classes
+
+
+def test_positive_class_is_the_first_or_the_named_one_and_only_for_two_classes():
+    from lociflow.errors import ConfigError
+
+    assert curves.positive_class(["bound", "unbound"]) == "bound"
+    assert curves.positive_class(["bound", "unbound"], "unbound") == "unbound"
+    assert curves.positive_class(["a", "b", "c"]) is None
+    with pytest.raises(ConfigError, match="'bond' is not a class of the model; give one of 'bound', 'unbound'"):
+        curves.positive_class(["bound", "unbound"], "bond")
+
+
+def test_tied_share_counts_loci_sharing_a_score():
+    assert curves.tied_share(np.array([0.1, 0.2, 0.2, 0.3])) == 0.5
+    assert curves.tied_share(np.array([0.1, 0.2])) == 0.0
+
+
+def _drawn_area(line) -> float:
+    from matplotlib.cbook import pts_to_poststep
+
+    x, y = line.get_xdata(), line.get_ydata()
+    if line.get_drawstyle() == "steps-post":
+        x, y = pts_to_poststep(x, y)
+    return abs(np.trapezoid(y, x))
+
+
+def test_curves_are_drawn_as_their_areas_are_computed_even_over_tied_scores():
+    labels = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    scores = np.array([0.9, 0.7, 0.7, 0.7, 0.7, 0.2, 0.4, 0.1])  # four loci tie at 0.7
+    probs = np.c_[scores, 1 - scores]
+    classes = ["bound", "unbound"]
+    metrics = {"classes": classes, "auroc": {"bound": skm.roc_auc_score(labels == 0, scores)},
+               "auprc": {"bound": skm.average_precision_score(labels == 0, scores)}}
+    figures = curves.curve_figures(curves.roc_points(labels, probs, classes), curves.pr_points(labels, probs, classes),
+                                   metrics, labels, probs, positive="bound")
+    (roc_stem, roc, roc_caption), (pr_stem, pr, pr_caption) = figures
+    assert (roc_stem, pr_stem) == ("roc_curve", "pr_curve")
+    roc_lines = [line for line in roc.axes[0].get_lines() if line.get_label().startswith("bound")]
+    pr_lines = [line for line in pr.axes[0].get_lines() if line.get_label().startswith("bound")]
+    # one curve each, the positive class's, and nothing else in the legend
+    assert len(roc_lines) == len(pr_lines) == 1
+    assert [t.get_text() for t in pr.axes[0].get_legend().get_texts()] == [f"bound (AUPRC {metrics['auprc']['bound']:.3f})"]
+    assert roc.axes[0].get_title() == "ROC curve: bound vs unbound"
+    # the drawn areas are AUROC and AUPRC: the tie is a diagonal on ROC, a flat step on PR
+    assert _drawn_area(roc_lines[0]) == pytest.approx(metrics["auroc"]["bound"])
+    assert _drawn_area(pr_lines[0]) == pytest.approx(metrics["auprc"]["bound"])
+    assert "50% of the loci share their score" in roc_caption and "share of bound loci (0.50)" in pr_caption
+
+
+def test_three_classes_keep_a_curve_per_class_and_the_averages():
+    rng = np.random.default_rng(1)
+    labels, probs, classes = rng.integers(0, 3, 60), rng.dirichlet([1, 1, 1], 60), ["a", "b", "c"]
+    from lociflow.metrics import classification_metrics
+
+    metrics = classification_metrics(labels, probs, classes)
+    figures = curves.curve_figures(curves.roc_points(labels, probs, classes), curves.pr_points(labels, probs, classes),
+                                   metrics, labels, probs, positive=None)
+    legend = [t.get_text().split(" ")[0] for t in figures[0][1].axes[0].get_legend().get_texts()]
+    assert legend == ["a", "b", "c", "micro", "macro"]
+    assert set(curves.headline(metrics)) >= {"AUROC (macro)", "AUROC (micro)"}

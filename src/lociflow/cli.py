@@ -16,6 +16,14 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from lociflow import __version__
+from lociflow.config import (
+    EvaluateConfig,
+    InterpretConfig,
+    PredictConfig,
+    PreprocessConfig,
+    SearchConfig,
+    TrainConfig,
+)
 from lociflow.errors import LociflowError, run_stage_call
 
 app = typer.Typer(
@@ -32,13 +40,32 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+def default(config: type, field: str) -> str | bool:
+    """What ``--help`` shows as the default of an option whose value comes from the config:
+    the stage config's own default (False, so nothing, when it has none)."""
+    value = config.model_fields[field].get_default(call_default_factory=True)
+    if value is None or value == [] or value == {}:
+        return False
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 # Options shared by every stage command.
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML config; the command reads its own section.")]
-OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output root; the run folder is created inside it.")]
-NameOpt = Annotated[Optional[str], typer.Option("--name", help="Run folder name (default: stage, time and a random suffix).")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="YAML config; the command reads its own section.")]
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="Output root; the run folder is created inside it.")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="Run folder name.", show_default="stage, time and a random suffix")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing run folder of the same name.")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config value: --set window=200 (repeatable, dotted keys).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (overrides the config).")]
+
+
+def set_option(example: str):
+    """``--set KEY=VALUE`` with an example that applies to the command."""
+    return Annotated[Optional[list[str]], typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help=f"Override a value of the command's config section: --set {example} (repeatable, dotted keys).")]
+
+
+def seed_option(config: type):
+    return Annotated[Optional[int], typer.Option("--seed", metavar="N", help="Random seed (overrides the config).",
+                                                 show_default=default(config, "seed"))]
 
 
 def _version(value: bool) -> None:
@@ -95,10 +122,10 @@ def preprocess(
     output: OutputOpt = Path("lociflow_runs"),
     name: NameOpt = None,
     force: ForceOpt = False,
-    set_: SetOpt = None,
-    seed: SeedOpt = None,
-    source: Annotated[Optional[Path], typer.Option("--from", help="Re-balance/re-split this existing dataset instead of mapping again.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for RNA folding.")] = None,
+    set_: set_option("window=200") = None,
+    seed: seed_option(PreprocessConfig) = None,
+    source: Annotated[Optional[Path], typer.Option("--from", metavar="DIR", help="Re-balance/re-split this existing dataset instead of mapping again.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Processes for RNA folding.", show_default=default(PreprocessConfig, "workers"))] = None,
 ) -> None:
     """Turn BED/FASTA files (one or more per class) into an encoded, split dataset.
 
@@ -121,16 +148,16 @@ def preprocess(
 @app.command(no_args_is_help=True)
 def train(
     config: ConfigOpt = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", metavar="DIR", help="Dataset directory made by `lociflow preprocess`.")] = None,
     output: OutputOpt = Path("lociflow_runs"),
     name: NameOpt = None,
     force: ForceOpt = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run given by --name and -o from its last checkpoint.")] = False,
-    set_: SetOpt = None,
-    seed: SeedOpt = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum number of epochs.")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.")] = None,
-    ensemble: Annotated[Optional[int], typer.Option("--ensemble", help="Train this many networks (seeds seed, seed+1, ...) and average them.")] = None,
+    set_: set_option("learning_rate=0.0005") = None,
+    seed: seed_option(TrainConfig) = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", metavar="N", help="Maximum number of epochs.", show_default=default(TrainConfig, "epochs"))] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", metavar="PRESET", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.", show_default="cnn, unless architecture is given")] = None,
+    ensemble: Annotated[Optional[int], typer.Option("--ensemble", metavar="N", help="Train this many networks (seeds seed, seed+1, ...) and average them.", show_default=default(TrainConfig, "ensemble"))] = None,
 ) -> None:
     """Train a network on a dataset and write a model directory.
 
@@ -155,15 +182,15 @@ def train(
 @app.command(no_args_is_help=True)
 def search(
     config: ConfigOpt = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", metavar="DIR", help="Dataset directory made by `lociflow preprocess`.")] = None,
     output: OutputOpt = Path("lociflow_runs"),
-    name: Annotated[Optional[str], typer.Option("--name", help="Run folder name; an existing search of this name is continued.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="Run folder name; an existing search of this name is continued.", show_default="stage, time and a random suffix")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start over, replacing the search folder of the same name and its study.")] = False,
-    trials: Annotated[Optional[int], typer.Option("--trials", help="Total trials of the study (over every worker and rerun).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Trials run at once, each in its own process.")] = None,
-    storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna RDB URL shared by several machines, e.g. postgresql://user:pw@host/db (default: study.db in the run folder).")] = None,
-    set_: SetOpt = None,
-    seed: SeedOpt = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", metavar="N", help="Total trials of the study (over every worker and rerun).", show_default=default(SearchConfig, "trials"))] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Trials run at once, each in its own process.", show_default=default(SearchConfig, "workers"))] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", metavar="URL", help="Optuna RDB URL shared by several machines, e.g. postgresql://user:pw@host/db.", show_default="study.db in the run folder")] = None,
+    set_: set_option("pruner=hyperband") = None,
+    seed: seed_option(SearchConfig) = None,
 ) -> None:
     """Search training and architecture parameters (Optuna) and keep the best model.
 
@@ -215,30 +242,40 @@ def _track_paths(items: Optional[list[str]]) -> Optional[dict[str, Path]]:
     return {k: Path(v) for k, v in tracks.items()} if tracks else None
 
 
-ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory made by `lociflow train`.")]
-GenomeOpt = Annotated[Optional[Path], typer.Option("--genome", help="Reference FASTA, needed for BED input.")]
-ConsOpt = Annotated[Optional[Path], typer.Option("--conservation", help="Conservation bigWig, for models with a cons branch.")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", metavar="DIR", help="Model directory made by `lociflow train`.")]
+GenomeOpt = Annotated[Optional[Path], typer.Option("--genome", metavar="FILE", help="Reference FASTA, needed for BED input.")]
+ConsOpt = Annotated[Optional[Path], typer.Option("--conservation", metavar="FILE", help="Conservation bigWig, for models with a cons branch.")]
 TrackOpt = Annotated[Optional[list[str]], typer.Option("--track", metavar="NAME=FILE", help="A named bigWig track the model reads (repeatable).")]
-BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Loci per forward pass.")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (a GPU when present), cpu, cuda, cuda:1, mps.")]
+InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", help="BED (with --genome), FASTA or text file of one sequence per line; repeat for more files: -i a.fa -i b.bed.")]
+
+
+def batch_option(config: type):
+    return Annotated[Optional[int], typer.Option("--batch-size", metavar="N", help="Loci per forward pass.",
+                                                 show_default=default(config, "batch_size"))]
+
+
+def device_option(config: type):
+    return Annotated[Optional[str], typer.Option("--device", metavar="DEVICE",
+                                                 help="auto (a GPU when present), cpu, cuda, cuda:1, mps.",
+                                                 show_default=default(config, "device"))]
 
 
 @app.command(no_args_is_help=True)
 def evaluate(
     model: ModelOpt = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Dataset directory made by `lociflow preprocess`.")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="Dataset split: test (default), blackbox, valid, train.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", metavar="DIR", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", metavar="SPLIT", help="Dataset split: test, blackbox, valid, train.", show_default=default(EvaluateConfig, "split"))] = None,
     class_: Annotated[Optional[list[str]], typer.Option("--class", metavar="NAME=FILE", help="New labelled files: class name and a BED or FASTA file (repeatable; a class may have several).")] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     track: TrackOpt = None,
-    batch_size: BatchOpt = None,
-    device: DeviceOpt = None,
+    batch_size: batch_option(EvaluateConfig) = None,
+    device: device_option(EvaluateConfig) = None,
     config: ConfigOpt = None,
     output: OutputOpt = Path("lociflow_runs"),
     name: NameOpt = None,
     force: ForceOpt = False,
-    set_: SetOpt = None,
+    set_: set_option("positive=unbound") = None,
 ) -> None:
     """Judge a model on a dataset split or on new labelled files.
 
@@ -264,20 +301,20 @@ def evaluate(
 @app.command(no_args_is_help=True)
 def predict(
     model: ModelOpt = None,
-    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="BED (with --genome), FASTA or text file of one sequence per line (repeatable).")] = None,
+    input_: InputsOpt = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     track: TrackOpt = None,
     threshold: Annotated[Optional[list[str]], typer.Option("--threshold", metavar="CLASS=P", help="Per-class probability threshold; adds a call column (repeatable).")] = None,
-    attribute: Annotated[Optional[str], typer.Option("--attribute", help="ig: integrated-gradients attributions for every locus.")] = None,
-    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="Loci encoded and scored at a time (bounds memory).")] = None,
-    batch_size: BatchOpt = None,
-    device: DeviceOpt = None,
+    attribute: Annotated[Optional[str], typer.Option("--attribute", metavar="METHOD", help="ig: integrated-gradients attributions for every locus; none: probabilities only.", show_default=default(PredictConfig, "attribute"))] = None,
+    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", metavar="N", help="Loci encoded and scored at a time (bounds memory).", show_default=default(PredictConfig, "chunk_size"))] = None,
+    batch_size: batch_option(PredictConfig) = None,
+    device: device_option(PredictConfig) = None,
     config: ConfigOpt = None,
     output: OutputOpt = Path("lociflow_runs"),
     name: NameOpt = None,
     force: ForceOpt = False,
-    set_: SetOpt = None,
+    set_: set_option("chunk_size=2000") = None,
 ) -> None:
     """Class probabilities for new loci, in input order, streamed in chunks.
 
@@ -309,26 +346,26 @@ def predict(
 @app.command(no_args_is_help=True)
 def interpret(
     model: ModelOpt = None,
-    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset directory made by `lociflow preprocess`.")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="Dataset split to explain (default test).")] = None,
-    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="BED (with --genome), FASTA or text file instead of --data (repeatable).")] = None,
-    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated: saliency,ig,deepshap,ism,temporal,optimize,filters,modisco,gia, or all.")] = None,
-    motif: Annotated[Optional[list[str]], typer.Option("--motif", help="Motif for global importance analysis: consensus, JASPAR ID or name (repeatable).")] = None,
-    motif_db: Annotated[Optional[Path], typer.Option("--motif-db", help="MEME motif file to match against instead of JASPAR.")] = None,
-    top: Annotated[Optional[int], typer.Option("--top", help="Most confident loci shown per class.")] = None,
-    max_loci: Annotated[Optional[int], typer.Option("--max-loci", help="Loci analysed for dataset-wide methods.")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for PyTorch; 1 is faster on busy machines.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", metavar="DIR", help="Dataset directory made by `lociflow preprocess`.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", metavar="SPLIT", help="Dataset split to explain: test, blackbox, valid, train.", show_default=default(InterpretConfig, "split"))] = None,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", help="BED (with --genome), FASTA or text file instead of --data; repeat for more files: -i a.fa -i b.fa.")] = None,
+    methods: Annotated[Optional[str], typer.Option("--methods", metavar="LIST", help="Comma-separated: saliency,ig,deepshap,ism,temporal,optimize,filters,modisco,gia, or all.", show_default=default(InterpretConfig, "methods"))] = None,
+    motif: Annotated[Optional[list[str]], typer.Option("--motif", metavar="MOTIF", help="Motif for global importance analysis: consensus, JASPAR ID or name (repeatable).", show_default="the motif TF-MoDISco or the filters find")] = None,
+    motif_db: Annotated[Optional[Path], typer.Option("--motif-db", metavar="FILE", help="MEME motif file to match against instead of JASPAR.", show_default=f"{default(InterpretConfig, 'jaspar_release')} {default(InterpretConfig, 'jaspar_collection')}, {default(InterpretConfig, 'jaspar_taxon')}")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", metavar="N", help="Most confident loci shown per class.", show_default=default(InterpretConfig, "top"))] = None,
+    max_loci: Annotated[Optional[int], typer.Option("--max-loci", metavar="N", help="Loci analysed for dataset-wide methods.", show_default=default(InterpretConfig, "max_loci"))] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", metavar="N", help="CPU threads for PyTorch; 1 is faster on busy machines.", show_default="one per core")] = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
     track: TrackOpt = None,
-    batch_size: BatchOpt = None,
-    device: DeviceOpt = None,
+    batch_size: batch_option(InterpretConfig) = None,
+    device: device_option(InterpretConfig) = None,
     config: ConfigOpt = None,
     output: OutputOpt = Path("lociflow_runs"),
     name: NameOpt = None,
     force: ForceOpt = False,
-    set_: SetOpt = None,
-    seed: SeedOpt = None,
+    set_: set_option("options.ig.steps=100") = None,
+    seed: seed_option(InterpretConfig) = None,
 ) -> None:
     """Explain a model: attributions, mutagenesis, motifs and a dashboard (index.html).
 
@@ -355,8 +392,8 @@ def interpret(
 
 @app.command()
 def gui(
-    port: Annotated[int, typer.Option("--port", help="Port to serve on (on 127.0.0.1).")] = 8501,
-    output_root: Annotated[Path, typer.Option("--output-root", help="Where runs are written (each run's folder, runs.tsv).")] = Path("lociflow_runs"),
+    port: Annotated[int, typer.Option("--port", metavar="N", help="Port to serve on (on 127.0.0.1).")] = 8501,
+    output_root: Annotated[Path, typer.Option("--output-root", metavar="DIR", help="Where runs are written (each run's folder, runs.tsv).")] = Path("lociflow_runs"),
 ) -> None:
     """Open the web GUI: every stage as a form, runs in the background, results in the browser.
 
@@ -364,7 +401,6 @@ def gui(
     GUI write exactly what the commands write. See docs/gui.md.
     """
     import os
-    import subprocess
 
     app_file = Path(__file__).resolve().parent / "gui" / "app.py"
     root = output_root.expanduser().resolve()
@@ -374,11 +410,51 @@ def gui(
                "--", "--output-root", str(root)]
     typer.echo(f"lociflow GUI on http://127.0.0.1:{port} (output root {root}); Ctrl-C stops it.", err=True)
     env = dict(os.environ, LOCIFLOW_GUI_OUTPUT_ROOT=str(root))
+    raise typer.Exit(code=serve(command, env))
+
+
+def serve(command: list[str], env: dict[str, str], grace_s: float = 10.0) -> int:
+    """Run the GUI server ``command`` until it ends or this process is told to stop.
+
+    Ctrl-C, SIGTERM and SIGHUP stop the server too: a server left behind would keep the
+    port and keep serving after ``lociflow gui`` has gone. Background runs started from
+    the GUI live in their own sessions and go on.
+
+    Parameters
+    ----------
+    command, env
+        The server's command line and environment.
+    grace_s
+        Seconds the server has to stop before it is killed. Default is 10.
+
+    Returns
+    -------
+    int
+        The exit status for ``lociflow gui``: the server's own, or 0 when stopped.
+    """
+    import signal
+    import subprocess
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    process = subprocess.Popen(command, env=env)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = subprocess.call(command, env=env)
+        code = process.wait()
     except KeyboardInterrupt:
         code = 0
-    raise typer.Exit(code=code)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return code
 
 
 def entry() -> None:  # pragma: no cover - console script

@@ -273,6 +273,8 @@ class EvaluateConfig(ModelInputConfig):
     data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
     split: SplitName = Field(default="test", description="The dataset split to read.")
     classes: dict[str, list[Path]] = Field(default_factory=dict, description="New labelled files: class name -> files.")
+    positive: str | None = Field(default=None, description="For two classes, the class whose ROC and PR curve "
+                                 "and AUROC/AUPRC the report shows (default: the model's first class).")
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,22 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+# One sentence per number a report shows, for readers who do not use it every day.
+EXPLANATIONS = {
+    "AUROC": "Area under the ROC curve: the chance that a random locus of the class scores higher than a "
+             "random locus of the other class(es); 0.5 is guessing, 1 is perfect.",
+    "AUPRC": "Area under the precision-recall curve (average precision): how pure the top-scored loci are; "
+             "guessing gives the share of the class among the loci, 1 is perfect.",
+    "balanced accuracy": "The share of each class's loci predicted correctly, averaged over the classes, "
+                         "so that a large class cannot hide a small one.",
+    "MCC": "Matthews correlation coefficient: the correlation between true and predicted classes, from -1 "
+           "(always wrong) through 0 (no better than guessing) to 1 (perfect), fair for unbalanced classes.",
+    "log loss": "The mean of -ln(probability given to the true class): 0 when every locus gets probability 1, "
+                "0.693 for always saying 50:50 between two classes, large when confidently wrong.",
+    "ECE": "Expected calibration error: how far predicted probabilities are from observed frequencies "
+           "(averaged over 10 bins, weighted by their loci); 0 means a predicted 0.8 comes true 80% of the time.",
+}
+
 
 def _safe(value: float) -> float | None:
     value = float(value)

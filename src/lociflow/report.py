@@ -99,6 +99,12 @@ def key_values_html(items: dict) -> str:
     return f'<table class="kv">{rows}</table>'
 
 
+def notes_html(notes: dict[str, str]) -> str:
+    """A short glossary under a table: each term in bold with its one-sentence meaning."""
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in notes.items())
+    return f'<ul class="notes">{items}</ul>'
+
+
 def _short(value) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -124,6 +130,7 @@ img { max-width: 100%; height: auto; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 .figures figure { margin: 0; flex: 1 1 420px; max-width: 600px; }
 figcaption { color: var(--muted); font-size: .85rem; }
+ul.notes { color: var(--muted); font-size: .85rem; max-width: 60rem; padding-left: 1.2rem; }
 table.data, table.kv { border-collapse: collapse; font-size: .9rem; margin: .5rem 0; }
 table.data th, table.data td, table.kv th, table.kv td { border: 1px solid var(--line); padding: .3rem .6rem; }
 table.data th, table.kv th { background: var(--bg-alt); text-align: left; font-weight: 600; }

@@ -5,6 +5,11 @@ TSV, replotted elsewhere, and checked in tests; the plots are drawn from those t
 Every class gets its own curve, plus the micro average (all one-vs-rest decisions pooled)
 and the macro average (the per-class curves averaged on a common grid). A class absent
 from the labels (or the only class present) has no curve.
+
+With two classes the four curves say one thing twice (each class's curve mirrors the other's,
+and the averages lie between them), so the plots and the headline show only the positive
+class (:func:`positive_class`: the first class, or the one named ``positive``); the TSV
+tables keep every row.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+
+from lociflow.errors import ConfigError
 
 CURVE_COLUMNS = ["class", "x", "y", "threshold"]
 CALIBRATION_COLUMNS = ["class", "bin", "mean_predicted", "fraction_positive", "count"]
@@ -121,6 +128,90 @@ def expected_calibration_error(points: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def positive_class(classes: list[str], positive: str | None = None) -> str | None:
+    """The class a two-class evaluation is about; None for three or more classes.
+
+    Why: with two classes, one ROC curve, one PR curve, one AUROC and one AUPRC answer the
+    question; which class is "positive" is the user's (``positive:``), else the first class.
+
+    Parameters
+    ----------
+    classes
+        The model's classes, in column order.
+    positive
+        The class to report on. Default is None: the first class.
+
+    Returns
+    -------
+    str or None
+        The positive class, or None when there are not exactly two classes (every class then
+        gets its own curve).
+
+    Raises
+    ------
+    ConfigError
+        ``positive`` is not one of ``classes``.
+    """
+    if positive is not None and positive not in classes:
+        raise ConfigError(f"positive: {positive!r} is not a class of the model; give one of "
+                          f"{', '.join(map(repr, classes))}, e.g. --set positive={classes[0]}.")
+    if len(classes) != 2:
+        return None
+    return positive or classes[0]
+
+
+def tied_share(scores: np.ndarray) -> float:
+    """The share of loci whose score equals another locus's score (a tie: no threshold
+    separates them, so a curve can only jump over them together)."""
+    scores = np.asarray(scores)
+    if len(scores) == 0:
+        return 0.0
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    return float((counts[inverse] > 1).mean())
+
+
+def headline(metrics: dict, positive: str | None = None) -> dict[str, float | None]:
+    """The report's summary numbers: for two classes one AUROC and one AUPRC, of ``positive``
+    against the other class; for more, the macro and micro averages."""
+    if positive is not None:
+        other = next(c for c in metrics["classes"] if c != positive)
+        return {f"AUROC ({positive} vs {other})": metrics["auroc"][positive],
+                f"AUPRC ({positive})": metrics["auprc"][positive], "accuracy": metrics["accuracy"],
+                "balanced accuracy": metrics["balanced_accuracy"], "MCC": metrics["mcc"],
+                f"F1 ({positive})": metrics["f1"][positive], "log loss": metrics["log_loss"]}
+    return {"AUROC (macro)": metrics["auroc"]["macro"], "AUROC (micro)": metrics["auroc"]["micro"],
+            "AUPRC (macro)": metrics["auprc"]["macro"], "accuracy": metrics["accuracy"],
+            "balanced accuracy": metrics["balanced_accuracy"], "MCC": metrics["mcc"],
+            "F1 (macro)": metrics["f1"]["macro"], "log loss": metrics["log_loss"]}
+
+
+def curve_figures(roc: pd.DataFrame, pr: pd.DataFrame, metrics: dict, labels: np.ndarray, probs: np.ndarray,
+                  positive: str | None = None) -> list[tuple[str, object, str]]:
+    """The ROC and PR figures of a report with their captions, as ``(stem, figure, caption)``.
+
+    Two classes (``positive`` given): one curve each, of the positive class; a PR baseline at
+    its share of the loci; the caption says how many scores are tied. More classes: every
+    class and both averages, the PR baseline at 1 / classes.
+    """
+    classes = list(metrics["classes"])
+    if positive is None:
+        return [("roc_curve", plot_curves(roc, "roc", metrics["auroc"]),
+                 "One class vs the rest; dashed: micro average, dotted: macro."),
+                ("pr_curve", plot_curves(pr, "pr", metrics["auprc"], baseline=1.0 / len(classes)),
+                 "Grey line: precision of random guessing for balanced classes.")]
+    k = classes.index(positive)
+    other = classes[1 - k]
+    share = float(np.mean(np.asarray(labels) == k))
+    tied = tied_share(np.asarray(probs)[:, k])
+    ties = (f" {100 * tied:.0f}% of the loci share their score with another locus: a tie is drawn as a "
+            "diagonal (ROC) or one flat step at the precision of the whole tie (PR)." if tied > 0.01 else "")
+    title = f"{positive} vs {other}"
+    return [("roc_curve", plot_curves(roc[roc["class"] == positive], "roc", metrics["auroc"], title=title),
+             f"{positive} is the positive class; grey diagonal: random guessing.{ties}"),
+            ("pr_curve", plot_curves(pr[pr["class"] == positive], "pr", metrics["auprc"], baseline=share, title=title),
+             f"Grey line: random guessing, whose precision is the share of {positive} loci ({share:.2f}).{ties}")]
+
+
 # --------------------------------------------------------------------------- plots
 
 _AVERAGE_STYLE = {"micro": dict(color="black", linestyle="--"), "macro": dict(color="0.45", linestyle=":")}
@@ -134,11 +225,17 @@ def _class_colors(names: list[str]) -> dict[str, tuple]:
 
 
 def plot_curves(points: pd.DataFrame, kind: str, scores: dict[str, float | None] | None = None,
-                baseline: float | None = None):
+                baseline: float | None = None, title: str | None = None):
     """Draw ROC (``kind="roc"``) or precision-recall (``kind="pr"``) curves from points.
 
     ``scores`` (AUROC or AUPRC per class, ``micro``, ``macro``) go into the legend;
-    ``baseline`` draws the precision of a random classifier on PR plots.
+    ``baseline`` draws the precision of a random classifier on PR plots; ``title`` replaces
+    "(one class vs rest)" in the title (e.g. "bound vs unbound" for two classes).
+
+    The lines are drawn as their areas are computed: ROC points joined by straight lines
+    (AUROC is the trapezoid area, so tied scores give a diagonal), PR points by steps that
+    hold each point's precision down to the next lower recall (AUPRC is average precision,
+    so a tie is one flat step, never an optimistic corner or a diagonal).
     """
     from lociflow.report import new_figure
 
@@ -152,20 +249,22 @@ def plot_curves(points: pd.DataFrame, kind: str, scores: dict[str, float | None]
         style = _AVERAGE_STYLE.get(name, {"color": colors.get(name)})
         value = (scores or {}).get(name)
         label = f"{name} ({label_score} {value:.3f})" if value is not None else name
-        step = "post" if kind == "roc" else "pre"
-        ax.step(group["x"], group["y"], where=step, linewidth=1.8, label=label, **style)
+        if kind == "roc":
+            ax.plot(group["x"], group["y"], linewidth=1.8, label=label, **style)
+        else:  # points run from full recall down: hold each precision until the next point
+            ax.step(group["x"], group["y"], where="post", linewidth=1.8, label=label, **style)
     if kind == "roc":
         ax.plot([0, 1], [0, 1], color="0.8", linewidth=1, zorder=0)
         ax.set_xlabel("False positive rate")
         ax.set_ylabel("True positive rate")
-        ax.set_title("ROC curves (one class vs rest)")
+        ax.set_title(f"ROC curve: {title}" if title else "ROC curves (one class vs rest)")
         loc = "lower right"
     else:
         if baseline is not None:
             ax.axhline(baseline, color="0.8", linewidth=1, zorder=0)
         ax.set_xlabel("Recall")
         ax.set_ylabel("Precision")
-        ax.set_title("Precision-recall curves (one class vs rest)")
+        ax.set_title(f"Precision-recall curve: {title}" if title else "Precision-recall curves (one class vs rest)")
         loc = "lower left"
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)

@@ -23,11 +23,12 @@ from lociflow.config import EvaluateConfig, coerce
 from lociflow.evaluation import curves
 from lociflow.io.atomic import write_json, write_text
 from lociflow.layout import METRICS_FILE, PREDICTIONS_FILE, REPORT_FILE
-from lociflow.metrics import classification_metrics
+from lociflow.metrics import EXPLANATIONS, classification_metrics
 from lociflow.report import (
     figures_html,
     html_page,
     key_values_html,
+    notes_html,
     save_figure,
     table_html,
 )
@@ -63,6 +64,7 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
 
     cfg = coerce(EvaluateConfig, config, "evaluate")
     model = open_model(cfg)
+    curves.positive_class(list(model.classes), cfg.positive)  # a wrong name fails before any work
     source = open_input(cfg, model, labelled=True)
     summary = {"model": str(cfg.model), "data": str(cfg.data) if cfg.data else "files",
                "split": cfg.split if cfg.data else None}
@@ -72,7 +74,8 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
         probs = model.predict_proba(data.inputs, batch_size=cfg.batch_size)
         facts = {"model": str(model.path), "data": source.description, "loci": int(len(data.labels)),
                  "classes": ", ".join(model.classes)}
-        metrics = write_evaluation(run.path, data.labels, probs, model.classes, facts=facts, meta=data.meta)
+        metrics = write_evaluation(run.path, data.labels, probs, model.classes, facts=facts, meta=data.meta,
+                                   positive=cfg.positive)
         run.record(auroc=metrics["auroc"]["macro"], accuracy=metrics["accuracy"])
         log.info("%s", summary_line(metrics))
     return run.final_path
@@ -84,6 +87,10 @@ def summary_line(metrics: dict) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
     n = sum(metrics["n"].values())
+    positive = metrics.get("positive")
+    if positive is not None:  # two classes: one AUROC and one AUPRC, of the positive class
+        return (f"AUROC {fmt(metrics['auroc'][positive])}, AUPRC {fmt(metrics['auprc'][positive])} ({positive}), "
+                f"accuracy {fmt(metrics['accuracy'])}, MCC {fmt(metrics['mcc'])} on {n} loci")
     return (f"AUROC (macro) {fmt(metrics['auroc']['macro'])}, AUPRC (macro) {fmt(metrics['auprc']['macro'])}, "
             f"accuracy {fmt(metrics['accuracy'])}, MCC {fmt(metrics['mcc'])} on {n} loci")
 
@@ -99,7 +106,7 @@ def per_class_table(metrics: dict, ece: dict[str, float] | None = None) -> pd.Da
         rows.append({"class": name, "loci": metrics["n"][name], "AUROC": metrics["auroc"][name],
                      "AUPRC": metrics["auprc"][name], "F1": metrics["f1"][name],
                      "ECE": (ece or {}).get(name)})
-    for avg in ("macro", "micro"):
+    for avg in ("macro", "micro") if len(metrics["classes"]) > 2 else ():  # two classes: nothing to average
         rows.append({"class": f"({avg} average)", "loci": sum(metrics["n"].values()),
                      "AUROC": metrics["auroc"][avg], "AUPRC": metrics["auprc"][avg],
                      "F1": metrics["f1"].get(avg), "ECE": None})
@@ -120,7 +127,8 @@ def prediction_table(labels: np.ndarray, probs: np.ndarray, classes: list[str], 
 
 
 def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, classes: list[str],
-                     facts: dict | None = None, meta=None, title: str = "Evaluation") -> dict:
+                     facts: dict | None = None, meta=None, title: str = "Evaluation",
+                     positive: str | None = None) -> dict:
     """Write metrics, curve points, plots, per-locus probabilities and ``report.html``.
 
     Why: training (on its test split) and ``lociflow evaluate`` show the same outputs.
@@ -141,6 +149,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
         Per-locus metadata (ids, coordinates) copied into ``predictions.tsv``.
     title : str
         Report title. Default is "Evaluation".
+    positive : str, optional
+        For two classes, the class whose ROC and PR curve and AUROC/AUPRC the report shows.
+        Default is the first class. Three or more classes get a curve each.
 
     Returns
     -------
@@ -151,6 +162,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     metrics = classification_metrics(labels, probs, list(classes))
+    focus = curves.positive_class(list(classes), positive)
+    if focus is not None:
+        metrics["positive"] = focus
     write_json(folder / METRICS_FILE, metrics)
     roc = curves.roc_points(labels, probs, classes)
     pr = curves.pr_points(labels, probs, classes)
@@ -163,22 +177,16 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
 
     figures = []
     if not roc.empty:
-        save_figure(curves.plot_curves(roc, "roc", metrics["auroc"]), folder / "roc_curve")
-        figures.append((folder / "roc_curve.png", "One class vs the rest; dashed: micro average, dotted: macro."))
-        base = 1.0 / len(classes) if len(classes) else None
-        save_figure(curves.plot_curves(pr, "pr", metrics["auprc"], baseline=base), folder / "pr_curve")
-        figures.append((folder / "pr_curve.png", "Grey line: precision of random guessing for balanced classes."))
+        for stem, figure, caption in curves.curve_figures(roc, pr, metrics, labels, probs, focus):
+            save_figure(figure, folder / stem)
+            figures.append((folder / f"{stem}.png", caption))
     else:
         log.warning("Only one class is present in the labels: no ROC or precision-recall curves.")
     save_figure(curves.plot_calibration(calibration, list(classes), ece), folder / "calibration")
     save_figure(curves.plot_confusion(metrics["confusion_matrix"], list(classes)), folder / "confusion_matrix")
 
-    headline = {"AUROC (macro)": metrics["auroc"]["macro"], "AUROC (micro)": metrics["auroc"]["micro"],
-                "AUPRC (macro)": metrics["auprc"]["macro"], "accuracy": metrics["accuracy"],
-                "balanced accuracy": metrics["balanced_accuracy"], "MCC": metrics["mcc"],
-                "F1 (macro)": metrics["f1"]["macro"], "log loss": metrics["log_loss"]}
     sections = [
-        ("Summary", key_values_html(headline)),
+        ("Summary", key_values_html(curves.headline(metrics, focus)) + notes_html(EXPLANATIONS)),
         ("Per class", table_html(per_class_table(metrics, ece))),
     ]
     if figures:

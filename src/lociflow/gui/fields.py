@@ -96,6 +96,16 @@ def md_escape(text: str) -> str:
 
 
 
+def md_code(text: str) -> str:
+    """``text`` as a Markdown code span that shows it exactly as typed: Markdown escapes
+    are not read inside code, so none are added; the fence outgrows any backticks inside."""
+    text = str(text)
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def yaml_text(value: Any) -> str:
     """A value as the YAML a user would type (empty for nothing)."""
     if value in (None, {}, []):

@@ -199,6 +199,42 @@ def _config_messages(text: str, stage: str) -> list[tuple[tuple[str, ...], str]]
     return out
 
 
+def bed_inputs(files: list[str] | None) -> list[str]:
+    """The files among ``files`` that are BED (by suffix, else by content as the stages
+    judge them); a file that cannot be read yet counts by its suffix alone."""
+    from lociflow.errors import LociflowError
+    from lociflow.io.bed import BED_SUFFIXES, file_kind
+    from lociflow.io.files import strip_suffixes
+
+    found = []
+    for name in files or []:
+        if not str(name).strip():
+            continue
+        try:
+            kind = file_kind(Path(str(name)).expanduser())
+        except (LociflowError, OSError, UnicodeDecodeError):
+            kind = "bed" if strip_suffixes(name)[1] in BED_SUFFIXES else "other"
+        if kind == "bed":
+            found.append(str(name))
+    return found
+
+
+def genome_field(form: Form, files: list[str] | None, label: str = "Reference genome (FASTA, for BED input)",
+                 **opts: Any) -> bool:
+    """The reference genome field, shown only when some input is BED, and a problem (so
+    the Run button stays disabled) while BED input has no genome. Returns whether it applies."""
+    bed = bed_inputs(files)
+    if not bed:
+        form.skip("genome")
+        return False
+    genome = form.field("genome", label=label, dir=False, **opts)
+    if not genome:
+        shown = Path(bed[0]).name + (f" and {len(bed) - 1} more" if len(bed) > 1 else "")
+        form.problem(("genome",), f"{shown} is BED: its sequences are cut from a reference genome, so give the "
+                     f"genome's FASTA file in '{label}'.")
+    return True
+
+
 def track_fields(form: Form, model: str | Path | None) -> None:
     """Ask for a conservation bigWig and further tracks only when the model reads them
     (or when the model is not known yet), as evaluate and predict both need."""

@@ -18,7 +18,7 @@ import streamlit as st
 
 from lociflow.config import StageConfig
 from lociflow.gui import jobs
-from lociflow.gui.fields import md_escape
+from lociflow.gui.fields import md_code, md_escape
 from lociflow.layout import RUN_LOG
 
 View = Callable[[Path], None]
@@ -93,7 +93,7 @@ def _job_view(job: jobs.Job, live: View | None, results: View | None) -> None:
     if result.get("message"):
         st.error(md_escape(result["message"]))
     if folder is not None:
-        st.caption(f"Run folder: `{folder}`")
+        st.caption(f"Run folder: {md_code(folder)}")
     with st.expander("Log", expanded=status not in ("ok", "stopped")):
         output_tab, detail_tab = st.tabs(["Messages", "run.log (detailed)"])
         output_tab.code(job.log_text() or "(no output yet)", language=None)

@@ -17,7 +17,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 import yaml
 
-from lociflow.gui.fields import md_escape
+from lociflow.gui.fields import md_code
 from lociflow.layout import (
     BEST_DIR,
     DASHBOARD_FILE,
@@ -31,11 +31,59 @@ from lociflow.layout import (
     SUMMARY_FILE,
     TRIALS_FILE,
 )
+from lociflow.metrics import EXPLANATIONS
+from lociflow.training.plots import best_epochs
 
 TABLE_ROWS = 5000
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".svg")
 TABLE_TYPES = (".tsv", ".csv", ".tsv.gz")
 TEXT_TYPES = (".yaml", ".yml", ".json", ".log", ".txt", ".md")
+
+
+# --------------------------------------------------------------------------- labels a person reads
+
+_WORDS = {"auroc": "AUROC", "auprc": "AUPRC", "mcc": "MCC", "f1": "F1", "ece": "ECE", "val": "validation",
+          "lr": "learning rate", "id": "ID", "gpu": "GPU", "cpu": "CPU", "n": "loci"}
+MISSING = "–"  # what an empty cell shows: a dash, never Python's None or nan
+
+
+def readable(name: Any) -> str:
+    """A column or metric name as a person reads it: ``best_val_loss`` -> ``best validation loss``,
+    ``test_auroc`` -> ``test AUROC``, ``log_loss`` -> ``log loss``; other text is kept."""
+    text = str(name)
+    if " " in text or not text.replace("_", "").isalnum():
+        return text
+    return " ".join(_WORDS.get(word.lower(), word) for word in text.split("_") if word)
+
+
+def for_display(frame: pd.DataFrame, labels: bool = True, numbers: bool = True) -> pd.DataFrame:
+    """A copy of ``frame`` to show in a table: readable column (and index) labels, and
+    missing values as a dash. A column that is not all numbers, or has gaps, becomes text,
+    so one column never mixes types (Arrow refuses those). ``numbers=False`` keeps number
+    columns with gaps as numbers, so that they still sort by value (a sortable ledger)."""
+    out = frame.copy()
+    if labels:
+        out.columns = [readable(c) for c in out.columns]
+        if not isinstance(out.index, pd.RangeIndex):
+            out.index = [readable(i) for i in out.index]
+    for column in list(out.columns):
+        values = out[column]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if numeric and (not numbers or not values.isna().any()):
+            continue
+        out[column] = [MISSING if _missing(v) else (f"{v:.6g}" if isinstance(v, float) else
+                                                    json.dumps(v) if isinstance(v, (list, dict)) else str(v))
+                       for v in values]
+    return out
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and arrays are values, not gaps
+        return False
 
 
 # --------------------------------------------------------------------------- readers
@@ -50,9 +98,11 @@ def read_table(path: Path, rows: int | None = TABLE_ROWS) -> pd.DataFrame:
 def metrics_tables(metrics: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split metrics.json into per-class metrics (rows: metric, columns: class/average) and
     single numbers."""
-    per_class = {k: v for k, v in metrics.items() if isinstance(v, dict) and all(
-        isinstance(x, (int, float)) for x in v.values())}
-    single = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    def number(x: Any) -> bool:  # None is a number that could not be computed: shown as a dash
+        return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+    per_class = {k: v for k, v in metrics.items() if isinstance(v, dict) and v and all(map(number, v.values()))}
+    single = {k: v for k, v in metrics.items() if number(v)}
     table = pd.DataFrame(per_class).T if per_class else pd.DataFrame()
     numbers = pd.DataFrame({"metric": list(single), "value": list(single.values())})
     return table, numbers
@@ -68,19 +118,25 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-def curve_traces(frame: pd.DataFrame, x_names: tuple[str, ...], y_names: tuple[str, ...]) -> list[go.Scatter]:
+def curve_traces(frame: pd.DataFrame, x_names: tuple[str, ...], y_names: tuple[str, ...],
+                 shape: str = "linear", only: str | None = None) -> list[go.Scatter]:
     """Plotly lines from a curve table: long (a class column and x/y columns) or wide
-    (``x_<class>``/``y_<class>`` column pairs)."""
+    (``x_<class>``/``y_<class>`` column pairs).
+
+    ``shape`` is Plotly's line shape: ``"hv"`` draws a precision-recall table (recall
+    falling) as the steps its average precision sums, ``"linear"`` a ROC table as the
+    trapezoids of its AUROC. ``only`` keeps one class of a long table (the positive class of
+    a two-class evaluation)."""
     columns = {c.lower(): c for c in frame.columns}
     x = next((columns[n] for n in x_names if n in columns), None)
     y = next((columns[n] for n in y_names if n in columns), None)
     if x is not None and y is not None:
         group = next((columns[n] for n in ("class", "curve", "label", "name", "average") if n in columns), None)
         if group is None:
-            return [go.Scatter(x=frame[x], y=frame[y], mode="lines", name=y)]
-        return [go.Scatter(x=part[x], y=part[y], mode="lines", name=str(label),
+            return [go.Scatter(x=frame[x], y=frame[y], mode="lines", name=y, line_shape=shape)]
+        return [go.Scatter(x=part[x], y=part[y], mode="lines", name=str(label), line_shape=shape,
                            line=dict(dash="dash" if label == "micro" else "dot" if label == "macro" else "solid"))
-                for label, part in frame.groupby(group, sort=False)]
+                for label, part in frame.groupby(group, sort=False) if only is None or label == only]
     traces = []
     for column in frame.columns:
         for xn in x_names:
@@ -108,14 +164,28 @@ def show_metrics(path: Path) -> None:
     metrics = json.loads(path.read_text(encoding="utf-8"))
     table, numbers = metrics_tables(metrics)
     if not table.empty:
-        st.dataframe(table, width="stretch")
+        st.dataframe(for_display(table), width="stretch")
     if not numbers.empty:
-        st.dataframe(numbers, hide_index=True)
+        numbers = numbers.assign(metric=[readable(m) for m in numbers["metric"]])
+        st.dataframe(for_display(numbers), hide_index=True)
+    shown = {readable(k) for k in table.index} | set(numbers["metric"] if not numbers.empty else ())
+    notes = [f"**{name}**: {text}" for name, text in EXPLANATIONS.items() if name in shown]
+    if notes:
+        st.caption("  \n".join(notes))
     matrix = metrics.get("confusion_matrix")
     if isinstance(matrix, list) and matrix:
         labels = metrics.get("classes") or [str(i) for i in range(len(matrix))]
         st.caption("Confusion matrix (rows: true class, columns: predicted class)")
         st.dataframe(pd.DataFrame(matrix, index=labels, columns=labels))
+
+
+def _monitor(folder: Path) -> str:
+    """The metric a training run picks its best epoch by (params.yaml), val_loss if unknown."""
+    try:
+        train = (yaml.safe_load((folder / PARAMS_FILE).read_text(encoding="utf-8")) or {}).get("train") or {}
+        return (train.get("early_stopping") or {}).get("monitor") or "val_loss"
+    except (OSError, yaml.YAMLError, AttributeError):
+        return "val_loss"
 
 
 def show_history(folder: Path) -> None:
@@ -135,6 +205,7 @@ def show_history(folder: Path) -> None:
               ("AUROC", ["val_auroc"])]
     # an ensemble's history has a member column: one line per network
     parts = list(history.groupby("member")) if "member" in history else [(None, history)]
+    best = best_epochs(history.to_dict("records"), _monitor(folder))
     for column, (title, names) in zip(st.columns(3), panels):
         figure = go.Figure()
         for member, part in parts:
@@ -142,7 +213,13 @@ def show_history(folder: Path) -> None:
                 if name in part:
                     label = name.replace("_", " ") + ("" if member is None else f", network {member}")
                     figure.add_trace(go.Scatter(x=part["epoch"], y=part[name], mode="lines+markers", name=label))
+            if member in best:
+                figure.add_vline(x=best[member], line_dash="dot", line_color="grey",
+                                 annotation_text=f"best {best[member]}" if member is None else f"best {member}",
+                                 annotation_position="top left")
         many = len(parts) > 1  # an ensemble's legend lists every network: more room below the plot
+        # whole epochs only, about ten ticks however long the run
+        figure.update_xaxes(tick0=1, dtick=max(1, -(-int(history["epoch"].max()) // 10)))
         figure.update_layout(title=title, xaxis_title="epoch", height=420 if many else 300,
                              margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.45 if many else -0.3))
         column.plotly_chart(figure, width="stretch")
@@ -193,7 +270,7 @@ def show_train(folder: Path) -> None:
             show_metrics(folder / METRICS_FILE)
             if ensemble:
                 st.caption("The ensemble's networks, each alone on the test split")
-                st.dataframe(pd.DataFrame(members), hide_index=True)
+                st.dataframe(for_display(pd.DataFrame(members)), hide_index=True)
     with network_col:
         show_network(folder)
 
@@ -201,12 +278,20 @@ def show_train(folder: Path) -> None:
 def show_evaluate(folder: Path) -> None:
     """Interactive ROC and precision-recall curves and the metrics table."""
     left, right = st.columns(2)
-    curves = [(left, "roc_curve.tsv", "ROC", ("fpr", "x"), ("tpr", "y"), "false positive rate", "true positive rate"),
-              (right, "pr_curve.tsv", "Precision-recall", ("recall", "x"), ("precision", "y"), "recall", "precision")]
-    for column, name, title, xs, ys, xlabel, ylabel in curves:
+    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")) if (folder / METRICS_FILE).exists() else {}
+    classes = metrics.get("classes") or []
+    # two classes: the positive class's curves only (runs from before "positive" existed: the first class)
+    positive = metrics.get("positive") or (classes[0] if len(classes) == 2 else None)
+    curves = [(left, "roc_curve.tsv", "ROC", ("fpr", "x"), ("tpr", "y"), "false positive rate", "true positive rate",
+               "linear"),
+              (right, "pr_curve.tsv", "Precision-recall", ("recall", "x"), ("precision", "y"), "recall", "precision",
+               "hv")]
+    for column, name, title, xs, ys, xlabel, ylabel, shape in curves:
         path = folder / name
         if path.exists():
-            figure = go.Figure(curve_traces(read_table(path, rows=None), xs, ys))
+            figure = go.Figure(curve_traces(read_table(path, rows=None), xs, ys, shape=shape, only=positive))
+            if positive:
+                title = f"{title}: {positive} (positive class)"
             if name.startswith("roc"):
                 figure.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
             figure.update_layout(title=title, xaxis_title=xlabel, yaxis_title=ylabel, height=420,
@@ -244,7 +329,7 @@ def show_interpret(folder: Path) -> None:
     """The dashboard (index.html) and its images."""
     index = folder / DASHBOARD_FILE
     if index.exists():
-        st.markdown(f"**Dashboard** (`{md_escape(str(index))}`)")
+        st.markdown(f"**Dashboard** ({md_code(index)})")
         components.html(index.read_text(encoding="utf-8"), height=900, scrolling=True)
     images = sorted(p for p in folder.rglob("*.png"))
     if images:
@@ -265,7 +350,7 @@ def show_search(folder: Path) -> None:
             show_image(path)
     best = folder / BEST_DIR / PARAMS_FILE
     if best.exists():
-        st.markdown(f"**Best parameters** (`{md_escape(str(best))}`: `lociflow train -c` accepts it)")
+        st.markdown(f"**Best parameters** ({md_code(best)}: `lociflow train -c` accepts it)")
         st.code(best.read_text(encoding="utf-8"), language="yaml")
 
 

@@ -103,6 +103,15 @@ def _paths(form: FormLike, path, info, label, help, exists: bool = True, dir: bo
     return None if unwrap(info.annotation)[1] and not values else values
 
 
+# what a class is often called, by its row: a different example in each row
+CLASS_EXAMPLES = ("bound", "unbound", "other", "fourth")
+
+
+def class_placeholder(row: int) -> str:
+    """The greyed example in the name box of class row ``row`` (from 0): no two rows alike."""
+    return f"e.g. {CLASS_EXAMPLES[row]}" if row < len(CLASS_EXAMPLES) else f"e.g. class{row + 1}"
+
+
 def _words(form: FormLike, path, info, label, help, placeholder: str = "", **_) -> list[str]:
     key = form.key(path)
     state.init(key, ", ".join(default_of(info) or []))
@@ -193,7 +202,7 @@ def _class_files(form: FormLike, path, info, label, help, rows: int = 2, require
         name_key = f"{key}[{i}].name"
         state.init(name_key, "")
         with name_col:
-            st.text_input(f"Class {i + 1} name", key=name_key, placeholder="e.g. bound")
+            st.text_input(f"Class {i + 1} name", key=name_key, placeholder=class_placeholder(i))
         state.keep(name_key)
         with files_col:
             files = paths.path_field(f"{key}[{i}].files", f"Class {i + 1} files", None, form.upload_dir,

@@ -172,7 +172,7 @@ def _temporal(ctx: Context, opts: dict) -> None:
 
 
 def _optimize(ctx: Context, opts: dict) -> None:
-    from lociflow.interpretation.optimize import optimize_class, plot_logo
+    from lociflow.interpretation.optimize import logo_rows, optimize_class, plot_logo
 
     rows, found = [], {}
     for k, cls in enumerate(ctx.model.classes):
@@ -182,13 +182,12 @@ def _optimize(ctx: Context, opts: dict) -> None:
         ctx.arrays[f"optimize_pwm_class{k}"] = result.pwms
         for rank, (seq, score) in enumerate(zip(result.sequences, result.scores), start=1):
             rows.append({"class": cls, "rank": rank, "score": float(score), "sequence": seq})
-        # logos of at most 50 positions each stay legible on a page
+        # rows of at most 50 positions stay legible on a page; even rows keep the letters one size
         logos = []
-        for start in range(0, ctx.model.window, 50):
-            stop = min(ctx.model.window, start + 50)
+        for start, stop in logo_rows(ctx.model.window, 50):
             path = ctx.plot_path("optimize", f"class{k}_{start + 1}-{stop}.png")
             logos.append(plot_logo(result.pwms[0][start:stop], path, alphabet=ctx.letters,
-                                   title=f"{cls}: positions {start + 1}-{stop}"))
+                                   title=f"{cls}: positions {start + 1}-{stop}", first_position=start + 1))
         found[cls] = {"logos": logos, "result": result}
     ctx.tables["optimize.tsv"] = pd.DataFrame(rows)
     ctx.results["optimize"] = found
@@ -269,9 +268,33 @@ def _modisco(ctx: Context, opts: dict) -> None:
             )
         found[cls] = {"patterns": result.patterns, "logos": logos, "note": result.note, "loci": len(rows)}
         save_patterns(result.patterns, ctx.folder / f"modisco_class{k}.npz")
+    _explain_missing_motifs(ctx, found)
     ctx.tables["modisco.tsv"] = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     ctx.tables["modisco_tomtom.tsv"] = pd.concat(matches, ignore_index=True) if matches else pd.DataFrame()
     ctx.results["modisco"] = found
+
+
+def background_note(cls: str, others: list[str]) -> str:
+    """What it means that TF-MoDISco found no motif for ``cls`` while it found motifs for ``others``."""
+    other = " and ".join(others)
+    return (f"No motif drives the {cls} score, and none is expected if {cls} is background (shuffled, unbound or "
+            f"random sequence): the model calls {cls} when the motifs of {other} are missing, so {cls} has no motif "
+            f"of its own. It is a concern only if {cls} is defined by binding of its own.")
+
+
+def _explain_missing_motifs(ctx: Context, found: dict[str, dict]) -> None:
+    """Say plainly why a class has no motif: expected for a background class beside classes
+    with motifs; worth a warning only when no class has any."""
+    with_motifs = [cls for cls, info in found.items() if info["patterns"]]
+    for cls, info in found.items():
+        if info["patterns"]:
+            continue
+        if with_motifs:
+            info["note"] = background_note(cls, with_motifs)
+            ctx.notes[f"modisco:{cls}"] = info["note"]
+            log.info("TF-MoDISco, class %s: %s", cls, info["note"])
+        else:
+            log.warning("TF-MoDISco, class %s: %s", cls, info["note"])
 
 
 def _gia_motifs(ctx: Context) -> list[str]:

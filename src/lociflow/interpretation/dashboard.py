@@ -41,6 +41,9 @@ table.data td.logo-cell { text-align: center; }
 .card { border: 1px solid #d1d9e0; border-radius: 6px; padding: .4rem .6rem; width: 290px; font-size: .8rem; }
 .card img { width: 100%; margin: .3rem 0; }
 .card .hits { color: #59636e; }
+span.strong { color: #1f2328; }
+span.weak { color: #8c959f; font-size: .9em; }
+.card.weak-only img { opacity: .55; }
 table.restarts td.sequence { text-align: left; word-break: break-all;
                              font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .8rem; }
 """
@@ -184,14 +187,31 @@ def _overview(ctx, timings: dict[str, float]) -> str:
             + "</div>" + "".join(notes))
 
 
+# Tomtom q-values above this are as likely chance as similarity: shown, but greyed and marked weak
+WEAK_Q = 0.05
+
+
+def _is_strong(q: float) -> bool:
+    return bool(np.isfinite(q) and q <= WEAK_Q)
+
+
 def _matches_html(matches: pd.DataFrame, key_column: str, key: str) -> str:
+    """The matches of one filter or pattern, strongest (lowest q) first; weak ones greyed."""
     hits = matches[matches[key_column] == key] if len(matches) else matches
     if not len(hits):
         return "–"
-    return "<br>".join(
-        f"{html.escape(str(h.jaspar_id))} {html.escape(str(h.name))} (p={h.p_value:.1e}, q={h.q_value:.1e})"
-        for h in hits.itertuples()
-    )
+    hits = hits.sort_values("q_value", kind="stable", na_position="last")
+    lines = []
+    for h in hits.itertuples():
+        strong = _is_strong(h.q_value)
+        lines.append(f'<span class="{"strong" if strong else "weak"}">{html.escape(str(h.jaspar_id))} '
+                     f"{html.escape(str(h.name))} (q={h.q_value:.1e}, p={h.p_value:.1e})"
+                     f'{"" if strong else " · weak"}</span>')
+    return "<br>".join(lines)
+
+
+def _has_strong_match(matches: pd.DataFrame, key_column: str, key: str) -> bool:
+    return bool(len(matches)) and any(_is_strong(q) for q in matches.loc[matches[key_column] == key, "q_value"])
 
 
 def _optimize_section(ctx) -> str:
@@ -221,15 +241,19 @@ def _filters_section(ctx) -> str:
     for r in summary.itertuples():
         if r.filter not in logos:
             continue
+        weak = "" if _has_strong_match(matches, "filter", r.filter) else " weak-only"
         cards.append(
-            f'<div class="card"><b>{html.escape(r.filter)}</b> · {r.n_sites} sites · influence {r.influence:.3f}'
+            f'<div class="card{weak}"><b>{html.escape(r.filter)}</b> · {r.n_sites} sites · influence {r.influence:.3f}'
             f"{img_tag(logos[r.filter], alt=r.filter)}<div class=\"hits\">{_matches_html(matches, 'filter', r.filter)}</div></div>"
         )
     return (f"<p>First-layer filters of the seq branch, most influential first. Each logo counts the input windows "
-            f"that activate the filter above half its largest activation; influence is the mean change of the "
-            f"predicted probabilities when the filter is silenced. Matches: Tomtom against "
-            f"{html.escape(ctx.database().source)} (p- and q-values). All filters are in <code>filters.tsv</code>, "
-            f"every match in <code>filters_tomtom.tsv</code>.</p>"
+            f"that activate the filter above half its largest activation. <b>Influence</b> is how much the "
+            f"predicted class probabilities change when the filter is silenced (its output set to zero), as a "
+            f"share of the whole probability averaged over loci: 0.05 means 5 percentage points. Matches: Tomtom "
+            f"against {html.escape(ctx.database().source)}, lowest q-value first; a match with q above {WEAK_Q} is "
+            f"greyed and marked weak (as likely chance as real similarity: long or repetitive motifs such as CTCF "
+            f"match many filters weakly), and a filter with only weak matches has a faded logo. All filters are in "
+            f"<code>filters.tsv</code>, every match in <code>filters_tomtom.tsv</code>.</p>"
             f'<div class="cards">{"".join(cards)}</div>')
 
 
@@ -250,7 +274,8 @@ def _modisco_section(ctx) -> str:
             rows.append(f"<tr><td>{html.escape(p.name)}</td><td>{p.n_seqlets}</td>"
                         f"<td class=\"logo-cell\">{img_tag(cwm, alt=key)}</td><td class=\"logo-cell\">{img_tag(ppm, alt=key)}</td>"
                         f"<td style=\"text-align:left\">{_matches_html(matches, 'pattern', key)}</td></tr>")
-        head = "<tr><th>pattern</th><th>seqlets</th><th>contribution (CWM)</th><th>letters (PPM)</th><th>JASPAR matches</th></tr>"
+        head = ("<tr><th>pattern</th><th>seqlets</th><th>contribution (CWM)</th><th>letters (PPM)</th>"
+                f"<th>JASPAR matches (greyed: weak, q &gt; {WEAK_Q})</th></tr>")
         parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
     return "".join(parts)
 

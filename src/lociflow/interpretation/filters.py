@@ -201,7 +201,9 @@ def filter_influence(
 
     influence = np.zeros(n_filters)
     change = np.zeros((n_filters, int(getattr(network, "classes_count", 0)) or 1))
-    with attribution_mode(network, dev), torch.inference_mode(), progress("Filter influence", n * n_filters, verbose) as pbar:
+    # the bar counts loci: each batch is scored once whole and once per silenced filter
+    description = f"Filter influence ({n_filters} filters silenced in turn)"
+    with attribution_mode(network, dev), torch.inference_mode(), progress(description, n, verbose) as pbar:
         handle = conv.register_forward_hook(silence)
         try:
             for lo in range(0, n, batch_size):
@@ -215,7 +217,7 @@ def filter_influence(
                     delta = torch.softmax(network(*batch).float(), dim=1) - base
                     influence[f] += float(0.5 * delta.abs().sum(dim=1).sum())
                     change[f] += delta.sum(dim=0).double().cpu().numpy()
-                    pbar.update(len(base))
+                pbar.update(len(base))
         finally:
             silenced["f"] = None
             handle.remove()

@@ -210,10 +210,20 @@ def global_importance(
         [_insert(bg, _sample(pattern, len(bg), rng), position), _insert(bg, _sample(shuffled, len(bg), rng), position)],
         base, batch_size, device,
     )
-    log.info("GIA %s at %d: mean class-score change %s (shuffled %s: %s)", label, position,
-             np.round(with_motif.mean(0), 3).tolist(), shuffled, np.round(with_control.mean(0), 3).tolist())
+    log.info("GIA %s at %d: mean class-score change per class %s (shuffled %s: %s)", label, position,
+             per_class_text(with_motif.mean(0)), shuffled, per_class_text(with_control.mean(0)))
     return GIAResult(with_motif.mean(0), with_control.mean(0), with_motif.std(0), with_control.std(0),
                      pattern, shuffled, position)
+
+
+def per_class_text(values, classes=None, digits: int = 3) -> str:
+    """Per-class numbers for a log line, rounded and signed: ``"+2.165, -2.508"`` (or
+    ``"bound +2.165, unbound -2.508"`` with ``classes``), never float32 noise such as
+    2.1649999618530273."""
+    values = [float(v) for v in np.asarray(values).ravel()]
+    if classes is None:
+        return ", ".join(f"{v:+.{digits}f}" for v in values)
+    return ", ".join(f"{c} {v:+.{digits}f}" for c, v in zip(classes, values))
 
 
 def position_scan(
@@ -242,7 +252,7 @@ def position_scan(
     instances, controls = _sample(pattern, len(bg), rng), _sample(shuffled, len(bg), rng)
     base = class_scores(network, backgrounds, None, batch_size, device)
     effect, control = [], []
-    with progress("GIA position scan", len(positions), verbose) as pbar:
+    with progress("GIA position scan", len(positions), verbose, unit="position") as pbar:
         for p in positions:
             e, c = _effects(network, backgrounds, branch,
                             [_insert(bg, instances, p), _insert(bg, controls, p)], base, batch_size, device)
@@ -288,7 +298,7 @@ def spacing_scan(
     ia, ib, ca, cb = (_sample(x, len(bg), rng) for x in (a, b, sa, sb))
     base = class_scores(network, backgrounds, None, batch_size, device)
     effect, control = [], []
-    with progress("GIA spacing scan", len(spacings), verbose) as pbar:
+    with progress("GIA spacing scan", len(spacings), verbose, unit="spacing") as pbar:
         for gap in spacings:
             start = (window - (len(a) + gap + len(b))) // 2
             second_at = start + len(a) + gap

@@ -130,8 +130,8 @@ def discover_motifs(
         f"TF-MoDISco found no motif supported by at least {min_seqlets} seqlets in {n} loci; "
         "give more loci or check that the model predicts this class well"
     )
-    if not patterns:
-        log.warning(note)
+    if not patterns:  # whether that is a problem depends on the class: the caller says (interpret does)
+        log.info(note)
     return DiscoveryResult(patterns, note)
 
 

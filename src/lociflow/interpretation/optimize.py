@@ -23,7 +23,7 @@ from lociflow.errors import LociflowError
 from lociflow.interpretation.scoring import attribution_mode, targets_for
 from lociflow.model.device import resolve_device
 
-__all__ = ["OptimizeResult", "optimize_class", "plot_logo"]
+__all__ = ["OptimizeResult", "logo_rows", "optimize_class", "plot_logo"]
 
 # standard deviation of the starting softmax parameters (a start looks like a random sequence)
 _START_SCALE = 3.0
@@ -151,18 +151,46 @@ def _fixed_inputs(branches, channels, window, branch, other_branches, n, dev) ->
     return out
 
 
+def logo_rows(length: int, most: int = 50) -> list[tuple[int, int]]:
+    """Split ``length`` positions into rows of at most ``most``, as even as possible.
+
+    Why: a 101-nt window cut every 50 leaves a last row of one letter, which the logo blows up
+    to the full width; 34 + 34 + 33 keeps every letter the same size.
+
+    Parameters
+    ----------
+    length
+        Positions in the window.
+    most
+        The longest row. Default is 50.
+
+    Returns
+    -------
+    list of (start, stop)
+        Half-open ranges from 0 covering ``0 .. length``; their lengths differ by at most one.
+    """
+    if length <= 0:
+        return []
+    n = -(-length // max(1, most))
+    bounds = [round(i * length / n) for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def plot_logo(
     pwm: np.ndarray,
     path: str | Path,
     alphabet: str | Sequence[str] = "ACGT",
     kind: str = "information",
     title: str | None = None,
+    first_position: int = 0,
 ) -> Path:
     """Draw a sequence logo of ``pwm`` ``[L, C]`` with logomaker and save it to ``path``.
 
     ``kind="information"`` reads ``pwm`` as probabilities and draws bits;
     ``kind="weights"`` draws the values as they are (attributions, hypothetical
     contributions; negative letters below the axis). The format follows the suffix.
+    ``first_position`` numbers the x axis: a slice of a window starting at position 35
+    (from 1) is drawn over 35, 36, ... rather than restarting at 0. Default is 0.
     """
     import logomaker
     import pandas as pd
@@ -179,6 +207,7 @@ def plot_logo(
                                            from_type="probability", to_type="information")
     elif kind != "weights":
         raise LociflowError(f"Unknown logo kind '{kind}'; use 'information' or 'weights'.")
+    frame.index = np.arange(first_position, first_position + len(frame))  # logomaker draws at the index
     path = Path(path)
     fig = Figure(figsize=(max(3.0, 0.28 * len(frame)), 2.0))
     ax = fig.subplots()

@@ -125,9 +125,12 @@ def class_scores(
     return logits[np.arange(n), t]
 
 
-def progress(description: str, total: int, verbose: bool):
-    """A progress bar (``lociflow.progress.bar``) that stays silent when ``verbose`` is False."""
-    return bar(description, total=total, unit="seq") if verbose else _Silent()
+def progress(description: str, total: int, verbose: bool, unit: str = "seq"):
+    """A progress bar (``lociflow.progress.bar``) that stays silent when ``verbose`` is False.
+
+    ``unit`` names what ``total`` counts (sequences by default; ``"position"`` for a scan
+    over insertion positions), so the rate the bar shows is a real rate of that thing."""
+    return bar(description, total=total, unit=unit) if verbose else _Silent()
 
 
 class _Silent(contextlib.AbstractContextManager):

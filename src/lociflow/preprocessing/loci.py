@@ -128,20 +128,25 @@ def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "cen
 
 
 def sequence_loci(names: list[str], seqs: list[str], source: str | os.PathLike, window: int,
-                  viewpoint: str = "center") -> Loci:
+                  viewpoint: str = "center", record_names: bool = False) -> Loci:
     """Cut FASTA/text sequences to windows; parse GraphProt headers into coordinates.
 
     A header ``>ID;chrom,start,end,strand`` gives the locus its name ``ID`` and original
     coordinates; its window coordinates are the window centred on that interval (exact
     for GraphProt records with ``viewpoint: uppercase``), which lets the random split keep
     overlapping windows together and the chromosome split work on FASTA input.
+
+    ``record_names=True`` names every locus by its header's first word as written (the
+    whole ``ID;chrom,start,end,strand`` of a GraphProt record, whose ``ID`` is often just
+    ``id``), so that predictions join back to the input records; the coordinates are still
+    parsed into their columns. Default is False (the dataset's names: ``ID``).
     """
     cut = fasta_windows(seqs, window, viewpoint)
     header = pd.Series(names, dtype=object)
     parsed = header.str.extract(_GRAPHPROT)
     has = parsed["chrom"].notna().to_numpy()
     short_names = header.str.split(n=1).str[0].fillna("").to_numpy(object)
-    name = np.where(has, parsed["name"].to_numpy(object), short_names)
+    name = short_names if record_names else np.where(has, parsed["name"].to_numpy(object), short_names)
     chrom = np.where(has, parsed["chrom"].to_numpy(object), "")
     strand = np.where(has, parsed["strand"].to_numpy(object), ".")
     meta = _meta(name, source, chrom, None, None, strand, chrom, None, None)
@@ -190,8 +195,11 @@ def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple
 
 def iter_loci(path: str | os.PathLike, window: int, *, genome: Genome | None = None, placement: str = "center",
               edge: str = "shift", viewpoint: str = "center", rng: np.random.Generator | None = None,
-              chunk_size: int = 100_000) -> Iterator[Loci]:
+              chunk_size: int = 100_000, record_names: bool = False) -> Iterator[Loci]:
     """Stream the loci of one BED, FASTA or text file in chunks, windows placed.
+
+    ``record_names``: name FASTA loci by their header's first word as written (see
+    :func:`sequence_loci`). Default is False.
 
     Raises
     ------
@@ -211,4 +219,4 @@ def iter_loci(path: str | os.PathLike, window: int, *, genome: Genome | None = N
         return
     chunks = iter_fasta_chunks(path, chunk_size) if kind == "fasta" else iter_text_chunks(path, chunk_size)
     for names, seqs in chunks:
-        yield sequence_loci(names, seqs, path, window, viewpoint)
+        yield sequence_loci(names, seqs, path, window, viewpoint, record_names)

@@ -243,7 +243,8 @@ def encode_inputs(sources: Sequence[str | os.PathLike], params: Mapping[str, Any
             dropped = 0
             for loci in iter_loci(source, encoder.window, genome=encoder.genome if _needs_genome(source) else None,
                                   placement=resolved["placement"], edge=resolved["edge"],
-                                  viewpoint=resolved["viewpoint"], rng=rng, chunk_size=chunk_size):
+                                  viewpoint=resolved["viewpoint"], rng=rng, chunk_size=chunk_size,
+                                  record_names=True):  # ids as written, so predictions join back
                 dropped += loci.counts.get("dropped_edge", 0) + loci.counts.get("dropped_short_chrom", 0)
                 if len(loci) == 0:
                     continue

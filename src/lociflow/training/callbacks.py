@@ -12,7 +12,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm, convert_inf
 
 from lociflow.io.atomic import write_text
 from lociflow.layout import HISTORY_COLUMNS, HISTORY_FILE, MEMBERS_DIR
@@ -53,9 +53,10 @@ class HistoryWriter(L.Callback):
     repeat, so the file always describes the whole training.
     """
 
-    def __init__(self, folder: Path, plots: bool = True, plot_every_s: float = 20.0):
+    def __init__(self, folder: Path, plots: bool = True, plot_every_s: float = 20.0, monitor: str = "val_loss"):
         self.folder = Path(folder)
         self.plots = plots
+        self.monitor = monitor
         self.plot_every_s = plot_every_s
         self._plotted = time.perf_counter()
         self.rows: list[dict[str, Any]] = []
@@ -108,7 +109,7 @@ class HistoryWriter(L.Callback):
             return
         from lociflow.training.plots import plot_history
 
-        plot_history(self.rows, self.folder / "plots")
+        plot_history(self.rows, self.folder / "plots", self.monitor)
         self._plotted = time.perf_counter()
 
 
@@ -127,9 +128,10 @@ class EnsembleHistory(L.Callback):
     """Keep an ensemble's combined ``history.tsv`` current while one of its networks trains
     (runs after that network's :class:`HistoryWriter`)."""
 
-    def __init__(self, folder: Path, members: int, plot_every_s: float = 20.0):
+    def __init__(self, folder: Path, members: int, plot_every_s: float = 20.0, monitor: str = "val_loss"):
         self.folder = Path(folder)
         self.members = members
+        self.monitor = monitor
         self.plot_every_s = plot_every_s
         self._plotted = 0.0
 
@@ -146,7 +148,7 @@ class EnsembleHistory(L.Callback):
         if plot and rows:
             from lociflow.training.plots import plot_history
 
-            plot_history(rows, self.folder / "plots")
+            plot_history(rows, self.folder / "plots", self.monitor)
             self._plotted = time.perf_counter()
 
 
@@ -190,9 +192,48 @@ class RelocatableCheckpoint(ModelCheckpoint):
         super().load_state_dict(state_dict)
 
 
+def epoch_description(current_epoch: int, max_epochs: int | None, network: str | None = None) -> str:
+    """The progress bar's label for an epoch: ``"epoch k of N"``, numbered from 1.
+
+    Lightning counts ``current_epoch`` from 0 while ``history.tsv``, the log, the plots and
+    ``best_epoch`` count from 1; the bar says the same number as everything else.
+
+    Parameters
+    ----------
+    current_epoch
+        Lightning's ``trainer.current_epoch`` (from 0).
+    max_epochs
+        The most epochs the run trains, or None (or -1) when unbounded.
+    network
+        Which network of an ensemble, e.g. ``"network 2 of 3"``. Default is None (a single network).
+
+    Returns
+    -------
+    str
+        For example ``"epoch 1 of 20"`` or ``"network 2 of 3, epoch 5 of 20"``.
+    """
+    epoch = f"epoch {current_epoch + 1}" + (f" of {max_epochs}" if max_epochs and max_epochs > 0 else "")
+    return f"{network}, {epoch}" if network else epoch
+
+
 class StderrProgressBar(TQDMProgressBar):
     """Lightning's bar (loss and validation AUROC) on standard error, keeping standard
-    output for results such as the run folder the CLI prints last."""
+    output for results such as the run folder the CLI prints last. Its label is
+    :func:`epoch_description` ("epoch k of N", from 1, as everywhere else)."""
+
+    def __init__(self, network: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def on_train_epoch_start(self, trainer, *args: Any) -> None:
+        # Lightning's own body, with our label: its "Epoch 0" would be drawn once first
+        if self._leave:
+            self.train_progress_bar = self.init_train_tqdm()
+        bar = self.train_progress_bar
+        bar.reset()
+        bar.total = convert_inf(self.total_train_batches)
+        bar.initial = 0
+        bar.set_description(epoch_description(trainer.current_epoch, trainer.max_epochs, self.network))
 
     def init_train_tqdm(self) -> Tqdm:
         return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,

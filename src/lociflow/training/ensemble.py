@@ -49,7 +49,8 @@ class EnsembleFit:
         channels = {b: self.dataset.channels[b] for b in self.branches}
         describe_network(self.first, self.architecture, self.dataset, self.folder)
         log.info("ensemble of %d networks, seeds %d to %d; their logits are averaged", n, seed, seed + n - 1)
-        history = EnsembleHistory(self.folder, n)
+        monitor = self.config.early_stopping.monitor if self.config.early_stopping else "val_loss"
+        history = EnsembleHistory(self.folder, n, monitor=monitor)
         for i in range(1, n + 1):
             sub = self.folder / "members" / str(i)
             record = sub / METRICS_FILE

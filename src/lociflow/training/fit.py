@@ -15,10 +15,9 @@ from typing import Any
 from lociflow.config import TrainConfig
 from lociflow.io.store import DatasetDir
 from lociflow.layout import CHECKPOINT_DIR, HISTORY_FILE, LAST_CHECKPOINT, METRICS_FILE
+from lociflow.training.plots import MONITOR_MODES
 
 log = logging.getLogger("lociflow.train")
-
-MONITOR_MODES = {"val_loss": "min", "val_auroc": "max", "val_accuracy": "max"}
 
 
 def seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, seed: int):
@@ -171,7 +170,7 @@ class Fit:
         last = RelocatableCheckpoint(dirpath=folder, filename="last", monitor=None, save_top_k=1,
                                      enable_version_counter=False, save_on_train_epoch_end=True)
         watch = InterruptWatch()
-        callbacks = [checkpoint, last, HistoryWriter(self.folder), watch, *self.extra_callbacks]
+        callbacks = [checkpoint, last, HistoryWriter(self.folder, monitor=monitor), watch, *self.extra_callbacks]
         if config.early_stopping:
             callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping.patience,
                                            min_delta=config.early_stopping.min_delta))
@@ -182,7 +181,8 @@ class Fit:
             # state_dict (the raw weights go under current_model_state, which --resume restores)
             callbacks.append(EMAWeightAveraging(decay=config.ema_decay))
         if progress.enabled():
-            callbacks.append(StderrProgressBar())
+            network = f"network {self.folder.name} of {config.ensemble}" if self.member else None
+            callbacks.append(StderrProgressBar(network))
         with quiet_lightning():
             trainer = L.Trainer(
                 max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lociflow.config import EvaluateConfig
 from lociflow.gui import settings, state, suggest
-from lociflow.gui.forms import Form, track_fields
+from lociflow.gui.forms import Form, genome_field, track_fields
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_evaluate
@@ -51,8 +51,8 @@ def render() -> None:
         else:
             form.skip("data")
             form.skip("split")
-            form.field("classes", required=True, label="Classes and their files")
-            form.field("genome", label="Reference genome (FASTA, for BED input)", dir=False)
+            classes = form.field("classes", required=True, label="Classes and their files")
+            genome_field(form, [f for group in (classes or {}).values() for f in group])
             track_fields(form, model)
     with st.expander("More options"):
         form.rest(title=None)

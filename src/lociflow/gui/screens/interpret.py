@@ -9,7 +9,7 @@ import streamlit as st
 from lociflow import config as _config
 from lociflow.config import InterpretConfig
 from lociflow.gui import settings, state, suggest
-from lociflow.gui.forms import Form
+from lociflow.gui.forms import Form, genome_field
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_interpret
@@ -68,8 +68,8 @@ def render() -> None:
         else:
             form.skip("data")
             form.skip("split")
-            form.field("input", required=True, label="Input files", dir=False)
-            form.field("genome", label="Reference genome (FASTA, for BED input)", dir=False)
+            files = form.field("input", required=True, label="Input files", dir=False)
+            genome_field(form, files)
             form.field("conservation", label="Conservation track (bigWig)", dir=False)
             form.field("tracks", label="Further tracks the model reads")
     with st.container(border=True):

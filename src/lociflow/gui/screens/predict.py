@@ -6,7 +6,7 @@ import streamlit as st
 
 from lociflow.config import PredictConfig
 from lociflow.gui import settings, suggest
-from lociflow.gui.forms import Form, track_fields
+from lociflow.gui.forms import Form, genome_field, track_fields
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_predict
@@ -32,11 +32,7 @@ def render() -> None:
                            help="A model made by train. The newest one is suggested.")
         files = form.field("input", required=True, label="Input files", dir=False,
                            placeholder="BED, FASTA (.fa/.fasta) or .txt files, one per line")
-        if not files or any(not f.lower().endswith((".fa", ".fasta", ".fa.gz", ".fasta.gz", ".txt"))
-                            for f in files):
-            form.field("genome", label="Reference genome (FASTA, for BED input)", dir=False)
-        else:
-            form.skip("genome")
+        genome_field(form, files)
         track_fields(form, model)
     with st.container(border=True):
         st.subheader("Output")

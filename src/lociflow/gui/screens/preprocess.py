@@ -8,7 +8,7 @@ import streamlit as st
 
 from lociflow.config import PreprocessConfig
 from lociflow.gui import settings, state
-from lociflow.gui.forms import Form
+from lociflow.gui.forms import Form, genome_field
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
 from lociflow.gui.views import show_preprocess
@@ -70,12 +70,10 @@ def _from_files(form: Form) -> None:
         classes = form.field("classes", label="Classes and their files")
         files = [f.lower() for group in classes.values() for f in group]
         fasta = [f for f in files if f.endswith(FASTA_ENDINGS)]
-        if not files or len(fasta) < len(files):
-            form.field("genome", label="Reference genome (FASTA)", dir=False,
-                       help="Needed for BED input: windows are cut from it. Plain or bgzip FASTA.")
+        if genome_field(form, [f for group in classes.values() for f in group], label="Reference genome (FASTA)",
+                        help="Needed for BED input: windows are cut from it. Plain or bgzip FASTA."):
             form.field("edge")
         else:
-            form.skip("genome")
             form.skip("edge")
         if fasta:
             form.field("viewpoint")

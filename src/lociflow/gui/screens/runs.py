@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from lociflow.gui import settings
-from lociflow.gui.views import STAGE_VIEWS, flatten, run_params, show_files
-from lociflow.layout import METRICS_FILE
+from lociflow.gui.fields import md_code
+from lociflow.gui.views import STAGE_VIEWS, flatten, for_display, run_params, show_files
+from lociflow.layout import LEDGER_FILE, METRICS_FILE
 from lociflow.runs import read_ledger
 
 
@@ -41,13 +42,19 @@ def compare(a: Path, b: Path, ledger: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
 
 
 def _latest_pair(folders: list[Path], ledger: pd.DataFrame) -> tuple[int, int]:
-    """The two newest runs of the newest stage that has two (else the two newest runs)."""
+    """The two newest finished runs of the newest stage that has two (else the two newest
+    finished runs, else the two newest). A failed run has only its log: nothing to compare."""
     stage_of = dict(zip(ledger["path"], ledger["stage"]))
+    status_of = dict(zip(ledger["path"], ledger["status"]))
     stages = [stage_of.get(str(p)) for p in folders]
-    for i in range(len(folders) - 1, -1, -1):
-        same = [j for j in range(i) if stages[j] == stages[i]]
+    finished = [i for i, p in enumerate(folders)
+                if status_of.get(str(p)) == "ok" and not p.name.endswith(".failed")]
+    for i in reversed(finished):
+        same = [j for j in finished if j < i and stages[j] == stages[i]]
         if same:
             return same[-1], i
+    if len(finished) >= 2:
+        return finished[-2], finished[-1]
     return len(folders) - 2, len(folders) - 1
 
 
@@ -77,11 +84,11 @@ def render() -> None:
     if ledger.empty:
         st.info(f"No runs in {root} yet. Start with Preprocess.")
         return
-    st.markdown(f"Every run in `{root}/runs.tsv`, newest last. Click a column header to sort.")
+    st.markdown(f"Every run in {md_code(root / LEDGER_FILE)}, newest last. Click a column header to sort.")
     stages = sorted(set(ledger["stage"]))
     shown = st.multiselect("Stages", stages, default=stages, key="runs::#stages")
     table = ledger_table(ledger[ledger["stage"].isin(shown)])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(for_display(table, numbers=False), hide_index=True, width="stretch")
 
     folders = [Path(p) for p in ledger["path"] if Path(p).is_dir()]
     names = {str(p): f"{p.name} ({stage})" for p, stage in zip(map(Path, ledger["path"]), ledger["stage"])}
@@ -98,9 +105,11 @@ def render() -> None:
         params, metrics = compare(first, second, ledger)
         only = st.checkbox("Only what differs", value=True, key="runs::#differs")
         st.markdown("**Parameters**")
-        st.dataframe(params[params["differs"]] if only else params, hide_index=True, width="stretch")
+        shown = params[params["differs"]] if only else params
+        # one column holds a run's values of every kind (numbers, text, lists): shown as text
+        st.dataframe(for_display(shown.drop(columns="differs"), labels=False), hide_index=True, width="stretch")
         st.markdown("**Metrics**")
-        st.dataframe(metrics, hide_index=True, width="stretch")
+        st.dataframe(for_display(metrics.drop(columns="differs"), labels=False), hide_index=True, width="stretch")
 
     st.subheader("Open a run")
     if folders:
