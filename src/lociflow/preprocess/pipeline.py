@@ -134,7 +134,8 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
     rng = rng_for(cfg.seed, STREAM_PLACEMENT)
     parts, labels, rows = [], [], []
     for k, name in enumerate(class_names):
-        counts = {"class": name, "loci_in": 0, "shifted": 0, "dropped_edge": 0, "padded": 0, "trimmed": 0}
+        counts = {"class": name, "loci_in": 0, "point_loci": 0, "shifted": 0, "dropped_edge": 0, "padded": 0,
+                  "trimmed": 0}
         for path in cfg.classes[name]:
             for chunk in iter_loci(path, cfg.window, genome=genome, placement=cfg.placement, edge=cfg.edge,
                                    viewpoint=cfg.viewpoint, rng=rng, chunk_size=READ_CHUNK):
@@ -143,7 +144,7 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
                 dropped = chunk.counts.get("dropped_edge", 0) + chunk.counts.get("dropped_short_chrom", 0)
                 counts["loci_in"] += len(chunk) + dropped
                 counts["dropped_edge"] += dropped
-                for key in ("shifted", "padded", "trimmed"):
+                for key in ("point_loci", "shifted", "padded", "trimmed"):
                     counts[key] += chunk.counts.get(key, 0)
         rows.append(counts)
     loci = Loci.concat(parts)
@@ -151,7 +152,7 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
     if loci.genomic:
         table = table.drop(columns=["padded", "trimmed"])
     else:
-        table = table.drop(columns=["shifted", "dropped_edge"])
+        table = table.drop(columns=["point_loci", "shifted", "dropped_edge"])
     for k, name in enumerate(class_names):
         log.info("class %r: %d loci read from %s", name, int(table.loc[k, "loci_in"]),
                  ", ".join(str(p) for p in cfg.classes[name]))
