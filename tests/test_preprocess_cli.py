@@ -470,6 +470,42 @@ def test_class_with_zero_loci_after_filtering_is_an_error(files, tmp_path):
            "Class 'bound' has no loci left", tmp_path)
 
 
+def test_invalid_character_in_the_trimmed_part_names_record_line_and_position(tmp_path):
+    # the window (10 nt, centred) never sees the '@', which sits in the trimmed flank
+    (tmp_path / "a.fa").write_text(">good\nACGUACGUAC\n>broken flank\nACGUACGUAC\nACGUACGUACGUACGUACGUAC\nA@\n")
+    (tmp_path / "b.fa").write_text(">b1\nGGGGCCCCAA\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {"classes": {"a": ["a.fa"], "b": ["b.fa"]}, "window": 10}}))
+    err = _fails(["-c", cfg], "Sequence broken has an invalid character '@' at position 34", tmp_path)
+    assert "a.fa, line 6" in err
+
+
+def test_identical_sequences_stay_in_one_split_and_are_counted(tmp_path):
+    rng = np.random.default_rng(3)
+    unique = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(80)]
+    repeated = unique[0]
+    pos = [(f"p{i}", s) for i, s in enumerate(unique[:40])] + [(f"copy{i}", repeated.lower()) for i in range(6)]
+    pos += [("p1", unique[1].replace("T", "U"))]  # same identifier and (T = U) the same sequence as p1
+    neg = [(f"n{i}", s) for i, s in enumerate(unique[40:])]
+    for path, records in ((tmp_path / "pos.fa", pos), (tmp_path / "neg.fa", neg)):
+        path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {
+        "classes": {"pos": ["pos.fa"], "neg": ["neg.fa"]}, "window": 30, "seed": 1,
+        "split": {"method": "random", "ratios": {"train": 0.5, "valid": 0.25, "test": 0.25}}}}))
+    out = run_ok(cfg, tmp_path, "dups")
+    meta = pooled(out)[1].set_index("name")
+    copies = meta.loc[["p0", *(f"copy{i}" for i in range(6))], "split"]
+    assert copies.nunique() == 1, copies
+    assert meta.loc["p1", "split"].nunique() == 1
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("class")
+    assert summary.loc["pos", "duplicates"] == 7 and summary.loc["neg", "duplicates"] == 0
+    assert summary.loc["pos", "duplicate_ids"] == 1 and summary.loc["total", "duplicate_ids"] == 1
+    log = (out / "run.log").read_text()
+    assert "7 loci are identical window sequences of an earlier locus" in log
+    assert "1 FASTA records repeat the identifier of an earlier record, e.g. 'p1'" in log
+
+
 def test_invalid_sequence_character_names_the_record(tmp_path):
     (tmp_path / "a.fa").write_text(">good\nACGUACGUAC\n>broken\nACGUAC@UAC\n")
     (tmp_path / "b.fa").write_text(">b1\nGGGGCCCCAA\n")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from lociflow.errors import InputFileError
 from lociflow.io.bed import BedTable, file_kind, iter_bed
-from lociflow.io.fasta import Genome, iter_fasta_chunks
+from lociflow.io.fasta import Genome, check_letters, iter_fasta_chunks
 from lociflow.io.files import open_text, require_file
 from lociflow.preprocess.windows import fasta_windows, place_windows
 
@@ -200,6 +200,7 @@ def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
+            check_letters(text, path, number, None)
             names.append(f"{path.name}:{number}")
             seqs.append(text)
             total += 1
