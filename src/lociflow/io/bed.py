@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow.errors import InputFileError
-from lociflow.io.files import is_gzip, open_text, require_file, strip_suffixes
+from lociflow.io.files import is_gzip, open_text, reading, require_file, strip_suffixes
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".frn", ".fas", ".faa")
 BED_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed4", ".bed6", ".bed12", ".peaks")
@@ -201,6 +201,11 @@ def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[B
         names the file and the line number).
     """
     path = require_file(path, "BED file")
+    with reading(path, "BED file"):
+        yield from _iter_chunks(path, chunk_size)
+
+
+def _iter_chunks(path: Path, chunk_size: int) -> Iterator[BedTable]:
     n_header, first = _header_lines(path)
     if first is None:
         raise InputFileError(f"{path} contains no intervals (only header lines, comments or blank lines).")
@@ -247,7 +252,7 @@ def file_kind(path: str | os.PathLike) -> str:
     if ext in TEXT_SUFFIXES:
         return "text"
     path = require_file(path)
-    with open_text(path) as handle:
+    with reading(path), open_text(path) as handle:
         for line in handle:
             if not line.strip():
                 continue

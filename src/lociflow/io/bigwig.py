@@ -20,7 +20,7 @@ import pandas as pd
 
 from lociflow.errors import InputFileError
 from lociflow.io.fasta import naming_hint
-from lociflow.io.files import cache_dir, file_key, require_file
+from lociflow.io.files import cache_dir, file_key, reading, require_file
 from lociflow.io.wig import convert_to_bigwig, track_format
 
 log = logging.getLogger("lociflow.io.bigwig")
@@ -81,7 +81,8 @@ class Track:
             raise ValueError(f"missing must be 'error' or 'zero' (got {missing!r})")
         self.source = require_file(path, "Track file")
         self.missing = missing
-        self.path = self._bigwig(cache_dir, chrom_sizes)
+        with reading(self.source, "Track file"):
+            self.path = self._bigwig(cache_dir, chrom_sizes)
         try:
             self._bw = pyBigWig.open(str(self.path))
         except RuntimeError:

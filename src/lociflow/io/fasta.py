@@ -22,7 +22,17 @@ import numpy as np
 import pandas as pd
 
 from lociflow.errors import InputFileError
-from lociflow.io.files import building, cache_dir, file_key, is_gzip, open_binary, open_text, require_file, writable_dir
+from lociflow.io.files import (
+    building,
+    cache_dir,
+    file_key,
+    is_gzip,
+    open_binary,
+    open_text,
+    reading,
+    require_file,
+    writable_dir,
+)
 from lociflow.progress import bar
 
 log = logging.getLogger("lociflow.io.fasta")
@@ -48,7 +58,7 @@ def _build_fai(fasta: Path, index: Path) -> None:
     try:
         pyfaidx.Faidx(str(fasta), indexname=str(index), rebuild=True, build_index=True).close()
     except pyfaidx.FastaIndexingError as exc:
-        raise InputFileError(f"Genome FASTA cannot be indexed: {exc}") from None
+        raise InputFileError(f"Genome FASTA {fasta} cannot be indexed: {exc}") from None
     except ValueError as exc:  # duplicate sequence names, among others
         raise InputFileError(f"Genome FASTA {fasta} cannot be indexed: {exc}") from None
 
@@ -142,7 +152,7 @@ class Genome:
             return entry
         if self.path.stat().st_size == 0:
             raise InputFileError(f"Genome FASTA {self.path} is empty.")
-        with building(entry) as work:
+        with building(entry) as work, reading(self.path, "Genome FASTA"):
             if is_gzip(self.path):
                 plain = work / "genome.fa"
                 _decompress(self.path, plain)
@@ -284,7 +294,7 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
         names.append(header)
         seqs.append(sequence)
 
-    with open_text(path) as handle:
+    with reading(path, "FASTA file"), open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")
             if line.startswith(">"):

@@ -27,6 +27,7 @@ import torch
 import yaml
 from torch import nn
 
+from lociflow.configfile import safe_load_yaml
 from lociflow.errors import ConfigError, DatasetError, LociflowError, ModelFileError
 from lociflow.io.atomic import atomic_path, write_yaml
 
@@ -189,9 +190,11 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise ModelFileError(f"{folder} has no {SPEC}: give the model folder that `lociflow train` printed.")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        spec = safe_load_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, ConfigError, RecursionError) as exc:
         raise ModelFileError(f"{path} is not valid YAML ({exc}); the model folder is damaged.") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc}).") from None
     if not isinstance(spec, dict):
         raise ModelFileError(f"{path} must hold a mapping of model properties; the model folder is damaged.")
     version = spec.get("format_version")

@@ -22,7 +22,7 @@ import pandas as pd
 from lociflow.errors import InputFileError
 from lociflow.io.bed import BedTable, file_kind, iter_bed
 from lociflow.io.fasta import Genome, check_letters, iter_fasta_chunks
-from lociflow.io.files import open_text, require_file
+from lociflow.io.files import open_text, reading, require_file
 from lociflow.preprocess.windows import fasta_windows, place_windows
 
 log = logging.getLogger("lociflow.preprocess.loci")
@@ -195,7 +195,7 @@ def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple
     names: list[str] = []
     seqs: list[str] = []
     total = 0
-    with open_text(path) as handle:
+    with reading(path, "Sequence file"), open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text or text.startswith("#"):
