@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lociflow.config import TrainConfig
+from lociflow.errors import LociflowError
 from lociflow.io.store import DatasetDir
 
 log = logging.getLogger("lociflow.train")
@@ -107,6 +108,34 @@ def record_run(run, metrics: dict[str, Any], best_epoch: Any, epochs: int) -> No
         run.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"], best_epoch=best_epoch, epochs=epochs)
 
+
+
+def check_checkpoint(path: Path, run_folder: Path) -> None:
+    """Refuse a checkpoint that cannot be read with ``torch.load(weights_only=True)``.
+
+    Lightning reads the checkpoint of ``--resume`` that way, so that loading it runs no
+    code; a checkpoint holding anything but tensors and plain values (written by another
+    program, or damaged) would otherwise end in an unpickling traceback mid-run.
+
+    Raises
+    ------
+    LociflowError
+        Naming the file and saying how to continue.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            AttributeError, TypeError, ImportError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LociflowError(
+            f"Cannot resume from {path}: it cannot be read safely as weights only ({reason[:200]}). It is damaged or "
+            f"was not written by lociflow. Delete it to restart the training in {run_folder} from the beginning with "
+            "--resume, or train again under a new --name.") from None
 
 class Fit:
     """One training: build the trainer, fit, restore the best weights, write the model dir.
@@ -203,6 +232,7 @@ class Fit:
             return None
         last = self.folder / "checkpoints" / "last.ckpt"
         if last.exists():
+            check_checkpoint(last, self.run_record.final_path if self.run_record is not None else self.folder)
             log.info("resuming from %s", last)
             return str(last)
         log.warning("no checkpoints/last.ckpt in %s (interrupted before the first epoch ended): "
