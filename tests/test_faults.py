@@ -81,6 +81,7 @@ def fasta_config(folder: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_preprocess_and_train_killed_at_random_moments_rerun_to_identical_output(tmp_path):
     config = fasta_config(tmp_path)

@@ -355,25 +355,42 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise ModelFileError(f"{path} lacks {', '.join(missing)}; the model folder is damaged.")
     _check_spec_types(spec, path)
+    if spec.get("n_classes") is None:
+        spec["n_classes"] = len(spec["classes"])
     return spec
+
+
+def _names(value: Any) -> bool:
+    """Whether ``value`` is a list of names (strings, or numbers used as names)."""
+    return isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
     problems = []
-    if not isinstance(spec["classes"], list) or len(spec["classes"]) < 2:
+    if not _names(spec["classes"]) or len(spec["classes"]) < 2:
         problems.append("classes must be a list of at least two class names")
-    if not isinstance(spec["branches"], list) or not spec["branches"]:
+    branches_ok = isinstance(spec["branches"], list) and spec["branches"] and all(isinstance(b, str) for b in spec["branches"])
+    if not branches_ok:
         problems.append("branches must be a non-empty list of branch names")
     channels = spec["channels"]
-    if not isinstance(channels, dict) or not all(isinstance(v, list) and v for v in channels.values()):
+    if not isinstance(channels, dict) or not all(isinstance(k, str) and _names(v) and v for k, v in channels.items()):
         problems.append("channels must map each branch to its list of channel names")
-    elif isinstance(spec["branches"], list) and set(spec["branches"]) != set(channels):
+    elif branches_ok and set(spec["branches"]) != set(channels):
         problems.append(f"branches {spec['branches']} and channels {list(channels)} disagree")
     if not isinstance(spec["window"], int) or isinstance(spec["window"], bool) or spec["window"] < 1:
         problems.append(f"window must be a positive whole number (got {spec['window']!r})")
     n_classes = spec.get("n_classes")
-    if n_classes is not None and isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
+    if n_classes is None and isinstance(spec["classes"], list):
+        n_classes = len(spec["classes"])
+    if not isinstance(n_classes, int) or isinstance(n_classes, bool):
+        problems.append(f"n_classes must be a whole number (got {n_classes!r})")
+    elif isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
         problems.append(f"n_classes {n_classes} differs from the {len(spec['classes'])} classes listed")
+    for key, kind, text in (("format", str, "a format name"), ("architecture", dict, "a mapping of layers"),
+                            ("preprocess", dict, "a mapping of preprocess options"), ("alphabet", str, "dna or rna"),
+                            (HASHES, dict, "a mapping of file name to SHA-256")):
+        if spec.get(key) is not None and not isinstance(spec[key], kind):
+            problems.append(f"{key} must be {text} (got {spec[key]!r:.60})")
     ensemble = spec.get("ensemble", 1)
     if not isinstance(ensemble, int) or isinstance(ensemble, bool) or ensemble < 1:
         problems.append(f"ensemble must be a positive whole number of networks (got {ensemble!r})")
