@@ -75,6 +75,7 @@ def test_multi_branch_model_trains_end_to_end_through_the_cli(synthetic_dataset,
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics["auroc"]) >= {"bound", "unbound", "macro"}
     assert {"auprc", "accuracy", "loss"} <= set(metrics)
+    assert any("best epoch was the last" in w for w in metrics["warnings"])  # 2 epochs: not converged
     ledger = read_ledger(tmp_path / "runs")
     assert ledger["status"].tolist() == ["ok"]
     assert ledger["metrics"][0]["test_auroc"] == metrics["auroc"]["macro"]

@@ -32,6 +32,7 @@ from lociflow.compat import (
 from lociflow.config import EvaluateConfig, coerce
 from lociflow.errors import ConfigError, DatasetError
 from lociflow.io.atomic import write_json, write_text
+from lociflow.result_warnings import locus_warnings, log_warnings, metrics_warnings
 from lociflow.metrics import classification_metrics
 from lociflow.report import figures_html, html_page, key_values_html, save_figure, table_html
 from lociflow.runs import open_run
@@ -102,7 +103,8 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
         probs = model.predict_proba({b: inputs[b] for b in model.branches}, batch_size=cfg.batch_size)
         facts = {"model": str(model.path), "data": described, "loci": int(len(labels)),
                  "classes": ", ".join(model.classes)}
-        metrics = write_evaluation(run.path, labels, probs, model.classes, facts=facts, meta=meta)
+        metrics = write_evaluation(run.path, labels, probs, model.classes, facts=facts, meta=meta,
+                                   onehot=inputs.get("seq"), placement=model.preprocess.get("placement", "center"))
         run.record(auroc=metrics["auroc"]["macro"], accuracy=metrics["accuracy"])
         log.info("%s", summary_line(metrics))
     return run.final_path
@@ -163,7 +165,8 @@ def prediction_table(labels: np.ndarray, probs: np.ndarray, classes: list[str], 
 
 
 def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, classes: list[str],
-                     facts: dict | None = None, meta=None, title: str = "Evaluation") -> dict:
+                     facts: dict | None = None, meta=None, title: str = "Evaluation", onehot=None,
+                     placement: str = "center") -> dict:
     """Write metrics, curve points, plots, per-locus probabilities and ``report.html``.
 
     Why: training (on its test split) and ``lociflow evaluate`` show the same outputs.
@@ -184,6 +187,10 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
         Per-locus metadata (ids, coordinates) copied into ``predictions.tsv``.
     title : str
         Report title. Default is "Evaluation".
+    onehot : uint8 array [N, L, 4], optional
+        The loci's ``seq`` branch, for the padding warnings (:mod:`lociflow.result_warnings`).
+    placement : str
+        How the windows were placed, for the shifted-window warning. Default is "center".
 
     Returns
     -------
@@ -194,6 +201,8 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     metrics = classification_metrics(labels, probs, list(classes))
+    metrics["warnings"] = metrics_warnings(labels, probs, classes, metrics, onehot)
+    log_warnings(metrics["warnings"])
     write_json(folder / "metrics.json", metrics)
     roc = curves.roc_points(labels, probs, classes)
     pr = curves.pr_points(labels, probs, classes)
@@ -202,7 +211,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     _write_tsv(folder / "roc_curve.tsv", roc)
     _write_tsv(folder / "pr_curve.tsv", pr)
     _write_tsv(folder / "calibration.tsv", calibration)
-    _write_tsv(folder / "predictions.tsv", prediction_table(labels, probs, classes, meta), na_rep="")
+    table = prediction_table(labels, probs, classes, meta)
+    table["warning"] = locus_warnings(onehot, meta if meta is not None and len(meta) == len(labels) else None, placement)
+    _write_tsv(folder / "predictions.tsv", table, na_rep="")
 
     figures = []
     if not roc.empty:

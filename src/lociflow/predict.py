@@ -22,6 +22,7 @@ from lociflow.config import PredictConfig, coerce
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.atomic import atomic_open
 from lociflow.progress import bar
+from lociflow.result_warnings import locus_warnings
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.predict")
@@ -117,6 +118,7 @@ def _write_chunks(cfg: PredictConfig, model, folder: Path, chunks, collector) ->
             inputs = {b: chunk.inputs[b] for b in model.branches}
             probs = np.asarray(model.predict_proba(inputs, batch_size=cfg.batch_size), dtype=np.float64)
             table = prediction_rows(chunk.meta, probs, model.classes, cfg.thresholds)
+            table["warning"] = locus_warnings(inputs.get("seq"), chunk.meta, model.preprocess.get("placement", "center"))
             table.to_csv(handle, sep="\t", index=False, header=total == 0, float_format="%.6g", na_rep="")
             if collector is not None:
                 collector.add(inputs, probs, offset=total, ids=list(table["id"]) if "id" in table else None)

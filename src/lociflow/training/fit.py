@@ -109,7 +109,6 @@ def record_run(run, metrics: dict[str, Any], best_epoch: Any, epochs: int) -> No
                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"], best_epoch=best_epoch, epochs=epochs)
 
 
-
 def check_checkpoint(path: Path, run_folder: Path) -> None:
     """Refuse a checkpoint that cannot be read with ``torch.load(weights_only=True)``.
 
@@ -241,6 +240,7 @@ class Fit:
 
     def _finish(self, checkpoint, trainer, interrupted: bool) -> None:
         from lociflow.io.atomic import write_json
+        from lociflow.result_warnings import epoch_warnings, log_warnings
         from lociflow.training.callbacks import read_history
         from lociflow.training.scoring import load_best_weights
 
@@ -263,6 +263,9 @@ class Fit:
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
             "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
         })
+        metrics["warnings"] = metrics.get("warnings", []) + epoch_warnings(
+            best_epoch, epochs_trained, stopped_early=not interrupted and epochs_trained < self.config.epochs)
+        log_warnings(metrics["warnings"])
         write_json(self.folder / "metrics.json", metrics)
         self.metrics = metrics
         log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
