@@ -31,6 +31,37 @@ def seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: 
     return build_network(architecture, channels, dataset.window, len(dataset.classes))
 
 
+def check_trainable(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, batch_size: int) -> None:
+    """Refuse, before anything is allocated, a network that cannot train as configured.
+
+    Batch normalisation cannot normalise a batch of one locus (its variance is zero and
+    the metrics become NaN), so ``batch_size: 1`` with any ``batch_norm`` layer is refused;
+    a model whose weights and one batch of activations exceed the free memory is refused
+    with the numbers (see :func:`lociflow.model.io.check_fits`).
+
+    Raises
+    ------
+    ConfigError
+        Naming the option to change.
+    """
+    import torch
+
+    from lociflow.errors import ConfigError, ModelFileError
+    from lociflow.model.io import check_fits, model_size
+
+    layers = [layer for section in (architecture.get("branches") or {}).values() for layer in section or []]
+    layers += list(architecture.get("common") or [])
+    if batch_size == 1 and any(isinstance(layer, dict) and layer.get("batch_norm") for layer in layers):
+        raise ConfigError("batch_size: 1 cannot train a network with batch normalisation (one locus has no batch "
+                          "variance, and the metrics become NaN). Use batch_size: 2 or more, or batch_norm: false "
+                          "in every layer.")
+    size = model_size(architecture, channels, dataset.window, len(dataset.classes))
+    try:
+        check_fits(size, torch.device("cpu"), "the architecture", batch_size=batch_size)
+    except ModelFileError as exc:
+        raise ConfigError(f"{exc} Reduce the layer sizes, the window or batch_size.") from None
+
+
 def is_worker_process() -> bool:
     """True in the extra processes that distributed (DDP) training launches."""
     for variable in ("LOCAL_RANK", "NODE_RANK", "RANK"):
