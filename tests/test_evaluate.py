@@ -73,6 +73,8 @@ def test_evaluate_dataset_split_writes_every_output_and_matches_sklearn(binary, 
     assert list(predictions["name"]) == list(split.meta()["name"])
     np.testing.assert_allclose(predictions["prob_bound"], probs[:, 0], atol=1e-5)
     assert set(predictions["top_class"]) <= {"bound", "unbound"}
+    assert predictions["warning"].fillna("").eq("").all()  # planted data: every window is fine
+    assert isinstance(metrics["warnings"], list)
     roc = pd.read_csv(folder / "roc_curve.tsv", sep="\t")
     assert list(roc.columns) == ["class", "x", "y", "threshold"]
     assert set(roc["class"]) == {"bound", "unbound", "micro", "macro"}

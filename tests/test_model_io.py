@@ -311,3 +311,103 @@ def test_a_wrong_ensemble_count_is_a_clear_error(trained, value, message):
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(ModelFileError, match=message):
         load_model(folder)
+
+
+# --------------------------------------------------------------------------- a model folder is data
+
+
+def rewrite_spec(folder: Path, **changes) -> dict:
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    spec.update(changes)
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return spec
+
+
+def test_spec_records_the_weights_sha256_and_one_flipped_byte_is_refused(trained):
+    import hashlib
+
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    weights = folder / "model.safetensors"
+    assert spec["weights_sha256"] == {"model.safetensors": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x01  # inside the last tensor: the file still parses
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="the weights were changed or damaged after training"):
+        load_model(folder)
+
+
+def test_old_model_without_hash_loads_with_a_note(trained, caplog):
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    del spec["weights_sha256"]
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with caplog.at_level("INFO", logger="lociflow.model.io"):
+        load_model(folder)
+    assert "records no SHA-256 of model.safetensors" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["../outside.pt", "/etc/passwd", "sub/../../outside.pt", 7])
+def test_torchscript_file_outside_the_model_folder_is_refused(trained, name):
+    folder, _, _ = trained
+    (folder.parent / "outside.pt").write_bytes(b"anything")
+    rewrite_spec(folder, format="torchscript", file=name)
+    with pytest.raises(ModelFileError, match="outside the model folder|must be the name of a file in the model folder"):
+        load_model(folder)
+
+
+def test_weights_linked_from_outside_the_folder_are_refused(trained, tmp_path):
+    folder, _, _ = trained
+    elsewhere = tmp_path / "elsewhere.safetensors"
+    shutil.move(folder / "model.safetensors", elsewhere)
+    (folder / "model.safetensors").symlink_to(elsewhere)
+    with pytest.raises(ModelFileError, match="weights file 'model.safetensors' resolves to .*outside the model folder"):
+        load_model(folder)
+
+
+def test_torchscript_is_logged_as_code(trained, caplog):
+    folder, _, _ = trained
+    rewrite_spec(folder, format="torchscript")
+    (folder / "model.pt").write_bytes(b"not a zip archive")
+    with caplog.at_level("WARNING", logger="lociflow.model.io"), pytest.raises(ModelFileError):
+        load_model(folder)
+    assert "is a TorchScript model: it carries code" in caplog.text
+
+
+@pytest.mark.parametrize("change, pattern", [
+    ("filters", r"needs ([0-9,]+) parameters"),
+    ("window", r"and ([0-9,]+) activation values for a batch of 1"),
+])
+def test_model_too_large_for_memory_is_refused_from_the_spec_with_numbers(trained, change, pattern):
+    import re
+    import time
+
+    folder, _, _ = trained
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    if change == "filters":
+        spec["architecture"]["branches"]["seq"][0]["filters"] = 1_000_000_000
+    else:
+        spec["window"] = 10**12  # the network ends in a GRU's mean: only the activations grow
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError, match="the model needs [0-9,]+ parameters .* GiB free") as info:
+        load_model(folder)
+    assert time.perf_counter() - started < 10, "the size was not checked before allocating"
+    assert "spec.yaml" in str(info.value)
+    assert int(re.search(pattern, str(info.value)).group(1).replace(",", "")) > 10**9
+
+
+def test_resume_checkpoint_that_needs_unpickling_is_a_message(tmp_path):
+    import collections
+
+    from lociflow.training.fit import check_checkpoint
+
+    unsafe = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {}, "callback": collections.Counter("abc"), "obj": Path("x")}, unsafe)
+    with pytest.raises(LociflowError, match="cannot be read safely as weights only"):
+        check_checkpoint(unsafe, tmp_path)
+    unsafe.write_bytes(b"\x80\x04 cut short")
+    with pytest.raises(LociflowError, match="Delete it to restart"):
+        check_checkpoint(unsafe, tmp_path)
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 3}, tmp_path / "ok.ckpt")
+    check_checkpoint(tmp_path / "ok.ckpt", tmp_path)

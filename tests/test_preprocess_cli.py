@@ -334,7 +334,46 @@ def _fails(args: list, message: str, root: Path) -> str:
     assert code == 2, (code, out, err)
     assert message in err, err
     assert not list(root.rglob("manifest.json")), "a dataset was left behind"
+    assert not list(root.glob(".*.tmp-*")), "a temporary run folder was left behind"
+    for failed in root.glob("*.failed"):
+        assert [p.name for p in failed.iterdir()] == ["run.log"], "a failed run kept more than its log"
     return err
+
+
+def test_locus_wholly_outside_its_chromosome_is_an_error_suggesting_another_assembly(files, tmp_path):
+    folder, _ = files
+    bad = tmp_path / "hg19.bed"
+    bad.write_text("chr1\t10\t40\ta\t0\t+\nchr3\t800\t830\tpast\t0\t+\nchr3\t5000\t5030\tfar\t0\t+\n")
+    err = _fails(["-c", config(folder, tmp_path / "c.yaml", classes={"bound": [str(bad)],
+                                                                     "unbound": [str(folder / "neg.bed")]})],
+                 "line 2: locus chr3:800-830 starts at or past the end of chr3, which is 800 nt long", tmp_path)
+    assert "hg19.bed" in err and "another assembly" in err and "1 more locus also lie" in err
+
+
+def test_track_of_another_assembly_is_an_error_whatever_missing_says(files, tmp_path):
+    folder, _ = files
+    other = tmp_path / "other.bw"
+    bw = pyBigWig.open(str(other), "w")
+    bw.addHeader([("chr1", 2000), ("chr2", 1600), ("chr3", 800)])
+    for chrom, size in (("chr1", 2000), ("chr2", 1600), ("chr3", 800)):
+        bw.addEntries(chrom, 0, values=np.zeros(size), span=1, step=1)
+    bw.close()
+    err = _fails(["-c", config(folder, tmp_path / "c.yaml", conservation=str(other), missing="zero",
+                               branches=["seq", "cons"])],
+                 "gives chr2 a length of 1600 nt, the genome 1500 nt", tmp_path)
+    assert "another assembly" in err and "other.bw" in err
+
+
+def test_zero_length_bed_intervals_are_point_loci_counted_in_the_summary(files, tmp_path):
+    folder, _ = files
+    points = tmp_path / "points.bed"
+    points.write_text((folder / "pos.bed").read_text() + "chr1\t500\t500\tp1\t0\t+\nchr2\t90\t90\tp2\t0\t-\n")
+    out = run_ok(config(folder, tmp_path / "c.yaml", branches=["seq"], conservation=None,
+                        classes={"bound": [str(points)], "unbound": [str(folder / "neg.bed")]}), tmp_path, "points")
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("class")
+    assert summary.loc["bound", "point_loci"] == 2 and summary.loc["unbound", "point_loci"] == 0
+    meta = pooled(out)[1].set_index("name")
+    assert meta.loc["p1", "end"] - meta.loc["p1", "start"] == WINDOW
 
 
 @pytest.mark.parametrize("line, message", [
@@ -342,6 +381,8 @@ def _fails(args: list, message: str, root: Path) -> str:
     ("chr1\t50\t20\tx\t0\t+", "start 50 is greater than end 20"),
     ("chr1\t-5\t20\tx\t0\t+", "start -5 is negative"),
     ("chr1\t5.5\t20\tx\t0\t+", "start '5.5' is not a whole number"),
+    ("chr1\t1e1\t20\tx\t0\t+", "start '1e1' is not a whole number written as digits"),
+    ("chr1\t10\t20.0\tx\t0\t+", "end '20.0' is not a whole number written as digits"),
 ])
 def test_malformed_bed_line_names_file_and_line(files, tmp_path, line, message):
     folder, _ = files
@@ -427,6 +468,42 @@ def test_class_with_zero_loci_after_filtering_is_an_error(files, tmp_path):
     _fails(["-c", config(folder, tmp_path / "c.yaml", split=split,
                          classes={"bound": [str(only_chr3)], "unbound": [str(folder / "neg.bed")]})],
            "Class 'bound' has no loci left", tmp_path)
+
+
+def test_invalid_character_in_the_trimmed_part_names_record_line_and_position(tmp_path):
+    # the window (10 nt, centred) never sees the '@', which sits in the trimmed flank
+    (tmp_path / "a.fa").write_text(">good\nACGUACGUAC\n>broken flank\nACGUACGUAC\nACGUACGUACGUACGUACGUAC\nA@\n")
+    (tmp_path / "b.fa").write_text(">b1\nGGGGCCCCAA\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {"classes": {"a": ["a.fa"], "b": ["b.fa"]}, "window": 10}}))
+    err = _fails(["-c", cfg], "Sequence broken has an invalid character '@' at position 34", tmp_path)
+    assert "a.fa, line 6" in err
+
+
+def test_identical_sequences_stay_in_one_split_and_are_counted(tmp_path):
+    rng = np.random.default_rng(3)
+    unique = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(80)]
+    repeated = unique[0]
+    pos = [(f"p{i}", s) for i, s in enumerate(unique[:40])] + [(f"copy{i}", repeated.lower()) for i in range(6)]
+    pos += [("p1", unique[1].replace("T", "U"))]  # same identifier and (T = U) the same sequence as p1
+    neg = [(f"n{i}", s) for i, s in enumerate(unique[40:])]
+    for path, records in ((tmp_path / "pos.fa", pos), (tmp_path / "neg.fa", neg)):
+        path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {
+        "classes": {"pos": ["pos.fa"], "neg": ["neg.fa"]}, "window": 30, "seed": 1,
+        "split": {"method": "random", "ratios": {"train": 0.5, "valid": 0.25, "test": 0.25}}}}))
+    out = run_ok(cfg, tmp_path, "dups")
+    meta = pooled(out)[1].set_index("name")
+    copies = meta.loc[["p0", *(f"copy{i}" for i in range(6))], "split"]
+    assert copies.nunique() == 1, copies
+    assert meta.loc["p1", "split"].nunique() == 1
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("class")
+    assert summary.loc["pos", "duplicates"] == 7 and summary.loc["neg", "duplicates"] == 0
+    assert summary.loc["pos", "duplicate_ids"] == 1 and summary.loc["total", "duplicate_ids"] == 1
+    log = (out / "run.log").read_text()
+    assert "7 loci are identical window sequences of an earlier locus" in log
+    assert "1 FASTA records repeat the identifier of an earlier record, e.g. 'p1'" in log
 
 
 def test_invalid_sequence_character_names_the_record(tmp_path):

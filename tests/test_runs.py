@@ -1,3 +1,8 @@
+import json
+import os
+import socket
+from pathlib import Path
+
 import pytest
 
 from lociflow.errors import LociflowError
@@ -60,3 +65,67 @@ def test_user_error_inside_a_run_is_logged_to_file_not_console(tmp_path, capsys)
     assert "Traceback" not in capsys.readouterr().err
     assert "Traceback" in (tmp_path / "r3.failed" / "run.log").read_text()
     logging.getLogger("lociflow").handlers.clear()
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_two_runs_of_one_name_exactly_one_succeeds_and_nothing_is_left(tmp_path):
+    first = open_run("preprocess", tmp_path, {}, name="same")
+    second = open_run("preprocess", tmp_path, {}, name="same")
+    run_a = first.__enter__()
+    run_b = second.__enter__()  # both started before either finished: both passed the name check
+    (run_a.path / "result").write_text("a")
+    (run_b.path / "result").write_text("b")
+    first.__exit__(None, None, None)
+    with pytest.raises(LociflowError, match="already exists .*another run of the same name finished first"):
+        second.__exit__(None, None, None)
+    assert (tmp_path / "same" / "result").read_text() == "a"
+    assert not list(tmp_path.glob(".*")), "debris left in the output root"
+    assert not (tmp_path / "same" / ".owner.json").exists()
+    assert read_ledger(tmp_path)["status"].tolist() == ["ok", "failed"]
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run_and_logged(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys\nfrom lociflow.runs import open_run\n"
+            "with open_run('train', sys.argv[1], {}, name='killed') as run:\n"
+            "    (run.path / 'checkpoint').write_text('x')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    import lociflow
+
+    env = {**os.environ, "PYTHONPATH": str(Path(lociflow.__file__).parents[1])}  # this lociflow, not another copy
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, env=env)
+    assert done.returncode == -signal.SIGKILL
+    left = list(tmp_path.glob(".killed.tmp-*"))
+    assert len(left) == 1 and (left[0] / ".owner.json").exists()
+    # a folder whose owner still runs (this process) is left alone
+    alive = tmp_path / ".busy.tmp-abc123"
+    alive.mkdir()
+    (alive / ".owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid(),
+                                                    "start": None}))
+    with open_run("train", tmp_path, {}, name="next"):
+        pass
+    assert not left[0].exists() and alive.exists()
+    log = (tmp_path / "next" / "run.log").read_text()
+    assert f"removed {left[0]}, left by a run that was killed" in log
+
+
+@pytest.mark.parametrize("keep, expected", [
+    (True, "Interrupted: {root}/r is kept as it was; continue with the same command with --resume"),
+    (False, "Interrupted: nothing was kept but the log {root}/r.failed/run.log; run the command again"),
+])
+def test_ctrl_c_is_one_line_saying_what_was_kept_and_how_to_go_on(tmp_path, keep, expected):
+    from lociflow.errors import run_stage_call
+
+    def stage():
+        with open_run("train", tmp_path, {}, name="r", keep_on_interrupt=keep):
+            raise KeyboardInterrupt
+
+    outcome = run_stage_call(stage)
+    assert outcome.status == "stopped" and outcome.code == 130
+    assert outcome.console.startswith(expected.format(root=tmp_path.resolve()))
+    assert "\n" not in outcome.console

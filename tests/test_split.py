@@ -136,3 +136,15 @@ def test_order_within_splits_is_a_seeded_permutation():
     assert set(orders) == {"train", "test"}
     assert sorted(orders["train"].tolist()) == [0, 1, 2, 4, 6, 7]
     assert sorted(orders["test"].tolist()) == [3, 5]
+
+
+def test_identical_rows_and_overlaps_merge_transitively_keeping_the_first_ids():
+    from lociflow.preprocessing.split import identical_groups, merge_groups, repeats
+
+    overlap = np.array([7, 7, 2, 3, 4])
+    same = identical_groups(np.array([[1, 2], [3, 4], [5, 6], [1, 2], [9, 9]], dtype=np.uint8))
+    merged = merge_groups(overlap, same)
+    # 0 and 1 overlap, 3 repeats 0: all three are one group, with the id the first had
+    assert merged.tolist() == [7, 7, 2, 7, 4]
+    assert repeats(same).tolist() == [False, False, False, True, False]
+    assert merge_groups(overlap, np.arange(5)).tolist() == overlap.tolist()

@@ -8,6 +8,7 @@ import logging
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -75,6 +76,7 @@ def test_multi_branch_model_trains_end_to_end_through_the_cli(synthetic_dataset,
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics["auroc"]) >= {"bound", "unbound", "macro"}
     assert {"auprc", "accuracy", "loss"} <= set(metrics)
+    assert any("best epoch was the last" in w for w in metrics["warnings"])  # 2 epochs: not converged
     ledger = read_ledger(tmp_path / "runs")
     assert ledger["status"].tolist() == ["ok"]
     assert ledger["metrics"][0]["test_auroc"] == metrics["auroc"]["macro"]
@@ -133,3 +135,17 @@ def test_resume_without_a_name_is_refused(synthetic_dataset, tmp_path):
     code, _, err = invoke("train", "--data", data, "-o", tmp_path / "runs", "--resume")
     assert code == 2
     assert "--resume needs the --name of the interrupted run" in err
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["--set", "batch_size=1"], "batch_size: 1 cannot train a network with batch normalisation"),
+    (["--set", "architecture={branches: {seq: [{type: conv, filters: 1000000000, kernel: 9}]}}"],
+     "the model needs"),
+])
+def test_untrainable_network_is_refused_before_anything_is_allocated_or_written(synthetic_dataset, tmp_path,
+                                                                                settings, message):
+    data = synthetic_dataset("seq", n=100, window=40)
+    code, _, err = invoke("train", "--data", data, "-o", tmp_path / "runs", "--epochs", 1, *settings)
+    assert code == 2, err
+    assert message in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import difflib
 import logging
+import numbers
 import os
+import types
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -58,22 +62,88 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
+MAX_YAML_NODES = 1_000_000
+"""The most values a YAML document may hold once its aliases are expanded.
+
+An alias repeats a value without copying it, so a few lines can stand for billions of
+values (an "alias bomb"); anything that walks the loaded data then runs out of time or
+memory. A real config or model spec holds a few hundred values.
+"""
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values ``root`` holds with every alias expanded, stopping past ``limit``."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:  # an alias inside itself expands without end
+            return limit + 1
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def safe_load_yaml(stream: Any, limit: int = MAX_YAML_NODES) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys and documents expanding past ``limit`` values.
+
+    Parameters
+    ----------
+    stream : YAML text, or an open text file.
+    limit : the most values once aliases are expanded. Default is :data:`MAX_YAML_NODES`.
+
+    Raises
+    ------
+    ConfigError
+        A duplicate key, or an alias bomb; ``yaml.YAMLError`` for invalid YAML.
+    """
+    loader = _UniqueKeyLoader(stream)  # a SafeLoader: no code runs
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, limit) > limit:
+            raise ConfigError(f"the document expands to more than {limit:,} values through its aliases (&name / *name); "
+                              "that is an alias bomb, not a configuration. Write the values out instead.")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a YAML config file safely (no code runs), refusing duplicate keys."""
+    """Load a YAML config file safely (no code runs), refusing duplicate keys and alias bombs."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
     try:
         with open(path, encoding="utf-8") as handle:
-            loader = _UniqueKeyLoader(handle)  # a SafeLoader: no code runs
-            try:
-                data = loader.get_single_data()
-            finally:
-                loader.dispose()
+            data = safe_load_yaml(handle)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save the config file as "
+                          "UTF-8.") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests values too deeply to be a configuration.") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -119,7 +189,9 @@ def apply_overrides(section: dict[str, Any], overrides: list[str] | None) -> dic
             raise ConfigError(f"--set {item!r} must look like key=value (for example window=200).")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = safe_load_yaml(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {item!r}: {exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
         target = section
@@ -146,10 +218,79 @@ def _resolve_paths(value: Any, base: Path) -> Any:
     return value
 
 
+_MAX_SEED = 2**32 - 1  # what numpy, torch and Lightning all accept as a seed
+
+
+def _scalar_kinds(annotation: Any) -> set[type]:
+    """The scalar types among ``annotation``'s alternatives (``int | None`` -> ``{int}``)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return set().union(*(_scalar_kinds(arg) for arg in typing.get_args(annotation)))
+    return {annotation} & {bool, int, float}
+
+
+def _strict_problem(value: Any, annotation: Any) -> str | None:
+    """Why ``value`` does not fit a bool/int/float ``annotation`` strictly, or None.
+
+    Pydantic's lax mode reads ``true`` as 1 and 1 as true; in a config file either is a
+    slip (``window: true``), so neither is taken.
+    """
+    kinds = _scalar_kinds(annotation)
+    if not kinds or value is None:
+        return None
+    numeric = kinds & {int, float}
+    is_bool = isinstance(value, (bool, np.bool_))
+    if is_bool and bool not in kinds and numeric:
+        return "must be a number, not true/false"
+    if bool in kinds and not numeric and not is_bool:
+        return "must be true or false"
+    return None
+
+
+def _container_problems(name: str, value: Any, annotation: Any) -> list[str]:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    problems = []
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        for key, item in value.items():
+            problem = _strict_problem(item, args[1])
+            if problem:
+                problems.append(f"{name}.{key} {problem} (got {item!r})")
+    elif origin is list and args and isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = _strict_problem(item, args[0])
+            if problem:
+                problems.append(f"{name}[{i}] {problem} (got {item!r})")
+    return problems
+
+
 class Section(BaseModel):
-    """Base of every config model: unknown keys are errors."""
+    """Base of every config model: unknown keys are errors, and booleans and numbers are not mixed.
+
+    Every option named ``seed`` must be a whole number from 0 to 2**32 - 1, the range
+    numpy, torch and Lightning share.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_values(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # pydantic says that a mapping was expected
+        problems = []
+        for name, value in data.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None:
+                continue
+            problem = _strict_problem(value, field.annotation)
+            if problem:
+                problems.append(f"{name} {problem} (got {value!r})")
+            problems += _container_problems(name, value, field.annotation)
+            if name == "seed" and not isinstance(value, (bool, np.bool_)) and (
+                    not isinstance(value, numbers.Integral) or not 0 <= value <= _MAX_SEED):
+                problems.append(f"seed must be a whole number from 0 to {_MAX_SEED} (got {value!r})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
 
 class StageConfig(Section):
@@ -243,9 +384,11 @@ def load_stage(model: type[StageConfig], section: str, config_path: str | os.Pat
     if config_path is not None:
         document = load_yaml(config_path)
         base = Path(config_path).resolve().parent
-        data = dict(document.get(section) or {})
+        data = document.get(section) or {}
         if not isinstance(data, dict):
-            raise ConfigError(f"{config_path}: section {section!r} must be a mapping.")
+            raise ConfigError(f"{config_path}: section {section!r} must be a mapping of options (key: value lines), "
+                              f"not a {type(data).__name__}; e.g. {section}:\n  seed: 1")
+        data = dict(data)
     cwd = Path.cwd()
     for key, value in (extra or {}).items():
         if value is not None:

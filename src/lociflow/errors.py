@@ -56,8 +56,10 @@ def run_stage_call(call: Callable[[], Path]) -> Outcome:
         folder = call()
     except LociflowError as exc:
         return Outcome("error", 2, console=f"Error: {exc}", message=str(exc))
-    except KeyboardInterrupt:
-        return Outcome("stopped", 130, console="Interrupted.", message="The run was interrupted.")
+    except KeyboardInterrupt as exc:
+        # one line: what was kept and how to go on (set by the run folder), no traceback
+        line = getattr(exc, "lociflow_interrupted", None) or "Interrupted before any output was written."
+        return Outcome("stopped", 130, console=line, message=line)
     except Exception as exc:  # a bug: show everything we know
         traceback.print_exc()
         log_path = getattr(exc, "lociflow_run_log", None)

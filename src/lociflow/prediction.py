@@ -22,6 +22,7 @@ from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.atomic import atomic_open
 from lociflow.layout import INPUT_META_COLUMNS, PREDICTIONS_FILE
 from lociflow.progress import bar
+from lociflow.result_warnings import locus_warnings
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.predict")
@@ -105,6 +106,8 @@ def stream_predictions(cfg: PredictConfig, source, folder: Path) -> int:
             for batch in source.batches(cfg.chunk_size):
                 probs = np.asarray(model.predict_proba(batch.inputs, batch_size=cfg.batch_size), dtype=np.float64)
                 table = prediction_rows(batch.meta, probs, model.classes, cfg.thresholds)
+                table["warning"] = locus_warnings(batch.inputs.get("seq"), batch.meta,
+                                                  model.preprocess.get("placement", "center"))
                 table.to_csv(handle, sep="\t", index=False, header=total == 0, float_format="%.6g", na_rep="")
                 if collector is not None:
                     collector.add(batch.inputs, probs, offset=total, ids=list(table["id"]) if "id" in table else None)

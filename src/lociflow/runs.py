@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,10 @@ from lociflow.io.atomic import write_yaml
 from lociflow.layout import LEDGER_COLUMNS, LEDGER_FILE, PARAMS_FILE, RUN_LOG
 
 log = logging.getLogger("lociflow")
+
+OWNER_NAME = ".owner.json"
+"""In a run's temporary folder: the process building it (host, PID, process start time),
+so that a later run can tell a folder whose process was killed from one still at work."""
 
 
 def new_run_name(stage: str) -> str:
@@ -57,6 +63,77 @@ class Run:
     @property
     def log_path(self) -> Path:
         return self.final_path / RUN_LOG
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            # the command name (field 2) may hold spaces: count fields after its closing parenthesis
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _write_owner(work: Path) -> None:
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+    (work / OWNER_NAME).write_text(json.dumps(owner), encoding="utf-8")
+
+
+def _owner_gone(folder: Path) -> dict[str, Any] | None:
+    """The owner record of a temporary run folder whose process no longer runs, else None.
+
+    A folder without a record (written by an older lociflow), or owned by another host,
+    is never judged dead: its process cannot be checked from here.
+    """
+    try:
+        owner = json.loads((folder / OWNER_NAME).read_text(encoding="utf-8"))
+        pid = int(owner["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if owner.get("host") != socket.gethostname() or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return owner
+    except PermissionError:
+        pass  # alive, owned by another user
+    start = _process_start(pid)
+    # the PID is alive but belongs to a process started later: the owner is gone, its PID reused
+    if start is not None and owner.get("start") is not None and start != owner.get("start"):
+        return owner
+    return None
+
+
+def remove_dead_runs(root: Path) -> list[tuple[Path, int]]:
+    """Remove the temporary folders in ``root`` of runs whose process was killed.
+
+    Returns each removed folder with the PID of the process that left it.
+
+    A run killed outright (SIGKILL, power loss) never reaches its cleanup, so its hidden
+    ``.<name>.tmp-*`` folder would stay forever; it can never be completed or resumed
+    (``--resume`` reopens only folders moved into place).
+    """
+    removed = []
+    for folder in sorted(root.glob(".*.tmp-*")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        owner = _owner_gone(folder)
+        if owner is None:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append((folder, int(owner["pid"])))
+    return removed
+
+
+def _interrupt_line(stage: str, root: Path, name: str, kept: bool) -> str:
+    """The one line the CLI prints for Ctrl-C: what was kept and how to go on."""
+    if not kept:
+        return (f"Interrupted: nothing was kept but the log {root / (name + '.failed') / RUN_LOG}; "
+                "run the command again to start over.")
+    again = "the same command with --resume" if stage == "train" else "the same command"
+    return f"Interrupted: {root / name} is kept as it was; continue with {again} (-o {root} --name {name})."
 
 
 def _attach_file_log(path: Path) -> logging.Handler:
@@ -152,17 +229,21 @@ def open_run(
             "to replace it."
         )
     root.mkdir(parents=True, exist_ok=True)
+    dead = remove_dead_runs(root)
     work = root / f".{name}.tmp-{secrets.token_hex(3)}"
     if resume:
         os.replace(final, work)
     else:
         work.mkdir()
+    _write_owner(work)
     run = Run(stage=stage, root=root, name=name, path=work, final_path=final, params=params,
               summary_params=dict(summary_params or {}))
     header = f"lociflow {__version__} {stage} run {name}\nlociflow {stage} --config params.yaml reproduces it"
     write_yaml(work / PARAMS_FILE, {stage: params}, header=header)
     handler = _attach_file_log(work / RUN_LOG)
     log.info("lociflow %s: %s run %s", __version__, stage, name)
+    for folder, pid in dead:
+        log.info("removed %s, left by a run that was killed (its process %d is gone)", folder, pid)
     log.debug("parameters: %s", json.dumps(params, default=str, sort_keys=True))
     status = "failed"
     kept = False
@@ -176,7 +257,9 @@ def open_run(
             log.warning("run interrupted; its folder is kept as %s", final)
         else:
             exc.lociflow_run_log = root / f"{name}.failed" / RUN_LOG  # type: ignore[attr-defined]
-            log.exception("run failed")
+            log.warning("run interrupted")
+            log.debug("where it was interrupted", exc_info=True)
+        exc.lociflow_interrupted = _interrupt_line(stage, root, name, kept)  # type: ignore[attr-defined]
         raise
     except BaseException as exc:
         kept = resume
@@ -193,9 +276,15 @@ def open_run(
         log.removeHandler(handler)
         handler.close()
         duration = round(time.time() - run.started, 2)
+        (work / OWNER_NAME).unlink(missing_ok=True)
+        taken = False
         if status == "ok" or kept:
-            _move_into_place(work, final)
-        else:
+            try:
+                _move_into_place(work, final, replace=force)
+            except FileExistsError:
+                # another run of the same name finished first: it keeps the folder
+                taken, status, kept = True, "failed", False
+        if not (status == "ok" or kept):
             _keep_only_log(work, root / f"{name}.failed")
         append_ledger(root, {
             "run_id": name,
@@ -207,16 +296,35 @@ def open_run(
             "params": run.summary_params,
             "metrics": run.metrics,
         })
+        if taken:
+            raise LociflowError(
+                f"Output folder {final} already exists (another run of the same name finished first and keeps it). "
+                "Choose another --name, or pass --force to replace it.")
 
 
-def _move_into_place(work: Path, final: Path) -> None:
-    if final.exists():
+def _move_into_place(work: Path, final: Path, replace: bool = False) -> None:
+    """Rename the finished ``work`` folder to ``final``.
+
+    Without ``replace`` the rename is exclusive: a run folder is never empty, and renaming
+    onto a non-empty folder fails atomically, so of two runs started with one name exactly
+    one gets the folder. Raises :class:`FileExistsError` when ``final`` is taken.
+    """
+    if replace and final.exists():
         trash = final.parent / f".{final.name}.old-{secrets.token_hex(3)}"
         os.replace(final, trash)
         os.replace(work, final)
         shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(work, final)
+        return
+    try:
+        if final.exists() and not final.is_dir():
+            raise FileExistsError(errno.EEXIST, "exists", str(final))
+        if final.is_dir() and not any(final.iterdir()):
+            final.rmdir()  # an empty folder holds nothing to lose, and would let the rename replace it
+        os.rename(work, final)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
+            raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
+        raise
 
 
 def _keep_only_log(work: Path, failed: Path) -> None:

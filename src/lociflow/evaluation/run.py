@@ -32,6 +32,7 @@ from lociflow.report import (
     save_figure,
     table_html,
 )
+from lociflow.result_warnings import locus_warnings, log_warnings, metrics_warnings
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.evaluate")
@@ -75,7 +76,8 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
         facts = {"model": str(model.path), "data": source.description, "loci": int(len(data.labels)),
                  "classes": ", ".join(model.classes)}
         metrics = write_evaluation(run.path, data.labels, probs, model.classes, facts=facts, meta=data.meta,
-                                   positive=cfg.positive)
+                                   positive=cfg.positive, onehot=data.inputs.get("seq"),
+                                   placement=model.preprocess.get("placement", "center"))
         run.record(auroc=metrics["auroc"]["macro"], accuracy=metrics["accuracy"])
         log.info("%s", summary_line(metrics))
     return run.final_path
@@ -128,7 +130,7 @@ def prediction_table(labels: np.ndarray, probs: np.ndarray, classes: list[str], 
 
 def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, classes: list[str],
                      facts: dict | None = None, meta=None, title: str = "Evaluation",
-                     positive: str | None = None) -> dict:
+                     positive: str | None = None, onehot=None, placement: str = "center") -> dict:
     """Write metrics, curve points, plots, per-locus probabilities and ``report.html``.
 
     Why: training (on its test split) and ``lociflow evaluate`` show the same outputs.
@@ -152,6 +154,10 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     positive : str, optional
         For two classes, the class whose ROC and PR curve and AUROC/AUPRC the report shows.
         Default is the first class. Three or more classes get a curve each.
+    onehot : uint8 array [N, L, 4], optional
+        The loci's ``seq`` branch, for the padding warnings (:mod:`lociflow.result_warnings`).
+    placement : str
+        How the windows were placed, for the shifted-window warning. Default is "center".
 
     Returns
     -------
@@ -165,6 +171,8 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     focus = curves.positive_class(list(classes), positive)
     if focus is not None:
         metrics["positive"] = focus
+    metrics["warnings"] = metrics_warnings(labels, probs, classes, metrics, onehot)
+    log_warnings(metrics["warnings"])
     write_json(folder / METRICS_FILE, metrics)
     roc = curves.roc_points(labels, probs, classes)
     pr = curves.pr_points(labels, probs, classes)
@@ -173,7 +181,9 @@ def write_evaluation(folder: str | Path, labels: np.ndarray, probs: np.ndarray, 
     _write_tsv(folder / "roc_curve.tsv", roc)
     _write_tsv(folder / "pr_curve.tsv", pr)
     _write_tsv(folder / "calibration.tsv", calibration)
-    _write_tsv(folder / PREDICTIONS_FILE, prediction_table(labels, probs, classes, meta), na_rep="")
+    table = prediction_table(labels, probs, classes, meta)
+    table["warning"] = locus_warnings(onehot, meta if meta is not None and len(meta) == len(labels) else None, placement)
+    _write_tsv(folder / PREDICTIONS_FILE, table, na_rep="")
 
     figures = []
     if not roc.empty:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow.errors import InputFileError
-from lociflow.io.files import is_gzip, open_text, require_file, strip_suffixes
+from lociflow.io.files import is_gzip, open_text, reading, require_file, strip_suffixes
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".frn", ".fas", ".faa")
 BED_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak", ".bed3", ".bed4", ".bed6", ".bed12", ".peaks")
@@ -92,15 +92,21 @@ def _coordinates(values: pd.Series, lines: np.ndarray, path: Path, what: str) ->
     if values.dtype.kind == "i":
         numbers = values.to_numpy(np.int64)
     else:
-        parsed = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
-        bad = np.isnan(parsed) | (parsed != np.floor(parsed)) | (np.abs(parsed) > 2**62)
+        # digits only, as bedtools and the UCSC tools read them: '1e3' and '1000.0' are
+        # refused like '1000.5', since a float in a coordinate column means the file was
+        # written by a tool that may already have rounded positions
+        text = values.astype(str)
+        bad = ~text.str.fullmatch(r"-?[0-9]{1,18}").to_numpy(bool)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            text = values.iloc[first]
-            problem = (f"the {what} column is empty (a BED line needs at least 3 tab-separated columns: chrom, start, end)"
-                       if text == "" else f"{what} {text!r} is not a whole number")
+            shown = text.iloc[first]
+            if shown == "":
+                problem = f"the {what} column is empty (a BED line needs at least 3 tab-separated columns: chrom, start, end)"
+            else:
+                problem = (f"{what} {shown!r} is not a whole number written as digits (BED coordinates are integers "
+                           "such as 1000, not 1e3 or 1000.0)")
             raise _bad_line(path, int(lines[first]), problem, int(bad.sum()) - 1)
-        numbers = parsed.astype(np.int64)
+        numbers = text.to_numpy(object).astype(np.int64)
     negative = numbers < 0
     if negative.any():
         first = int(np.flatnonzero(negative)[0])
@@ -135,7 +141,7 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
     if reversed_.any():
         first = int(np.flatnonzero(reversed_)[0])
         raise _bad_line(path, int(lines[first]),
-                        f"start {start[first]} is greater than end {end[first]} (BED intervals are start < end, 0-based)",
+                        f"start {start[first]} is greater than end {end[first]} (BED intervals are 0-based, start <= end; start == end is a point locus)",
                         int(reversed_.sum()) - 1)
     chrom = chunk[0].to_numpy(object)
     ncols = chunk.shape[1]
@@ -161,12 +167,11 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
     return BedTable(chrom, start, end, name, strand, lines, path)
 
 
-def _reader(path: Path, ncols: int, skip: int, chunk_size: int, fast: bool):
-    dtype: dict[int, object] = dict.fromkeys(range(ncols), object)
-    if fast:
-        dtype[1] = dtype[2] = np.int64
+def _reader(path: Path, ncols: int, skip: int, chunk_size: int):
+    # every column as text: the C reader's int64 parser accepts '1e3' and '1000.0', which
+    # BED refuses, and reading text then checking digits costs no more
     return pd.read_csv(
-        path, sep="\t", header=None, names=list(range(ncols)), dtype=dtype, skiprows=skip,
+        path, sep="\t", header=None, names=list(range(ncols)), dtype=object, skiprows=skip,
         skip_blank_lines=False, quoting=3, na_filter=False, chunksize=chunk_size,
         compression="gzip" if is_gzip(path) else None, encoding="utf-8-sig", encoding_errors="replace",
     )
@@ -196,6 +201,11 @@ def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[B
         names the file and the line number).
     """
     path = require_file(path, "BED file")
+    with reading(path, "BED file"):
+        yield from _iter_chunks(path, chunk_size)
+
+
+def _iter_chunks(path: Path, chunk_size: int) -> Iterator[BedTable]:
     n_header, first = _header_lines(path)
     if first is None:
         raise InputFileError(f"{path} contains no intervals (only header lines, comments or blank lines).")
@@ -206,26 +216,18 @@ def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[B
                         f"columns (chrom, start, end).{hint}".rstrip("."))
     next_line = n_header + 1
     total = 0
-    fast = True
-    while True:
-        # fast: coordinates parsed as int64 by the C reader; a chunk it cannot parse (a
-        # blank or comment line inside the data, a bad number) is re-read as text from
-        # that line on, where each problem is found and reported with its line number
-        reader = _reader(path, ncols, skip=next_line - 1, chunk_size=chunk_size, fast=fast)
-        try:
-            for chunk in reader:
-                table = _parse_chunk(chunk, next_line, path)
-                next_line += len(chunk)
-                if len(table):
-                    total += len(table)
-                    yield table
-            break
-        except ValueError as exc:
-            if not fast or isinstance(exc, pd.errors.ParserError):
-                raise _parser_error(path, exc, n_header, ncols) from None
-            fast = False
-        finally:
-            reader.close()
+    reader = _reader(path, ncols, skip=n_header, chunk_size=chunk_size)
+    try:
+        for chunk in reader:
+            table = _parse_chunk(chunk, next_line, path)
+            next_line += len(chunk)
+            if len(table):
+                total += len(table)
+                yield table
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise _parser_error(path, exc, n_header, ncols) from None
+    finally:
+        reader.close()
     if total == 0:
         raise InputFileError(f"{path} contains no intervals (only header lines, comments or blank lines).")
 
@@ -250,7 +252,7 @@ def file_kind(path: str | os.PathLike) -> str:
     if ext in TEXT_SUFFIXES:
         return "text"
     path = require_file(path)
-    with open_text(path) as handle:
+    with reading(path), open_text(path) as handle:
         for line in handle:
             if not line.strip():
                 continue

@@ -20,7 +20,7 @@ import pandas as pd
 
 from lociflow.errors import InputFileError
 from lociflow.io.fasta import naming_hint
-from lociflow.io.files import cache_dir, file_key, require_file
+from lociflow.io.files import cache_dir, file_key, reading, require_file
 from lociflow.io.wig import convert_to_bigwig, track_format
 
 log = logging.getLogger("lociflow.io.bigwig")
@@ -81,7 +81,8 @@ class Track:
             raise ValueError(f"missing must be 'error' or 'zero' (got {missing!r})")
         self.source = require_file(path, "Track file")
         self.missing = missing
-        self.path = self._bigwig(cache_dir, chrom_sizes)
+        with reading(self.source, "Track file"):
+            self.path = self._bigwig(cache_dir, chrom_sizes)
         try:
             self._bw = pyBigWig.open(str(self.path))
         except RuntimeError:
@@ -89,8 +90,36 @@ class Track:
         if self._bw is None or not self._bw.isBigWig():
             raise InputFileError(f"{self.source} is not a readable bigWig file.")
         self.chrom_sizes: dict[str, int] = dict(self._bw.chroms())
+        if chrom_sizes:
+            try:
+                self.check_lengths(chrom_sizes)
+            except InputFileError:
+                self._bw.close()
+                raise
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_bytes = cache_bytes
+
+    def check_lengths(self, genome_sizes: dict[str, int]) -> None:
+        """Refuse a track whose chromosome lengths differ from the genome's.
+
+        Such a track was made for another assembly, so its values sit at the wrong
+        positions; that is an error whatever ``missing`` says (``missing`` is about
+        chromosomes the track lacks, not about mismatched ones).
+
+        Raises
+        ------
+        InputFileError
+            Naming the first mismatched chromosome and both lengths.
+        """
+        differ = [(name, size, genome_sizes[name]) for name, size in self.chrom_sizes.items()
+                  if name in genome_sizes and int(genome_sizes[name]) != int(size)]
+        if not differ:
+            return
+        name, track_size, genome_size = differ[0]
+        more = f" ({len(differ) - 1} more chromosome(s) differ too)" if len(differ) > 1 else ""
+        raise InputFileError(
+            f"The track {self.source} gives {name} a length of {track_size} nt, the genome {genome_size} nt{more}. "
+            "Is the track from another assembly? Use a track made for the genome the loci come from.")
 
     def _bigwig(self, root: str | os.PathLike | None, chrom_sizes: dict[str, int] | None) -> Path:
         fmt = track_format(self.source)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from lociflow.io.files import (
     is_gzip,
     open_binary,
     open_text,
+    reading,
     require_file,
     writable_dir,
 )
@@ -36,6 +38,11 @@ from lociflow.progress import bar
 log = logging.getLogger("lociflow.io.fasta")
 
 _COPY_BLOCK = 1 << 24  # bytes per step when decompressing or stripping line breaks
+# the letters the one-hot encoder accepts (A, C, G, T/U and the IUPAC ambiguity codes, any
+# case); checked when a record is read, so a bad letter in a part a window later trims
+# away is found too
+NUCLEOTIDES = "ACGTU" + "NRYSWKMBDHV"
+_NOT_NUCLEOTIDE = re.compile(f"[^{NUCLEOTIDES}{NUCLEOTIDES.lower()}]")
 
 
 def _read_fai(path: Path) -> pd.DataFrame:
@@ -51,7 +58,7 @@ def _build_fai(fasta: Path, index: Path) -> None:
     try:
         pyfaidx.Faidx(str(fasta), indexname=str(index), rebuild=True, build_index=True).close()
     except pyfaidx.FastaIndexingError as exc:
-        raise InputFileError(f"Genome FASTA cannot be indexed: {exc}") from None
+        raise InputFileError(f"Genome FASTA {fasta} cannot be indexed: {exc}") from None
     except ValueError as exc:  # duplicate sequence names, among others
         raise InputFileError(f"Genome FASTA {fasta} cannot be indexed: {exc}") from None
 
@@ -145,7 +152,7 @@ class Genome:
             return entry
         if self.path.stat().st_size == 0:
             raise InputFileError(f"Genome FASTA {self.path} is empty.")
-        with building(entry) as work:
+        with building(entry) as work, reading(self.path, "Genome FASTA"):
             if is_gzip(self.path):
                 plain = work / "genome.fa"
                 _decompress(self.path, plain)
@@ -236,6 +243,29 @@ def naming_hint(missing: list[str], sizes: dict[str, int], what: str = "genome")
             f"(or use a {what} with matching names).")
 
 
+def check_letters(text: str, path: Path, line: int, record: str | None, before: int = 0) -> None:
+    """Raise :class:`InputFileError` at the first character of ``text`` that is not a nucleotide letter.
+
+    Parameters
+    ----------
+    text : part of a sequence as written (one line, whitespace removed).
+    path, line : where it was read, for the message.
+    record : the record's header (``None`` for one-sequence-per-line text input).
+    before : how many letters of the record precede ``text``, so the position given is
+        1-based in the whole record.
+    """
+    bad = _NOT_NUCLEOTIDE.search(text)
+    if bad is None:
+        return
+    char = bad.group()
+    shown = repr(char) if char.isprintable() and char != "\ufffd" else f"{char!r} (an undecodable or control character)"
+    name = record.split(maxsplit=1)[0] if record else f"{path.name}:{line}"
+    raise InputFileError(
+        f"Sequence {name} has an invalid character {shown} at position {before + bad.start() + 1} ({path}, line "
+        f"{line}). Allowed: A, C, G, T, U (any case) and the ambiguity codes {', '.join(NUCLEOTIDES[5:])}; fix or "
+        "remove the record.")
+
+
 def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iterator[tuple[list[str], list[str]]]:
     """Stream a FASTA file as lists of at most ``chunk_size`` (names, sequences).
 
@@ -245,8 +275,9 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
     Raises
     ------
     InputFileError
-        The file is missing or empty, text precedes the first ``>`` header, or a
-        record has no sequence (the message names the file, line and record).
+        The file is missing or empty, text precedes the first ``>`` header, a record
+        has no sequence, or a character is not a nucleotide letter anywhere in a record
+        (the message names the file, line, record and 1-based position).
     """
     path = require_file(path, "FASTA file")
     names: list[str] = []
@@ -257,13 +288,13 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
     total = 0
 
     def finish() -> None:
-        sequence = "".join(parts).replace(" ", "").replace("\t", "")
+        sequence = "".join(parts)
         if not sequence:
             raise InputFileError(f"{path}, line {header_line}: record {header!r} has no sequence.")
         names.append(header)
         seqs.append(sequence)
 
-    with open_text(path) as handle:
+    with reading(path, "FASTA file"), open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")
             if line.startswith(">"):
@@ -279,7 +310,9 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
                     raise InputFileError(f"{path}, line {number}: text before the first '>' header; "
                                          "a FASTA record starts with a line '>name'.")
             else:
-                parts.append(line.strip())
+                part = line.strip().replace(" ", "").replace("\t", "")
+                check_letters(part, path, number, header, sum(map(len, parts)) if parts else 0)
+                parts.append(part)
     if header is not None:
         finish()
         total += 1

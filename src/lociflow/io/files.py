@@ -13,11 +13,12 @@ import hashlib
 import io
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lociflow.errors import ConfigError, InputFileError
+from lociflow.errors import ConfigError, InputFileError, LociflowError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -30,6 +31,38 @@ def require_file(path: str | os.PathLike, what: str = "Input file") -> Path:
     if not path.is_file():
         raise InputFileError(f"{what} {path} is not a file.")
     return path
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike, what: str = "File", error: type[LociflowError] = InputFileError) -> Iterator[None]:
+    """Turn every way reading ``path`` can fail into ``error`` with a message naming the file.
+
+    A download cut short ends a gzip stream early (``EOFError``), a damaged one fails its
+    checksum (``BadGzipFile``, ``zlib.error``), a file in another encoding fails to
+    decode, and a file can vanish or be unreadable; each becomes one sentence that says
+    what to do instead of a traceback. Errors lociflow raised itself pass through.
+
+    Parameters
+    ----------
+    path : the file being read, named in the message.
+    what : what the file is ("BED file", "Genome FASTA", ...). Default is ``"File"``.
+    error : the :class:`~lociflow.errors.LociflowError` subclass raised. Default is
+        :class:`~lociflow.errors.InputFileError`.
+    """
+    try:
+        yield
+    except LociflowError:
+        raise
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise error(f"{what} {path} is damaged or cut short ({type(exc).__name__}: {exc}); a download or copy "
+                    "probably stopped early: fetch the file again (gzip -t checks it).") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); is it a binary or "
+                    "differently encoded file? Save it as UTF-8 text.") from None
+    except MemoryError:
+        raise error(f"{what} {path} does not fit in memory; is it the file you meant?") from None
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be read ({exc.strerror or exc}).") from None
 
 
 def is_gzip(path: str | os.PathLike) -> bool:

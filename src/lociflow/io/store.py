@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from lociflow.errors import DatasetError
+from lociflow.errors import DatasetError, LociflowError
 from lociflow.io.atomic import save_npy, write_json
+from lociflow.io.files import reading
 from lociflow.layout import LABELS_FILE, MANIFEST_FILE, META_FILE, PARAMS_FILE, SPLITS
 
 FORMAT_VERSION = 1
@@ -53,8 +54,12 @@ class SplitArrays:
         """The per-locus metadata table (pandas DataFrame) in array order."""
         import pandas as pd
 
-        return pd.read_csv(self.path / META_FILE, sep="\t", dtype={"chrom": str, "name": str},
-                           keep_default_na=False)
+        path = self.path / META_FILE
+        with reading(path, "Dataset metadata", DatasetError):
+            try:
+                return pd.read_csv(path, sep="\t", dtype={"chrom": str, "name": str}, keep_default_na=False)
+            except (ValueError, pd.errors.ParserError) as exc:
+                raise DatasetError(f"{path} is damaged ({exc}); preprocess the dataset again.") from None
 
 
 class DatasetDir:
@@ -94,8 +99,19 @@ class DatasetDir:
         """The ``preprocess`` parameters that made this dataset."""
         import yaml
 
-        with open(self.path / PARAMS_FILE, encoding="utf-8") as handle:
-            return (yaml.safe_load(handle) or {}).get("preprocess", {})
+        from lociflow.configfile import safe_load_yaml
+
+        path = self.path / PARAMS_FILE
+        with reading(path, "Dataset parameters", DatasetError):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    document = safe_load_yaml(handle) or {}
+            except (yaml.YAMLError, LociflowError) as exc:
+                raise DatasetError(f"{path} is damaged ({exc}); preprocess the dataset again.") from None
+        section = document.get("preprocess", {}) if isinstance(document, dict) else None
+        if not isinstance(section, dict):
+            raise DatasetError(f"{path} holds no preprocess section; preprocess the dataset again.")
+        return section
 
     def splits(self) -> list[str]:
         """The splits present with at least one locus."""
@@ -142,10 +158,13 @@ def open_dataset(path: str | os.PathLike) -> DatasetDir:
             f"{path} is not a lociflow dataset (no manifest.json); give the folder that "
             "`lociflow preprocess` printed."
         )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{manifest_path} is corrupted ({exc}).") from None
+    with reading(manifest_path, "Dataset manifest", DatasetError):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{manifest_path} is corrupted ({exc}).") from None
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{manifest_path} is corrupted (not a JSON object); preprocess the dataset again.")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise DatasetError(

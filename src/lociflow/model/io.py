@@ -16,17 +16,19 @@ TorchScript instead: ``model.pt`` plus a ``spec.yaml`` with ``format: torchscrip
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import yaml
 from torch import nn
 
+from lociflow.configfile import safe_load_yaml
 from lociflow.errors import ConfigError, ModelFileError
 from lociflow.io.atomic import atomic_path, write_yaml
 from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE, WEIGHTS_FILE
@@ -45,7 +47,11 @@ versions read them, and refuse an ensemble with a request to upgrade.
 WEIGHTS = WEIGHTS_FILE
 TORCHSCRIPT = TORCHSCRIPT_FILE
 SPEC = SPEC_FILE
+HASHES = "weights_sha256"
+"""The spec key mapping each weights file (name inside the folder) to its SHA-256."""
 _REQUIRED = ("classes", "branches", "channels", "window")
+_FLOAT_BYTES = 4
+_HASH_BLOCK = 1 << 20
 
 
 @dataclass
@@ -166,8 +172,148 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
         # one metadata key: safetensors writes a map in random order, and identical runs
         # must give identical bytes (the version is in spec.yaml)
         save_file(state, str(tmp), metadata={"format": "pt"})
+    full[HASHES] = {WEIGHTS: sha256_file(folder / WEIGHTS)}
     write_yaml(folder / SPEC, _plain(full), header="lociflow model spec: how to rebuild the network and encode input")
     return folder
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inside(folder: Path, name: Any, what: str = "file") -> Path:
+    """The path of ``name`` inside the model ``folder``, refusing anything that leaves it.
+
+    A model folder is data that may come from anyone: a name in ``spec.yaml`` such as
+    ``../../home/me/.ssh/id_rsa``, an absolute path, or a symbolic link pointing out of the
+    folder would make lociflow read (or, for TorchScript, run) a file the folder does not
+    hold. The check resolves every link before comparing.
+
+    Raises
+    ------
+    ModelFileError
+        ``name`` is not a plain relative name, or resolves outside ``folder``.
+    """
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ModelFileError(f"{folder / SPEC}: the {what} must be the name of a file in the model folder "
+                             f"(got {name!r}).")
+    root = folder.resolve()
+    target = (folder / name).resolve()
+    if target != root and root not in target.parents:
+        raise ModelFileError(
+            f"{folder / SPEC}: the {what} {name!r} resolves to {target}, outside the model folder {root}. A model "
+            "folder may only name its own files; copy the file into the folder (not as a link).")
+    return target
+
+
+def check_weights_hash(folder: Path, spec: dict[str, Any], name: str) -> None:
+    """Verify the SHA-256 that ``spec.yaml`` records for weights file ``name``.
+
+    Older models record none: they load, with a note in the log.
+
+    Raises
+    ------
+    ModelFileError
+        The file's bytes differ from those written at training time.
+    """
+    hashes = spec.get(HASHES)
+    if hashes is None or (isinstance(hashes, dict) and name not in hashes):
+        log.info("%s records no SHA-256 of %s (written by an older lociflow, or elsewhere): its integrity is not "
+                 "checked", folder / SPEC, name)
+        return
+    expected = hashes.get(name) if isinstance(hashes, dict) else None
+    if not isinstance(expected, str):
+        raise ModelFileError(f"{folder / SPEC}: {HASHES} must map {name} to its SHA-256 (got {hashes!r}); the model "
+                             "folder is damaged.")
+    found = sha256_file(folder / name)
+    if found != expected.lower():
+        raise ModelFileError(
+            f"{folder / name}: the weights were changed or damaged after training (SHA-256 {found[:16]}..., "
+            f"spec.yaml records {expected[:16]}...). Restore the file from a backup or train the model again.")
+
+
+class ModelSize(NamedTuple):
+    """What a network needs in memory: ``parameters`` (all networks of an ensemble) and
+    ``activations`` (values computed for one locus, inputs included), each a count of floats."""
+
+    parameters: int
+    activations: int
+
+    def bytes(self, batch_size: int = 1) -> int:
+        """Bytes for the weights plus ``batch_size`` loci of activations (float32)."""
+        return (self.parameters + self.activations * batch_size) * _FLOAT_BYTES
+
+
+def model_size(architecture: dict[str, Any], channels: dict[str, list[str]], window: int, n_classes: int,
+               members: int = 1) -> ModelSize:
+    """Count a network's parameters and per-locus activations from its spec, allocating nothing.
+
+    The layer shapes come from the symbolic plan, the parameter count from building the
+    network on PyTorch's ``meta`` device (shapes without storage, and no draw from the
+    random generator).
+    """
+    from lociflow.model.network import build_network
+    from lociflow.model.plan import plan_network
+
+    plan = plan_network(architecture, channels, window, n_classes)
+    layers = [layer for section in plan.branches.values() for layer in section] + list(plan.common)
+    activations = sum(shape.features for shape in plan.inputs.values()) + sum(layer.output.features for layer in layers)
+    with torch.device("meta"):
+        network = build_network(architecture, channels, window, n_classes)
+    parameters = sum(p.numel() for p in network.parameters()) + sum(b.numel() for b in network.buffers())
+    return ModelSize(int(parameters) * members, int(activations) * members)
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for a model on ``device``: free GPU memory, else the OS's available memory."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:,.2f} GiB"
+
+
+def check_fits(size: ModelSize, device: torch.device, where: str, batch_size: int = 1) -> None:
+    """Refuse a model whose weights and one batch of activations exceed the free memory.
+
+    Parameters
+    ----------
+    size : from :func:`model_size`.
+    device : where the model will live.
+    where : what to name in the message (the spec file).
+    batch_size : loci per batch. Default is 1, the least any use needs.
+
+    Raises
+    ------
+    ModelFileError
+        With the parameter count, the activation size and the memory free.
+    """
+    needed = size.bytes(batch_size)
+    free = available_memory(device)
+    if needed <= free:
+        return
+    raise ModelFileError(
+        f"{where}: the model needs {size.parameters:,} parameters ({_gib(size.parameters * _FLOAT_BYTES)}) and "
+        f"{size.activations * batch_size:,} activation values for a batch of {batch_size} "
+        f"({_gib(size.activations * batch_size * _FLOAT_BYTES)}), {_gib(needed)} in all, but {device} has "
+        f"{_gib(free)} free. The spec's layer sizes or window are damaged, or the model needs a larger machine.")
 
 
 def _plain(value: Any) -> Any:
@@ -189,10 +335,13 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
     path = folder / SPEC
     if not path.is_file():
         raise ModelFileError(f"{folder} has no {SPEC}: give the model folder that `lociflow train` printed.")
+    inside(folder, SPEC, "spec")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        spec = safe_load_yaml(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, ConfigError, RecursionError) as exc:
         raise ModelFileError(f"{path} is not valid YAML ({exc}); the model folder is damaged.") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc}).") from None
     if not isinstance(spec, dict):
         raise ModelFileError(f"{path} must hold a mapping of model properties; the model folder is damaged.")
     version = spec.get("format_version")
@@ -207,25 +356,42 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise ModelFileError(f"{path} lacks {', '.join(missing)}; the model folder is damaged.")
     _check_spec_types(spec, path)
+    if spec.get("n_classes") is None:
+        spec["n_classes"] = len(spec["classes"])
     return spec
+
+
+def _names(value: Any) -> bool:
+    """Whether ``value`` is a list of names (strings, or numbers used as names)."""
+    return isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)
 
 
 def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
     problems = []
-    if not isinstance(spec["classes"], list) or len(spec["classes"]) < 2:
+    if not _names(spec["classes"]) or len(spec["classes"]) < 2:
         problems.append("classes must be a list of at least two class names")
-    if not isinstance(spec["branches"], list) or not spec["branches"]:
+    branches_ok = isinstance(spec["branches"], list) and spec["branches"] and all(isinstance(b, str) for b in spec["branches"])
+    if not branches_ok:
         problems.append("branches must be a non-empty list of branch names")
     channels = spec["channels"]
-    if not isinstance(channels, dict) or not all(isinstance(v, list) and v for v in channels.values()):
+    if not isinstance(channels, dict) or not all(isinstance(k, str) and _names(v) and v for k, v in channels.items()):
         problems.append("channels must map each branch to its list of channel names")
-    elif isinstance(spec["branches"], list) and set(spec["branches"]) != set(channels):
+    elif branches_ok and set(spec["branches"]) != set(channels):
         problems.append(f"branches {spec['branches']} and channels {list(channels)} disagree")
     if not isinstance(spec["window"], int) or isinstance(spec["window"], bool) or spec["window"] < 1:
         problems.append(f"window must be a positive whole number (got {spec['window']!r})")
     n_classes = spec.get("n_classes")
-    if n_classes is not None and isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
+    if n_classes is None and isinstance(spec["classes"], list):
+        n_classes = len(spec["classes"])
+    if not isinstance(n_classes, int) or isinstance(n_classes, bool):
+        problems.append(f"n_classes must be a whole number (got {n_classes!r})")
+    elif isinstance(spec["classes"], list) and n_classes != len(spec["classes"]):
         problems.append(f"n_classes {n_classes} differs from the {len(spec['classes'])} classes listed")
+    for key, kind, text in (("format", str, "a format name"), ("architecture", dict, "a mapping of layers"),
+                            ("preprocess", dict, "a mapping of preprocess options"), ("alphabet", str, "dna or rna"),
+                            (HASHES, dict, "a mapping of file name to SHA-256")):
+        if spec.get(key) is not None and not isinstance(spec[key], kind):
+            problems.append(f"{key} must be {text} (got {spec[key]!r:.60})")
     ensemble = spec.get("ensemble", 1)
     if not isinstance(ensemble, int) or isinstance(ensemble, bool) or ensemble < 1:
         problems.append(f"ensemble must be a positive whole number of networks (got {ensemble!r})")
@@ -272,6 +438,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     if fmt == "torchscript":
         from lociflow.model.torchscript import load_torchscript
 
+        name = spec.get("file", TORCHSCRIPT)
+        inside(folder, name, "TorchScript file")
+        log.warning("%s is a TorchScript model: it carries code that runs when the model is called; load it only "
+                    "from a source you trust", folder)
+        if (folder / name).is_file():
+            check_weights_hash(folder, spec, name)
         network = load_torchscript(folder, spec, device)
     elif fmt == "safetensors":
         network = _load_safetensors(folder, spec, device)
@@ -300,9 +472,16 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
     path = folder / WEIGHTS
     if not path.is_file():
         raise ModelFileError(f"{folder} has no {WEIGHTS}; the model folder is incomplete (was training interrupted?).")
+    inside(folder, WEIGHTS, "weights file")
     if not spec.get("architecture"):
         raise ModelFileError(f"{folder / SPEC} has no architecture; the model cannot be rebuilt.")
     channels = {b: list(spec["channels"][b]) for b in spec["branches"]}
+    n_classes = int(spec.get("n_classes", len(spec["classes"])))
+    try:
+        size = model_size(spec["architecture"], channels, int(spec["window"]), n_classes, spec.get("ensemble", 1))
+    except ConfigError as exc:
+        raise ModelFileError(f"{folder / SPEC}: the architecture cannot be rebuilt: {exc}") from None
+    check_fits(size, device, str(folder / SPEC))
     try:
         networks = [build_network(spec["architecture"], channels, int(spec["window"]),
                                   int(spec.get("n_classes", len(spec["classes"]))))
@@ -316,6 +495,7 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
         raise ModelFileError(
             f"{path} is corrupted or truncated ({exc}); train the model again or restore the file."
         ) from None
+    check_weights_hash(folder, spec, WEIGHTS)  # after the format check, which names truncation as such
     _check_weights(network, weights, path)
     network.load_state_dict(weights, strict=True)
     return network.to(device)

@@ -157,7 +157,7 @@ def parse_layer(raw: Any, section: str, index: int) -> Section:
     kind = raw.get("type")
     if kind is None:
         raise ConfigError(f"{where}: the layer has no 'type'; types: {', '.join(LAYER_TYPES)}.")
-    if kind not in LAYER_TYPES:
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
         raise ConfigError(
             f"{where}: unknown layer type {kind!r}{suggest(str(kind), list(LAYER_TYPES))}; "
             f"types: {', '.join(LAYER_TYPES)}."

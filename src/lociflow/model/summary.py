@@ -185,6 +185,7 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
     list of Path
         The PNG and SVG files written.
     """
+    import matplotlib
     from matplotlib.figure import Figure
 
     plan = plan_network(architecture, channels, window, n_classes or 2)
@@ -242,8 +243,9 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
     written = []
     for fmt in ("png", "svg"):
         target = stem.with_name(stem.name + f".{fmt}")
-        with atomic_open(target, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=150)
+        # no creation date and fixed SVG element ids: identical runs give identical bytes
+        with atomic_open(target, "wb") as handle, matplotlib.rc_context({"svg.hashsalt": "lociflow"}):
+            fig.savefig(handle, format=fmt, dpi=150, metadata={"Date": None})
         written.append(target)
     return written
 

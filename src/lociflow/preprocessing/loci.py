@@ -21,8 +21,8 @@ import pandas as pd
 
 from lociflow.errors import InputFileError
 from lociflow.io.bed import BedTable, file_kind, iter_bed
-from lociflow.io.fasta import Genome, iter_fasta_chunks
-from lociflow.io.files import open_text, require_file
+from lociflow.io.fasta import Genome, check_letters, iter_fasta_chunks
+from lociflow.io.files import open_text, reading, require_file
 from lociflow.preprocessing.windows import fasta_windows, place_windows
 
 log = logging.getLogger("lociflow.preprocess.loci")
@@ -111,6 +111,7 @@ def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "cen
     genome.check_chromosomes(table.chrom, source=table.source)
     codes, names = pd.factorize(table.chrom)
     sizes = np.array([genome.chrom_sizes[n] for n in names], dtype=np.int64)[codes]
+    check_inside_chromosomes(table, sizes, genome.path)
     placed = place_windows(table.start, table.end, sizes, window, placement, edge, rng)
     keep = placed.keep
     if placed.n_short:
@@ -120,8 +121,34 @@ def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "cen
     meta = _meta(table.name[keep], table.source or "", table.chrom[keep], starts, starts + window,
                  table.strand[keep], table.chrom[keep], table.start[keep], table.end[keep])
     counts = {"shifted": placed.n_shifted, "dropped_edge": placed.n_dropped - placed.n_short,
-              "dropped_short_chrom": placed.n_short}
+              "dropped_short_chrom": placed.n_short, "point_loci": int((table.start == table.end).sum())}
     return Loci(meta, None, True, counts)
+
+
+def check_inside_chromosomes(table: BedTable, sizes: np.ndarray, genome: str | os.PathLike) -> None:
+    """Refuse loci that start at or past the end of their chromosome.
+
+    Such a locus cannot come from this genome: shifting its window inside would silently
+    train on the chromosome's last window instead. A locus only partly past the end is
+    left to ``edge: shift|drop``.
+
+    Raises
+    ------
+    InputFileError
+        Naming the file, the line, the chromosome and its length, with the likely cause
+        (a BED file of another assembly).
+    """
+    outside = table.start >= sizes
+    if not outside.any():
+        return
+    first = int(np.flatnonzero(outside)[0])
+    others = int(outside.sum()) - 1
+    more = f" ({others} more locus{'es' if others != 1 else ''} also lie outside)" if others else ""
+    raise InputFileError(
+        f"{table.source}, line {int(table.line[first])}: locus {table.chrom[first]}:{int(table.start[first])}-"
+        f"{int(table.end[first])} starts at or past the end of {table.chrom[first]}, which is {int(sizes[first])} nt "
+        f"long in the genome {genome}{more}. Is the BED file from another assembly (e.g. hg19 vs hg38)? Use the "
+        "genome the loci were called on, or convert the loci (e.g. with liftOver).")
 
 
 # --------------------------------------------------------------------------- sequences
@@ -173,11 +200,12 @@ def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple
     names: list[str] = []
     seqs: list[str] = []
     total = 0
-    with open_text(path) as handle:
+    with reading(path, "Sequence file"), open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
+            check_letters(text, path, number, None)
             names.append(f"{path.name}:{number}")
             seqs.append(text)
             total += 1

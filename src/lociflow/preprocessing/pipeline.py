@@ -34,10 +34,13 @@ from lociflow.preprocessing.loci import Loci, iter_loci
 from lociflow.preprocessing.split import (
     check_classes_not_empty,
     chromosome_split,
+    identical_groups,
+    merge_groups,
     order_within_splits,
     overlap_groups,
     random_split,
     reduce_classes,
+    repeats,
 )
 from lociflow.preprocessing.stream import Encoder, branch_channels
 from lociflow.preprocessing.writer import DatasetWriter, summary_table
@@ -65,7 +68,10 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
     if not loci.genomic:
         _log_fasta_windows(table, cfg.window)
         _validate_sequences(loci, cfg.alphabet)
-    selected, split = select_and_split(cfg, loci.meta, labels, class_names, table)
+        count_duplicate_ids(loci.meta["name"].to_numpy(object), labels, table)
+    same = same_content(loci)
+    count_duplicates(same, labels, table, "identical window sequences" if not loci.genomic else "identical loci")
+    selected, split = select_and_split(cfg, loci.meta, labels, class_names, table, same)
     loci, labels = loci.subset(selected), labels[selected]
     orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
     params = cfg.dump()
@@ -104,7 +110,8 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
     rng = rng_for(cfg.seed, STREAM_PLACEMENT)
     parts, labels, rows = [], [], []
     for k, name in enumerate(class_names):
-        counts = {"class": name, "loci_in": 0, "shifted": 0, "dropped_edge": 0, "padded": 0, "trimmed": 0}
+        counts = {"class": name, "loci_in": 0, "point_loci": 0, "shifted": 0, "dropped_edge": 0, "padded": 0,
+                  "trimmed": 0}
         for path in cfg.classes[name]:
             for chunk in iter_loci(path, cfg.window, genome=genome, placement=cfg.placement, edge=cfg.edge,
                                    viewpoint=cfg.viewpoint, rng=rng, chunk_size=READ_CHUNK):
@@ -113,7 +120,7 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
                 dropped = chunk.counts.get("dropped_edge", 0) + chunk.counts.get("dropped_short_chrom", 0)
                 counts["loci_in"] += len(chunk) + dropped
                 counts["dropped_edge"] += dropped
-                for key in ("shifted", "padded", "trimmed"):
+                for key in ("point_loci", "shifted", "padded", "trimmed"):
                     counts[key] += chunk.counts.get(key, 0)
         rows.append(counts)
     loci = Loci.concat(parts)
@@ -121,7 +128,7 @@ def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, n
     if loci.genomic:
         table = table.drop(columns=["padded", "trimmed"])
     else:
-        table = table.drop(columns=["shifted", "dropped_edge"])
+        table = table.drop(columns=["point_loci", "shifted", "dropped_edge"])
     for k, name in enumerate(class_names):
         log.info("class %r: %d loci read from %s", name, int(table.loc[k, "loci_in"]),
                  ", ".join(str(p) for p in cfg.classes[name]))
@@ -148,13 +155,57 @@ def _validate_sequences(loci: Loci, alphabet: str) -> None:
         encode_codes(loci.codes[first:first + ENCODE_CHUNK], alphabet, names=names[first:first + ENCODE_CHUNK])
 
 
+def same_content(loci: Loci) -> np.ndarray:
+    """Group ids of loci with the same content: identical coordinates and strand (BED), or identical
+    window sequences (FASTA/text; case ignored and U read as T, as the encoder does)."""
+    if loci.codes is None:
+        meta = loci.meta
+        columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
+        return meta.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    codes = np.asarray(loci.codes, dtype=np.uint8)
+    normal = np.frombuffer(codes.tobytes().upper().replace(b"U", b"T"), dtype=np.uint8).reshape(codes.shape)
+    return identical_groups(normal)
+
+
+def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, what: str) -> None:
+    """Add the ``duplicates`` column (loci repeating an earlier one) to ``table`` and log them.
+
+    Loci of one content group in different classes get their own warning: a model cannot
+    tell them apart, whatever it learns.
+    """
+    repeated = repeats(same)
+    table["duplicates"] = np.bincount(labels[repeated], minlength=len(table))
+    if not repeated.any():
+        return
+    classes_per_group = pd.Series(labels).groupby(same).nunique()
+    conflicting = int((classes_per_group > 1).sum())
+    log.warning("%d loci are %s of an earlier locus (%s); each set is kept in one split so that none is both "
+                "trained and tested on", int(repeated.sum()), what,
+                ", ".join(f"{c}: {n}" for c, n in zip(table["class"], table["duplicates"])))
+    if conflicting:
+        log.warning("%d sets of %s belong to more than one class: no model can tell those loci apart", conflicting, what)
+
+
+def count_duplicate_ids(names: np.ndarray, labels: np.ndarray, table: pd.DataFrame) -> None:
+    """Add the ``duplicate_ids`` column (records whose identifier an earlier record has) and log a few."""
+    repeated = pd.Series(names).duplicated().to_numpy()
+    table["duplicate_ids"] = np.bincount(labels[repeated], minlength=len(table))
+    if repeated.any():
+        shown = list(dict.fromkeys(names[repeated]))
+        log.warning("%d FASTA records repeat the identifier of an earlier record, e.g. %s%s; names in the "
+                    "predictions will not be unique", int(repeated.sum()), ", ".join(map(repr, shown[:5])),
+                    f" ({len(shown)} identifiers in all)" if len(shown) > 5 else "")
+
+
 def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarray, class_names: list[str],
-                     table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+                     table: pd.DataFrame, same: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Drop unassigned chromosomes, reduce/balance, and split.
 
     Returns the indices of the selected loci (into ``meta``) and each one's split index
     (a position in :data:`~lociflow.layout.SPLITS`). Adds the drop
-    counts to ``table``.
+    counts to ``table``. ``same`` (group ids of identical loci or window sequences, see
+    :func:`same_content`) keeps each such group in one split of a random split, as
+    overlapping windows are kept.
     """
     candidates = np.arange(len(labels))
     split_all = None
@@ -172,10 +223,14 @@ def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarr
     table["reduced"] = np.bincount(labels[candidates], minlength=len(class_names)) - \
         np.bincount(labels[keep], minlength=len(class_names))
     if split_all is not None:
+        if same is not None:
+            _warn_identical_across_splits(same[keep], split_all[keep])
         return keep, split_all[keep]
     chosen = meta.iloc[keep]
     groups = overlap_groups(chosen["chrom"].to_numpy(object).astype(str),
                             _int_or_minus_one(chosen["start"]), _int_or_minus_one(chosen["end"]))
+    if same is not None:
+        groups = merge_groups(groups, same[keep])
     largest = int(np.bincount(np.unique(groups, return_inverse=True)[1].reshape(-1)).max()) if len(groups) else 0
     if largest > max(10, 0.02 * len(groups)):
         log.warning("overlapping windows chain into a group of %d loci (of %d), which must stay in one split; "
@@ -183,6 +238,15 @@ def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarr
                     largest, len(groups))
     split = random_split(labels[keep], cfg.split.ratios, rng_for(cfg.seed, STREAM_SPLIT), groups)
     return keep, split
+
+
+def _warn_identical_across_splits(same: np.ndarray, split: np.ndarray) -> None:
+    # a chromosome split is the user's choice of lists, so identical windows on chromosomes
+    # of different splits are reported rather than moved
+    spread = pd.Series(split).groupby(same).nunique()
+    if (spread > 1).any():
+        log.warning("%d sets of identical loci or window sequences lie on chromosomes of different splits; "
+                    "the test results are optimistic by that much", int((spread > 1).sum()))
 
 
 def _int_or_minus_one(column: pd.Series) -> np.ndarray:

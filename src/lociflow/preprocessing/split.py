@@ -109,6 +109,57 @@ def overlap_groups(chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
     return groups
 
 
+def identical_groups(rows: np.ndarray) -> np.ndarray:
+    """Group ids such that identical rows share a group (rows of a 2-D array, or scalar keys).
+
+    Used for identical window sequences (rows of ASCII codes, normalised by the caller)
+    and identical loci (a key per chromosome, start, end and strand).
+    """
+    rows = np.ascontiguousarray(rows)
+    if rows.ndim == 2:
+        keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).reshape(-1)
+    else:
+        keys = rows
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def merge_groups(*groupings: np.ndarray) -> np.ndarray:
+    """Group ids joining any two loci that share a group in any of ``groupings``.
+
+    Joining is transitive (connected components), so a locus identical to one that
+    overlaps a third puts all three in one group. A merged group keeps the id its first
+    locus has in ``groupings[0]``, so where nothing is joined the ids, and with them a
+    seeded split, stay exactly as they were.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(groupings[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    sources, targets = [], []
+    for groups in groupings:
+        _, first, inverse = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+        sources.append(np.arange(n))
+        targets.append(first[inverse.reshape(-1)])
+    graph = coo_matrix((np.ones(n * len(groupings), dtype=np.int8), (np.concatenate(sources), np.concatenate(targets))),
+                       shape=(n, n))
+    components = connected_components(graph, directed=False)[1]
+    _, first = np.unique(components, return_index=True)
+    return np.asarray(groupings[0], dtype=np.int64)[first][components]
+
+
+def repeats(groups: np.ndarray) -> np.ndarray:
+    """Whether each locus repeats an earlier one of its group (the first of a group is not a repeat)."""
+    seen = np.zeros(len(groups), dtype=bool)
+    if len(groups):
+        _, first = np.unique(groups, return_index=True)
+        seen[first] = True
+    return ~seen
+
+
 def random_split(labels: np.ndarray, ratios: Mapping[str, float], rng: np.random.Generator,
                  groups: np.ndarray | None = None) -> np.ndarray:
     """Assign each locus to a split at random, stratified by class; return split indices.

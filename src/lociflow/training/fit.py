@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lociflow.config import TrainConfig
+from lociflow.errors import LociflowError
 from lociflow.io.store import DatasetDir
 from lociflow.layout import CHECKPOINT_DIR, HISTORY_FILE, LAST_CHECKPOINT, METRICS_FILE
 from lociflow.training.plots import MONITOR_MODES
@@ -28,6 +29,37 @@ def seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: 
 
     L.seed_everything(seed, workers=True, verbose=False)
     return build_network(architecture, channels, dataset.window, len(dataset.classes))
+
+
+def check_trainable(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, batch_size: int) -> None:
+    """Refuse, before anything is allocated, a network that cannot train as configured.
+
+    Batch normalisation cannot normalise a batch of one locus (its variance is zero and
+    the metrics become NaN), so ``batch_size: 1`` with any ``batch_norm`` layer is refused;
+    a model whose weights and one batch of activations exceed the free memory is refused
+    with the numbers (see :func:`lociflow.model.io.check_fits`).
+
+    Raises
+    ------
+    ConfigError
+        Naming the option to change.
+    """
+    import torch
+
+    from lociflow.errors import ConfigError, ModelFileError
+    from lociflow.model.io import check_fits, model_size
+
+    layers = [layer for section in (architecture.get("branches") or {}).values() for layer in section or []]
+    layers += list(architecture.get("common") or [])
+    if batch_size == 1 and any(isinstance(layer, dict) and layer.get("batch_norm") for layer in layers):
+        raise ConfigError("batch_size: 1 cannot train a network with batch normalisation (one locus has no batch "
+                          "variance, and the metrics become NaN). Use batch_size: 2 or more, or batch_norm: false "
+                          "in every layer.")
+    size = model_size(architecture, channels, dataset.window, len(dataset.classes))
+    try:
+        check_fits(size, torch.device("cpu"), "the architecture", batch_size=batch_size)
+    except ModelFileError as exc:
+        raise ConfigError(f"{exc} Reduce the layer sizes, the window or batch_size.") from None
 
 
 def is_worker_process() -> bool:
@@ -107,6 +139,33 @@ def record_run(run, metrics: dict[str, Any], best_epoch: Any, epochs: int) -> No
         run.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"], best_epoch=best_epoch, epochs=epochs)
 
+
+def check_checkpoint(path: Path, run_folder: Path) -> None:
+    """Refuse a checkpoint that cannot be read with ``torch.load(weights_only=True)``.
+
+    Lightning reads the checkpoint of ``--resume`` that way, so that loading it runs no
+    code; a checkpoint holding anything but tensors and plain values (written by another
+    program, or damaged) would otherwise end in an unpickling traceback mid-run.
+
+    Raises
+    ------
+    LociflowError
+        Naming the file and saying how to continue.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            AttributeError, TypeError, ImportError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LociflowError(
+            f"Cannot resume from {path}: it cannot be read safely as weights only ({reason[:200]}). It is damaged or "
+            f"was not written by lociflow. Delete it to restart the training in {run_folder} from the beginning with "
+            "--resume, or train again under a new --name.") from None
 
 class Fit:
     """One training: build the trainer, fit, restore the best weights, write the model dir.
@@ -208,6 +267,7 @@ class Fit:
             return None
         last = self.folder / CHECKPOINT_DIR / LAST_CHECKPOINT
         if last.exists():
+            check_checkpoint(last, self.run_record.final_path if self.run_record is not None else self.folder)
             log.info("resuming from %s", last)
             return str(last)
         log.warning("no checkpoints/last.ckpt in %s (interrupted before the first epoch ended): "
@@ -216,6 +276,7 @@ class Fit:
 
     def _finish(self, checkpoint, trainer, interrupted: bool) -> None:
         from lociflow.io.atomic import write_json
+        from lociflow.result_warnings import epoch_warnings, log_warnings
         from lociflow.training.callbacks import read_history
         from lociflow.training.scoring import load_best_weights
 
@@ -238,6 +299,9 @@ class Fit:
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
             "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
         })
+        metrics["warnings"] = metrics.get("warnings", []) + epoch_warnings(
+            best_epoch, epochs_trained, stopped_early=not interrupted and epochs_trained < self.config.epochs)
+        log_warnings(metrics["warnings"])
         write_json(self.folder / METRICS_FILE, metrics)
         self.metrics = metrics
         log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,

@@ -81,13 +81,14 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
 
 def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume, callbacks) -> Path:
     from lociflow.model.presets import DEFAULT_PRESET, resolve_architecture
-    from lociflow.training.fit import is_worker_process, seeded_network
+    from lociflow.training.fit import check_trainable, is_worker_process, seeded_network
 
     branches = chosen_branches(config, dataset)
     composed = architecture_for_branches(config.architecture, branches)
     architecture = resolve_architecture(config.preset, composed, branches, dataset.window)
     channels = {b: dataset.channels[b] for b in branches}
-    # built before any folder is written, so a spec that cannot work fails first
+    # checked and built before any folder is written, so a spec that cannot work fails first
+    check_trainable(architecture, channels, dataset, config.batch_size)
     network = seeded_network(architecture, channels, dataset, config.seed)
     summary = {key: getattr(config, key) for key in
                ("preset", "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "seed")}

@@ -12,6 +12,7 @@ from torch import nn
 
 from lociflow.io.store import SplitArrays
 from lociflow.metrics import classification_metrics
+from lociflow.result_warnings import metrics_warnings
 from lociflow.training.data import make_loader
 
 
@@ -49,4 +50,5 @@ def score_split(network: nn.Module, split: SplitArrays, branches: list[str], cla
     probs, loss = split_probabilities(network, split, branches, batch_size, device)
     metrics = classification_metrics(np.asarray(split.labels), probs, classes)
     metrics["loss"] = round(loss, 6)
+    metrics["warnings"] = metrics_warnings(np.asarray(split.labels), probs, classes, metrics, split.inputs.get("seq"))
     return metrics
