@@ -70,6 +70,11 @@ def torch_threads(threads: int | None) -> Iterator[None]:
     threads : int or None
         Threads for PyTorch's intra-op parallelism; ``None`` or 0 leaves the current
         number (one per core by default).
+
+    Yields
+    ------
+    None
+        Control to the ``with`` block; the previous thread count is restored on exit.
     """
     before = torch.get_num_threads()
     if threads:

@@ -161,15 +161,15 @@ def resolve_architecture(preset: str | None, architecture: dict[str, Any] | None
 
     Parameters
     ----------
-    preset
+    preset : str or None
         A name from :data:`PRESETS`, or None.
-    architecture
+    architecture : dict or None
         ``{"branches": {name: [layers]}, "common": [layers]}``, possibly partial, or None.
-    branches
+    branches : list of str
         The dataset's branches, in order.
-    window
+    window : int or None
         Positions per input; presets shorten kernels and pooling for short windows.
-        Default is 150.
+        Default is None (150 positions).
 
     Returns
     -------

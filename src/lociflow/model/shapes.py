@@ -34,9 +34,10 @@ def check_inputs(branches: Sequence[str], inputs: Mapping[str, np.ndarray], sour
     source : str
         What the arrays were made from, named in the message. Default is "the input".
     window : int, optional
-        Positions per array, when known (a loaded model knows it).
+        Positions per array, when known (a loaded model knows it). Default is None.
     channels : mapping of str to channel names, optional
-        Channels per branch, when known.
+        Channels per branch, when known; the window and channels are checked only
+        when both are given. Default is None.
 
     Returns
     -------
