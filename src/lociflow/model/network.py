@@ -45,14 +45,16 @@ class MultiBranchNetwork(nn.Module):
 
     Attributes
     ----------
-    branches
+    branches : list of str
         Branch names in forward-argument order.
-    classes_count
+    classes_count : int
         Number of output logits.
-    architecture
+    architecture : dict
         The fully explicit architecture dict it was built from.
-    channels, window
-        The input description it was built for.
+    channels : dict of str to list of str
+        Channel names per branch, as it was built for.
+    window : int
+        Positions per input, as it was built for.
     """
 
     def __init__(self, plan: NetworkPlan):
