@@ -30,8 +30,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Returns
     -------
     torch.device
-        The device; raises :class:`~lociflow.errors.LociflowError` for a name torch does
-        not know or a device this machine does not have.
+        The device.
+
+    Raises
+    ------
+    LociflowError
+        For a name torch does not know or a device this machine does not have.
     """
     if str(device) == "auto":
         if torch.cuda.is_available():

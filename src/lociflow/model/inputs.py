@@ -69,8 +69,14 @@ def open_model(cfg: Any):
     Returns
     -------
     lociflow.model.io.LoadedModel
-        Raises :class:`~lociflow.errors.ConfigError` when no model is named, and
-        :class:`~lociflow.errors.ModelFileError` for a missing or damaged one.
+        The model, on the resolved device.
+
+    Raises
+    ------
+    ConfigError
+        When no model is named.
+    ModelFileError
+        For a missing or damaged model.
     """
     from lociflow.model.device import resolve_device
     from lociflow.model.io import load_model
@@ -191,7 +197,12 @@ class ModelInput:
         Returns
         -------
         InputBatch
-            Raises :class:`~lociflow.errors.InputFileError` when the input holds no locus.
+            All loci, in input order.
+
+        Raises
+        ------
+        InputFileError
+            When the input holds no locus.
         """
         if self.dataset is not None:
             parts = list(self._split_batches(None))
@@ -281,8 +292,12 @@ def open_input(cfg: Any, model, labelled: bool = False) -> ModelInput:
     Returns
     -------
     ModelInput
-        Raises :class:`~lociflow.errors.LociflowError` (a config, dataset or input-file
-        error) naming what does not fit.
+        The checked input, ready for :meth:`ModelInput.batches` or :meth:`ModelInput.read`.
+
+    Raises
+    ------
+    LociflowError
+        A config, dataset or input-file error naming what does not fit.
     """
     data = getattr(cfg, "data", None)
     files = [Path(p) for p in (getattr(cfg, "input", None) or [])]

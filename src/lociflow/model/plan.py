@@ -116,8 +116,12 @@ def plan_network(architecture: dict[str, Any] | Architecture, channels: dict[str
     Returns
     -------
     NetworkPlan
-        Layers with input and output shapes; raises :class:`ConfigError` when the
-        architecture cannot work on this data.
+        Layers with input and output shapes.
+
+    Raises
+    ------
+    ConfigError
+        When the architecture cannot work on this data.
     """
     arch = parse_architecture(architecture)
     if n_classes < 2:

@@ -174,9 +174,13 @@ def resolve_architecture(preset: str | None, architecture: dict[str, Any] | None
     Returns
     -------
     dict
-        ``{"branches": {...}, "common": [...]}`` with every layer option written out;
-        raises :class:`ConfigError` for an unknown preset, a bad layer, or a branch that
-        the dataset lacks or the architecture misses.
+        ``{"branches": {...}, "common": [...]}`` with every layer option written out.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown preset, a bad layer, or a branch that the dataset lacks or the
+        architecture misses.
     """
     window = int(window or _DEFAULT_WINDOW)
     if isinstance(architecture, Architecture):

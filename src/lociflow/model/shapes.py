@@ -42,10 +42,13 @@ def check_inputs(branches: Sequence[str], inputs: Mapping[str, np.ndarray], sour
     Returns
     -------
     list of array
-        ``inputs[b]`` for each branch, not copied; raises
-        :class:`~lociflow.errors.DatasetError` when a branch is missing, an array is not
-        ``[N, L, C]`` or not of the expected window and channels, or the branches hold
-        different numbers of loci.
+        ``inputs[b]`` for each branch, not copied.
+
+    Raises
+    ------
+    DatasetError
+        When a branch is missing, an array is not ``[N, L, C]`` or not of the expected
+        window and channels, or the branches hold different numbers of loci.
     """
     branches = list(branches)
     missing = [b for b in branches if b not in inputs]
