@@ -128,7 +128,24 @@ def safe_load_yaml(stream: Any, limit: int = MAX_YAML_NODES) -> Any:
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a YAML config file safely (no code runs), refusing duplicate keys and alias bombs."""
+    """Load a YAML config file safely (no code runs), refusing duplicate keys and alias bombs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The config file.
+
+    Returns
+    -------
+    dict
+        Section name -> section; empty for an empty file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not valid YAML, repeats a key, expands aliases
+        without bound, is not a mapping, or has a section that is not a stage.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
@@ -182,7 +199,26 @@ def suggest(key: Any, valid: Iterable[Any], cutoff: float = 0.5, n: int = 1) -> 
 
 
 def apply_overrides(section: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Apply ``key=value`` overrides (dotted keys, YAML values) to a stage section."""
+    """Apply ``key=value`` overrides (dotted keys, YAML values) to a stage section.
+
+    Parameters
+    ----------
+    section : dict
+        The stage section; it is not modified (changed nested mappings are copied).
+    overrides : list of str or None
+        ``--set`` items such as ``window=200`` or ``split.method=chromosome``; a dotted
+        key makes missing (or non-mapping) levels into mappings. None applies nothing.
+
+    Returns
+    -------
+    dict
+        A copy of ``section`` with the overrides applied in order.
+
+    Raises
+    ------
+    ConfigError
+        When an item has no ``=`` or its value is not valid YAML.
+    """
     section = dict(section)
     for item in overrides or []:
         if "=" not in item:
@@ -364,7 +400,24 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
 
 def parse_stage(model: type[StageConfig], data: dict[str, Any] | None, section: str,
                 base: str | os.PathLike | None = None) -> StageConfig:
-    """Validate ``data`` as ``model``, raising :class:`ConfigError` with readable messages."""
+    """Validate ``data`` as ``model``, raising :class:`ConfigError` with readable messages.
+
+    Parameters
+    ----------
+    model : type of StageConfig
+        The stage's config model.
+    data : dict or None
+        The section's values; None is an empty section.
+    section : str
+        The section name, which starts every key named in an error.
+    base : str or os.PathLike or None
+        Folder that relative paths resolve against. Default is None (the current folder).
+
+    Returns
+    -------
+    StageConfig
+        The validated config, paths absolute.
+    """
     try:
         return model.model_validate(data or {}, context={"base": Path(base or Path.cwd())})
     except ValidationError as exc:
@@ -378,6 +431,29 @@ def load_stage(model: type[StageConfig], section: str, config_path: str | os.Pat
     ``extra`` holds values from named CLI flags (``None`` means "not given"); ``overrides``
     the ``--set key=value`` items. Both win over the file. Paths given on the command line
     resolve against the current folder, paths in the file against the file's folder.
+
+    Parameters
+    ----------
+    model : type of StageConfig
+        The stage's config model.
+    section : str
+        The section to read, e.g. ``"train"``.
+    config_path : str or os.PathLike or None
+        The config file. Default is None (no file: only the CLI values).
+    overrides : list of str or None
+        ``--set key=value`` items, applied last (see :func:`apply_overrides`). Default is None.
+    extra : dict or None
+        Values of named CLI flags; ``None`` values are left out. Default is None.
+
+    Returns
+    -------
+    StageConfig
+        The validated config.
+
+    Raises
+    ------
+    ConfigError
+        For an unreadable file, a section that is not a mapping, or invalid values.
     """
     data: dict[str, Any] = {}
     base = Path.cwd()
@@ -398,7 +474,30 @@ def load_stage(model: type[StageConfig], section: str, config_path: str | os.Pat
 
 
 def coerce(model: type[StageConfig], config: Any, section: str) -> StageConfig:
-    """Accept a stage config as a model instance, a dict, or the path of a YAML file."""
+    """Accept a stage config as a model instance, a dict, or the path of a YAML file.
+
+    Parameters
+    ----------
+    model : type of StageConfig
+        The stage's config model.
+    config : StageConfig or dict or str or os.PathLike
+        An instance of ``model`` (returned as it is), a YAML file (its ``section`` is
+        loaded), or a dict: either the section itself or a whole config whose keys are
+        stages and include ``section``. Relative paths in a dict resolve against the
+        current folder.
+    section : str
+        The stage section, e.g. ``"train"``.
+
+    Returns
+    -------
+    StageConfig
+        The validated config.
+
+    Raises
+    ------
+    ConfigError
+        When ``config`` is none of these, or does not validate.
+    """
     if isinstance(config, model):
         return config
     if isinstance(config, (str, os.PathLike)):

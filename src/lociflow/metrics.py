@@ -38,6 +38,22 @@ def per_class_auc(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> 
     """One-vs-rest AUROC and AUPRC per class, with macro and micro averages.
 
     A class absent from ``labels`` (or the only class present) gets ``None``; averages skip it.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        ``[N]`` true class indices into ``classes``.
+    probs : numpy.ndarray
+        ``[N, K]`` predicted class probabilities.
+    classes : list of str
+        Class names, one per column of ``probs``.
+
+    Returns
+    -------
+    auroc, auprc : dict
+        Class name -> value (rounded to 6 decimals, or None), plus ``"macro"`` (mean over
+        the classes with a value) and ``"micro"`` (all one-vs-rest pairs pooled); both
+        None when no class has a value.
     """
     labels = np.asarray(labels)
     probs = np.asarray(probs, dtype=np.float64)
@@ -66,10 +82,29 @@ def per_class_auc(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """Every headline metric for predicted class probabilities ``probs`` [N, K].
 
-    Returns a JSON-ready dict: ``auroc`` and ``auprc`` (per class, ``macro``, ``micro``),
-    ``accuracy``, ``balanced_accuracy``, ``mcc``, ``f1`` (per class and macro),
-    ``log_loss``, ``confusion_matrix`` (rows true, columns predicted, at the
-    highest-probability class), and ``n`` per class.
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        ``[N]`` true class indices into ``classes``.
+    probs : numpy.ndarray
+        ``[N, K]`` predicted class probabilities; the predicted class is the most
+        probable one.
+    classes : list of str
+        Class names, one per column of ``probs``.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``auroc`` and ``auprc`` (per class, ``macro``, ``micro``, see
+        :func:`per_class_auc`), ``accuracy``, ``balanced_accuracy`` (None with one class
+        present), ``mcc``, ``f1`` (per class and macro), ``log_loss``,
+        ``confusion_matrix`` (rows true, columns predicted, at the highest-probability
+        class), ``classes``, and ``n`` per class.
+
+    Raises
+    ------
+    ValueError
+        When ``probs`` is not ``[len(labels), len(classes)]``.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)

@@ -162,6 +162,22 @@ class LocalMutagenesis:
         None means full forward passes are needed: the network is not a lociflow
         multi-branch network, the branch does not start with a convolution block, or the
         windows would cover the whole sequence anyway.
+
+        Parameters
+        ----------
+        network : torch.nn.Module
+            The network; a :class:`~lociflow.model.network.EnsembleNetwork` gets one
+            scorer per member, their logits averaged.
+        branch : str
+            The branch whose bases are substituted.
+        length : int
+            Positions of that branch's input.
+
+        Returns
+        -------
+        LocalMutagenesis or None
+            The scorer (for an ensemble, an object with the same ``prepare`` and
+            ``scores``), or None when full forward passes are needed.
         """
         from lociflow.model.network import EnsembleNetwork, MultiBranchNetwork
 
@@ -192,7 +208,14 @@ class LocalMutagenesis:
     @torch.no_grad()
     def prepare(self, inputs: list[torch.Tensor]) -> None:
         """Reference activations of every local layer (channels last, zero margins), and the
-        other branches' encodings."""
+        other branches' encodings.
+
+        Parameters
+        ----------
+        inputs : list of torch.Tensor
+            One ``[N, L, C]`` tensor per branch, in branch order, on the network's device:
+            the block of reference sequences that :meth:`scores` mutates.
+        """
         h = inputs[self.k].float().transpose(1, 2)
         self._x = inputs[self.k].float()
         self.taps = [self._tap_weights(layer) for layer in self.layers]  # on the network's device now
@@ -214,7 +237,22 @@ class LocalMutagenesis:
     @torch.no_grad()
     def scores(self, seq: torch.Tensor, position: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """Logits ``[M, K]`` of mutants: sequence ``seq[i]`` (row of the prepared block) with
-        ``base[i]`` (channel index) at ``position[i]``."""
+        ``base[i]`` (channel index) at ``position[i]``.
+
+        Parameters
+        ----------
+        seq : torch.Tensor
+            int64 ``[M]``: row of the block given to :meth:`prepare`, per mutant.
+        position : torch.Tensor
+            int64 ``[M]``: the substituted position, per mutant.
+        base : torch.Tensor
+            int64 ``[M]``: channel index of the new base, per mutant.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[M, K]``, as a full forward pass of each mutant gives them.
+        """
         x = self._x  # [N, L, C]
         dev = seq.device
         # the change of the input: the new base's one-hot row minus the present one, [M, 1, C]

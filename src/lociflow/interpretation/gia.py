@@ -75,6 +75,15 @@ class ScanResult(NamedTuple):
 def resolve_motif(motif: str | np.ndarray, database: MotifDatabase | None = None) -> tuple[str, str]:
     """A motif given as a consensus (IUPAC), a JASPAR ID or name, or a ``[L, 4]`` matrix.
 
+    Parameters
+    ----------
+    motif : str or numpy.ndarray
+        IUPAC letters (U reads as T), a JASPAR ID or name (looked up in ``database``),
+        or a ``[L, 4]`` probability matrix.
+    database : MotifDatabase or None
+        Where to look up IDs and names. Default is None (only consensus strings and
+        matrices are accepted).
+
     Returns
     -------
     label : str
@@ -127,6 +136,23 @@ def make_backgrounds(
     """``n`` backgrounds: one dinucleotide shuffle each of ``n`` loci drawn from ``inputs``.
 
     Other branches keep the values of the locus each shuffle came from.
+
+    Parameters
+    ----------
+    inputs : mapping of str to numpy.ndarray
+        ``[N, L, C]`` arrays keyed by branch.
+    n : int
+        Number of backgrounds; loci are drawn without replacement unless ``N < n``.
+        Default is 200.
+    branch : str
+        The one-hot sequence branch that is shuffled. Default is ``"seq"``.
+    random_state : int or None
+        Seed of the draw and the shuffles. Default is 0.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        float32 ``[n, L, C]`` arrays per branch, rows in input order.
     """
     if branch not in inputs:
         raise LociflowError(f"Global importance analysis needs the {branch!r} branch; the inputs have {sorted(inputs)}.")
@@ -190,12 +216,23 @@ def global_importance(
         Start of the insertion; None centres the motif. Default is None.
     database : MotifDatabase or None
         Where to look up motif names. Default is None.
-    branch, batch_size, device, random_state, verbose
-        As for every interpretation method.
+    branch : str
+        The sequence branch the motif goes into. Default is ``"seq"``.
+    batch_size : int
+        Sequences per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    random_state : int or None
+        Seed of the motif instances (ambiguous letters are drawn) and of the shuffled
+        control. Default is 0.
+    verbose : bool
+        Show a progress bar. Default is False.
 
     Returns
     -------
     GIAResult
+        Mean and SD over backgrounds of each class's logit change with the motif and
+        with its shuffle, the inserted and shuffled strings and the position.
     """
     label, pattern = resolve_motif(motif, database)
     bg = backgrounds[branch]
@@ -217,9 +254,23 @@ def global_importance(
 
 
 def per_class_text(values, classes=None, digits: int = 3) -> str:
-    """Per-class numbers for a log line, rounded and signed: ``"+2.165, -2.508"`` (or
-    ``"bound +2.165, unbound -2.508"`` with ``classes``), never float32 noise such as
-    2.1649999618530273."""
+    """Per-class numbers for a log line, rounded and signed, never float32 noise such as
+    2.1649999618530273.
+
+    Parameters
+    ----------
+    values : array-like
+        One number per class.
+    classes : list of str, optional
+        Class names to put before the numbers. Default is None (numbers only).
+    digits : int
+        Decimals shown. Default is 3.
+
+    Returns
+    -------
+    str
+        ``"+2.165, -2.508"``, or ``"bound +2.165, unbound -2.508"`` with ``classes``.
+    """
     values = [float(v) for v in np.asarray(values).ravel()]
     if classes is None:
         return ", ".join(f"{v:+.{digits}f}" for v in values)
@@ -238,7 +289,39 @@ def position_scan(
     random_state: int | None = 0,
     verbose: bool = False,
 ) -> ScanResult:
-    """The motif's mean effect at each insertion position (default: about 50 positions across the window)."""
+    """The motif's mean effect at each insertion position (default: about 50 positions across the window).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network.
+    backgrounds : mapping of str to numpy.ndarray
+        Background inputs per branch (see :func:`make_backgrounds`).
+    motif : str or numpy.ndarray
+        As in :func:`global_importance`.
+    positions : sequence of int or None
+        Insertion starts; each must leave room for the motif. Default is None (up to 50
+        evenly spaced starts from 0 to the last that fits).
+    database : MotifDatabase or None
+        Where to look up motif names. Default is None.
+    branch : str
+        The sequence branch the motif goes into. Default is ``"seq"``.
+    batch_size : int
+        Sequences per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    random_state : int or None
+        Seed of the motif instances (ambiguous letters are drawn) and of the shuffled
+        control. Default is 0.
+    verbose : bool
+        Show a progress bar. Default is False.
+
+    Returns
+    -------
+    ScanResult
+        ``values`` are the positions; ``effect`` and ``control`` the mean logit change
+        per position and class.
+    """
     _, pattern = resolve_motif(motif, database)
     bg = backgrounds[branch]
     window, m = bg.shape[1], len(pattern)
@@ -279,6 +362,37 @@ def spacing_scan(
 
     The pair is centred in the window. The control inserts both motifs' shuffles with
     the same spacings.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network.
+    backgrounds : mapping of str to numpy.ndarray
+        Background inputs per branch (see :func:`make_backgrounds`).
+    first, second : str or numpy.ndarray
+        The two motifs, in window order; as in :func:`global_importance`.
+    spacings : sequence of int or None
+        Gaps in nt, each from 0 to what the window leaves. Default is None (up to 40
+        evenly spaced gaps over that range).
+    database : MotifDatabase or None
+        Where to look up motif names. Default is None.
+    branch : str
+        The sequence branch the motif goes into. Default is ``"seq"``.
+    batch_size : int
+        Sequences per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    random_state : int or None
+        Seed of the motif instances (ambiguous letters are drawn) and of the shuffled
+        control. Default is 0.
+    verbose : bool
+        Show a progress bar. Default is False.
+
+    Returns
+    -------
+    ScanResult
+        ``values`` are the spacings; ``effect`` and ``control`` the mean logit change
+        per spacing and class.
     """
     _, a = resolve_motif(first, database)
     _, b = resolve_motif(second, database)
@@ -312,7 +426,22 @@ def spacing_scan(
 
 
 def plot_effects(results: Mapping[str, GIAResult], classes: Sequence[str], stem) -> list:
-    """Bar chart: each motif's mean class-score change next to its shuffled control."""
+    """Bar chart: each motif's mean class-score change next to its shuffled control.
+
+    Parameters
+    ----------
+    results : mapping of str to GIAResult
+        Results by motif label; one group of bars each.
+    classes : sequence of str
+        Class names, in the order of the results' ``effect`` entries.
+    stem : str or os.PathLike
+        Output path without extension.
+
+    Returns
+    -------
+    list of Path
+        The files written (PNG and SVG, see :func:`lociflow.report.save_figure`).
+    """
     from lociflow.report import new_figure, save_figure
 
     names = list(results)
@@ -335,7 +464,26 @@ def plot_effects(results: Mapping[str, GIAResult], classes: Sequence[str], stem)
 
 
 def plot_scan(scan: ScanResult, classes: Sequence[str], stem, xlabel: str, title: str) -> list:
-    """Line plot of a position or spacing scan, one line per class, dashed for the control."""
+    """Line plot of a position or spacing scan, one line per class, dashed for the control.
+
+    Parameters
+    ----------
+    scan : ScanResult
+        From :func:`position_scan` or :func:`spacing_scan`.
+    classes : sequence of str
+        Class names, in the order of the effect columns.
+    stem : str or os.PathLike
+        Output path without extension.
+    xlabel : str
+        Label of the x axis (position or spacing).
+    title : str
+        The plot title.
+
+    Returns
+    -------
+    list of Path
+        The files written (PNG and SVG, see :func:`lociflow.report.save_figure`).
+    """
     from lociflow.report import new_figure, save_figure
 
     fig = new_figure(6.0, 3.2)

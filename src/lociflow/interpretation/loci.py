@@ -45,7 +45,18 @@ class Loci:
         return int(self.labels.shape[0])
 
     def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """The inputs of ``rows`` as float32 arrays."""
+        """The inputs of ``rows`` as float32 arrays.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            Row numbers (or a boolean mask) into the loci.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            float32 ``[len(rows), L, C]`` arrays per branch.
+        """
         return {b: np.asarray(a[rows], dtype=np.float32) for b, a in self.inputs.items()}
 
 
@@ -81,6 +92,22 @@ def read_loci(source, batch_size: int = 256) -> Loci:
 
 def choose_loci(loci: Loci, top: int, max_loci: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The analysed rows, their target classes, and the shown rows per class.
+
+    For each class the ``top`` most confident loci are shown (among the loci labelled
+    with that class, or among all when none is labelled); the analysed rows are the
+    shown ones plus randomly drawn others, up to ``max_loci`` in all.
+
+    Parameters
+    ----------
+    loci : Loci
+        The loci read by :func:`read_loci`.
+    top : int
+        Loci shown per class, at least 1.
+    max_loci : int
+        Loci analysed in all, at least 1; the shown loci are kept even when they are
+        more.
+    seed : int
+        Seed of the draw of the other analysed loci.
 
     Returns
     -------

@@ -83,7 +83,26 @@ class MotifDatabase:
         return iter(self.motifs)
 
     def get(self, query: str) -> Motif:
-        """The motif whose ID (with or without version) or name matches ``query``."""
+        """The motif whose ID (with or without version) or name matches ``query``.
+
+        Matching ignores case and surrounding spaces: an exact ID first, then an ID
+        without version (the highest version wins), then a name (the first one wins).
+
+        Parameters
+        ----------
+        query : str
+            A motif ID (``MA0035.5``), an ID without version (``MA0035``) or a name (``GATA1``).
+
+        Returns
+        -------
+        Motif
+            The matching motif.
+
+        Raises
+        ------
+        LociflowError
+            When nothing matches; the message suggests close IDs or names.
+        """
         key = query.strip()
         lower = key.lower()
         for motif in self.motifs:
@@ -150,7 +169,21 @@ def load_jaspar(
 
 
 def check_source(database: str | os.PathLike | None, release: str = DEFAULT_RELEASE) -> None:
-    """Refuse a missing MEME file or a JASPAR release pyjaspar does not ship, before any work starts."""
+    """Refuse a missing MEME file or a JASPAR release pyjaspar does not ship, before any work starts.
+
+    Parameters
+    ----------
+    database : str or os.PathLike or None
+        A MEME file, ``"jaspar"``, a release name such as ``"JASPAR2024"``, or None (JASPAR).
+    release : str
+        The JASPAR release checked when ``database`` is None or ``"jaspar"``.
+        Default is ``"JASPAR2024"``.
+
+    Raises
+    ------
+    LociflowError
+        When the MEME file does not exist, or pyjaspar does not ship the release.
+    """
     if database is not None and str(database).lower() != "jaspar" and not re.fullmatch(r"JASPAR\d{4}", str(database)):
         if not Path(database).is_file():
             raise LociflowError(f"Motif file {database} does not exist.")
@@ -167,7 +200,23 @@ def check_source(database: str | os.PathLike | None, release: str = DEFAULT_RELE
 
 
 def load_meme(path: str | os.PathLike) -> MotifDatabase:
-    """Load every motif of a MEME-format file (the first word of a MOTIF line is its ID)."""
+    """Load every motif of a MEME-format file (the first word of a MOTIF line is its ID).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MEME file; the rest of a MOTIF line (if any) becomes the motif's name.
+
+    Returns
+    -------
+    MotifDatabase
+        The motifs in file order, rows normalised to probabilities.
+
+    Raises
+    ------
+    LociflowError
+        When the file is missing, unreadable, holds no motifs or a motif without 4 letters.
+    """
     from memelite.io import read_meme
 
     path = Path(path)
@@ -195,7 +244,22 @@ def load_motifs(
     collection: str = DEFAULT_COLLECTION,
     taxon: str | list[str] | None = DEFAULT_TAXON,
 ) -> MotifDatabase:
-    """A MEME file when ``database`` names one, otherwise JASPAR (release, collection, taxon)."""
+    """A MEME file when ``database`` names one, otherwise JASPAR (release, collection, taxon).
+
+    Parameters
+    ----------
+    database : str or os.PathLike or None
+        A MEME file, ``"jaspar"``, or a release name such as ``"JASPAR2022"`` (which
+        overrides ``release``). Default is None (JASPAR).
+    release, collection, taxon
+        As in :func:`load_jaspar`. Defaults are ``"JASPAR2024"``, ``"CORE"`` and
+        ``"vertebrates"``.
+
+    Returns
+    -------
+    MotifDatabase
+        The loaded motifs.
+    """
     if database is None or str(database).lower() == "jaspar":
         return load_jaspar(release, collection, taxon)
     if re.fullmatch(r"JASPAR\d{4}", str(database)):
@@ -210,12 +274,41 @@ def _normalise(counts: np.ndarray) -> np.ndarray:
 
 
 def consensus(ppm: np.ndarray, alphabet: str = "ACGT") -> str:
-    """The most probable letter at each position of a ``[L, 4]`` matrix."""
+    """The most probable letter at each position of a ``[L, 4]`` matrix.
+
+    Parameters
+    ----------
+    ppm : numpy.ndarray
+        ``[L, 4]`` probabilities (or any scores) per position.
+    alphabet : str
+        The letters of the four columns. Default is ``"ACGT"``.
+
+    Returns
+    -------
+    str
+        ``L`` letters; ties go to the first column.
+    """
     return "".join(alphabet[i] for i in np.asarray(ppm).argmax(axis=1))
 
 
 def ppm_from_consensus(sequence: str) -> np.ndarray:
-    """A ``[L, 4]`` matrix from a consensus string (IUPAC codes share their probability)."""
+    """A ``[L, 4]`` matrix from a consensus string (IUPAC codes share their probability).
+
+    Parameters
+    ----------
+    sequence : str
+        Nucleotides or IUPAC codes, any case; U reads as T.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[L, 4]`` probabilities over A, C, G, T; ``N`` gives 0.25 each.
+
+    Raises
+    ------
+    LociflowError
+        When the string is empty or holds a letter that is not an IUPAC code.
+    """
     rows = []
     for letter in sequence.upper():
         if letter not in IUPAC:
@@ -240,6 +333,15 @@ def tomtom_matches(
 
     q-values are Benjamini-Hochberg over every target of the same query, as MEME's
     Tomtom reports them.
+
+    Parameters
+    ----------
+    queries : dict of str to numpy.ndarray
+        ``[L, 4]`` matrices by name; None or empty ones are skipped.
+    database : MotifDatabase
+        The known motifs to match against.
+    top : int
+        Hits kept per query. Default is 3.
 
     Returns
     -------
@@ -280,7 +382,15 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 
 def write_meme(motifs: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Write ``[L, 4]`` matrices as a MEME file (ID = key) that MEME-suite tools read."""
+    """Write ``[L, 4]`` matrices as a MEME file (ID = key) that MEME-suite tools read.
+
+    Parameters
+    ----------
+    motifs : dict of str to numpy.ndarray
+        ``[L, 4]`` matrices by ID; rows are normalised to probabilities.
+    path : str or os.PathLike
+        The file, written atomically (uniform background, both strands).
+    """
     from lociflow.io.atomic import write_text
 
     lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",

@@ -136,7 +136,22 @@ def discover_motifs(
 
 
 def trim_pattern(pattern: Pattern, fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
-    """The PPM and CWM cut to the span where the contribution reaches ``fraction`` of its peak."""
+    """The PPM and CWM cut to the span where the contribution reaches ``fraction`` of its peak.
+
+    Parameters
+    ----------
+    pattern : Pattern
+        A TF-MoDISco pattern.
+    fraction : float
+        Share of the largest per-position absolute contribution that the first and last
+        kept positions must reach. Default is 0.3.
+
+    Returns
+    -------
+    ppm, cwm : numpy.ndarray
+        ``[L', 4]`` slices of the pattern's PPM and CWM (the whole pattern when its
+        contribution is zero everywhere).
+    """
     score = np.abs(pattern.cwm).sum(axis=1)
     keep = np.where(score >= fraction * score.max())[0] if score.max() > 0 else np.arange(len(score))
     lo, hi = keep.min(), keep.max() + 1
@@ -145,6 +160,17 @@ def trim_pattern(pattern: Pattern, fraction: float = 0.3) -> tuple[np.ndarray, n
 
 def motif_table(patterns: list[Pattern], database, top: int = 3, prefix: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """A summary row per pattern and its Tomtom matches against ``database``.
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+        TF-MoDISco patterns; each is trimmed (:func:`trim_pattern`) before matching.
+    database : MotifDatabase or None
+        Known motifs; None leaves the match columns empty.
+    top : int
+        Tomtom hits kept per pattern. Default is 3.
+    prefix : str
+        Put before each pattern name, e.g. a class name. Default is ``""``.
 
     Returns
     -------
@@ -176,7 +202,15 @@ def motif_table(patterns: list[Pattern], database, top: int = 3, prefix: str = "
 
 
 def save_patterns(patterns: list[Pattern], path: str | os.PathLike) -> None:
-    """The patterns' matrices as one ``.npz`` (``<name>_ppm``, ``<name>_cwm``, ``<name>_hcwm``)."""
+    """The patterns' matrices as one ``.npz`` (``<name>_ppm``, ``<name>_cwm``, ``<name>_hcwm``).
+
+    Parameters
+    ----------
+    patterns : list of Pattern
+        The patterns to save, untrimmed.
+    path : str or os.PathLike
+        The ``.npz`` file, written atomically (compressed).
+    """
     from lociflow.io.atomic import atomic_open
 
     arrays = {}

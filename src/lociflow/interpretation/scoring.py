@@ -39,7 +39,26 @@ __all__ = [
 
 
 def ordered_inputs(network: nn.Module, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """The input arrays in the network's branch order, checked for names and shapes."""
+    """The input arrays in the network's branch order, checked for names and shapes.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network; its ``branches`` attribute gives the order.
+    inputs : mapping of str to numpy.ndarray
+        ``[N, L, C]`` arrays keyed by branch (extra branches are ignored).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One array per branch, in branch order.
+
+    Raises
+    ------
+    LociflowError
+        When the network has no ``branches``, or the arrays do not fit them
+        (see :func:`lociflow.model.shapes.check_inputs`).
+    """
     branches = list(getattr(network, "branches", []) or [])
     if not branches:
         raise LociflowError("The network has no 'branches' attribute naming its inputs; build it with lociflow.")
@@ -48,7 +67,27 @@ def ordered_inputs(network: nn.Module, inputs: Mapping[str, np.ndarray]) -> list
 
 
 def targets_for(network: nn.Module, target: int | Sequence[int] | np.ndarray, n: int) -> np.ndarray:
-    """One target class index per sequence (int64 ``[n]``), checked against the classes."""
+    """One target class index per sequence (int64 ``[n]``), checked against the classes.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network; its ``classes_count``, when it has one, bounds the indices.
+    target : int or sequence of int or numpy.ndarray
+        One class index for all sequences, or one per sequence.
+    n : int
+        Number of sequences.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``[n]`` class indices.
+
+    Raises
+    ------
+    LociflowError
+        When ``target`` is not an integer or ``n`` integers, or an index is out of range.
+    """
     classes = getattr(network, "classes_count", None)
     values = np.asarray(target)
     if values.ndim == 0:
@@ -67,13 +106,38 @@ def targets_for(network: nn.Module, target: int | Sequence[int] | np.ndarray, n:
 
 
 def is_recurrent(network: nn.Module) -> bool:
-    """Whether the network holds a recurrent layer (GRU, LSTM, RNN), also inside TorchScript."""
+    """Whether the network holds a recurrent layer (GRU, LSTM, RNN), also inside TorchScript.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    bool
+        As :func:`lociflow.model.network.has_recurrent_layers`.
+    """
     return has_recurrent_layers(network)
 
 
 @contextlib.contextmanager
 def attribution_mode(network: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """Eval mode on ``device``; cuDNN off for recurrent networks on a GPU; state restored after."""
+    """Eval mode on ``device``; cuDNN off for recurrent networks on a GPU; state restored after.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network; it is moved to ``device`` (and stays there) and its train/eval mode
+        is restored on exit.
+    device : torch.device
+        A resolved device.
+
+    Yields
+    ------
+    torch.nn.Module
+        ``network`` itself, in eval mode.
+    """
     was_training = network.training
     network.to(device).eval()
     cudnn_off = device.type == "cuda" and is_recurrent(network)
@@ -92,7 +156,22 @@ def _cudnn_off():
 
 
 def to_tensors(arrays: Sequence[np.ndarray], rows: slice | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Rows of every branch as float32 tensors on ``device``."""
+    """Rows of every branch as float32 tensors on ``device``.
+
+    Parameters
+    ----------
+    arrays : sequence of numpy.ndarray
+        One array per branch (as from :func:`ordered_inputs`).
+    rows : slice or numpy.ndarray
+        The rows to take from each array.
+    device : torch.device
+        Where the tensors go.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        One float32 tensor per branch, ready for ``network(*tensors)``.
+    """
     return tuple(torch.as_tensor(np.asarray(a[rows], dtype=np.float32), device=device) for a in arrays)
 
 
@@ -108,6 +187,27 @@ def class_scores(
 
     Why: methods that only need forward passes (global importance analysis, checks of
     completeness) score through the same validated path as the attribution methods.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network.
+    inputs : mapping of str to numpy.ndarray
+        ``[N, L, C]`` arrays keyed by branch.
+    target : int or numpy.ndarray or None
+        Class index, or one per sequence; None returns every class's logit.
+        Default is None.
+    batch_size : int
+        Sequences per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    verbose : bool
+        Show a progress bar. Default is False.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 logits ``[N, K]``, or ``[N]`` (the target's logit) when ``target`` is given.
     """
     arrays = ordered_inputs(network, inputs)
     n = arrays[0].shape[0]
@@ -128,8 +228,24 @@ def class_scores(
 def progress(description: str, total: int, verbose: bool, unit: str = "seq"):
     """A progress bar (``lociflow.progress.bar``) that stays silent when ``verbose`` is False.
 
-    ``unit`` names what ``total`` counts (sequences by default; ``"position"`` for a scan
-    over insertion positions), so the rate the bar shows is a real rate of that thing."""
+    Parameters
+    ----------
+    description : str
+        The bar's label.
+    total : int
+        How many things the bar counts to.
+    verbose : bool
+        Whether to show the bar at all.
+    unit : str
+        What ``total`` counts (sequences; ``"position"`` for a scan over insertion
+        positions), so the rate the bar shows is a real rate of that thing. Default is "seq".
+
+    Returns
+    -------
+    context manager
+        A bar with ``update(n)`` and ``close()``; a silent stand-in with the same methods
+        when ``verbose`` is False.
+    """
     return bar(description, total=total, unit=unit) if verbose else _Silent()
 
 

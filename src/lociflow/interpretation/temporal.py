@@ -124,6 +124,22 @@ def plot_temporal(result: TemporalResult, i: int, path: str | Path, title: str |
     """Plot the forward and backward curves of sequence ``i``, flips marked, to ``path``.
 
     The format follows the suffix of ``path`` (``.png``, ``.svg``, ...).
+
+    Parameters
+    ----------
+    result : TemporalResult
+        The curves of :func:`temporal_scores`.
+    i : int
+        Row of the sequence in ``result``.
+    path : str or Path
+        The image file; its folder is made if needed.
+    title : str or None
+        The plot title. Default is None (no title).
+
+    Returns
+    -------
+    Path
+        ``path``, written.
     """
     from matplotlib.figure import Figure
 

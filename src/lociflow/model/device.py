@@ -30,8 +30,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     Returns
     -------
     torch.device
-        The device; raises :class:`~lociflow.errors.LociflowError` for a name torch does
-        not know or a device this machine does not have.
+        The device.
+
+    Raises
+    ------
+    LociflowError
+        For a name torch does not know or a device this machine does not have.
     """
     if str(device) == "auto":
         if torch.cuda.is_available():
@@ -70,6 +74,11 @@ def torch_threads(threads: int | None) -> Iterator[None]:
     threads : int or None
         Threads for PyTorch's intra-op parallelism; ``None`` or 0 leaves the current
         number (one per core by default).
+
+    Yields
+    ------
+    None
+        Control to the ``with`` block; the previous thread count is restored on exit.
     """
     before = torch.get_num_threads()
     if threads:

@@ -69,8 +69,14 @@ def open_model(cfg: Any):
     Returns
     -------
     lociflow.model.io.LoadedModel
-        Raises :class:`~lociflow.errors.ConfigError` when no model is named, and
-        :class:`~lociflow.errors.ModelFileError` for a missing or damaged one.
+        The model, on the resolved device.
+
+    Raises
+    ------
+    ConfigError
+        When no model is named.
+    ModelFileError
+        For a missing or damaged model.
     """
     from lociflow.model.device import resolve_device
     from lociflow.model.io import load_model
@@ -168,7 +174,12 @@ class ModelInput:
         Returns
         -------
         InputBatch
-            Raises :class:`~lociflow.errors.InputFileError` when the input holds no locus.
+            All loci, in input order.
+
+        Raises
+        ------
+        InputFileError
+            When the input holds no locus.
         """
         if self.dataset is not None:
             parts = list(self._split_batches(None))
@@ -248,8 +259,12 @@ def open_input(cfg: Any, model, labelled: bool = False) -> ModelInput:
     Returns
     -------
     ModelInput
-        Raises :class:`~lociflow.errors.LociflowError` (a config, dataset or input-file
-        error) naming what does not fit.
+        The checked input, ready for :meth:`ModelInput.batches` or :meth:`ModelInput.read`.
+
+    Raises
+    ------
+    LociflowError
+        A config, dataset or input-file error naming what does not fit.
     """
     data = getattr(cfg, "data", None)
     files = [Path(p) for p in (getattr(cfg, "input", None) or [])]
@@ -294,7 +309,20 @@ def _check_one_source(cfg, data, files, classes, labelled: bool) -> None:
 
 
 def check_file(path: str | os.PathLike | None, what: str) -> None:
-    """A named input file must exist, be a file and not be empty (``None``: nothing to check)."""
+    """A named input file must exist, be a file and not be empty (``None``: nothing to check).
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        The file; None is accepted without a check.
+    what : str
+        How the message names the file, e.g. ``"Genome FASTA"``.
+
+    Raises
+    ------
+    InputFileError
+        When the path does not exist, is not a file or is empty.
+    """
     if path is None:
         return
     path = Path(path)
@@ -311,6 +339,20 @@ def trained_file(model, key: str, name: str | None = None) -> Path | None:
 
     New input may leave these out when they are the same files as in training: the
     encoder falls back to the paths stored in the model's preprocess parameters.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model whose ``preprocess`` parameters are read.
+    key : str
+        The parameter: ``"genome"``, ``"conservation"`` or ``"tracks"``.
+    name : str or None
+        For ``key="tracks"``, the track (branch) name within that mapping. Default is None.
+
+    Returns
+    -------
+    Path or None
+        The stored path when it names an existing file, else None.
     """
     value = (model.preprocess or {}).get(key)
     if name is not None:
@@ -334,6 +376,30 @@ def check_sources(
     with a ``cons`` branch needs the conservation bigWig, and one with a track branch
     needs that track (files not given default to those of training, when they still
     exist); track branches need genomic (BED) input. Called before any run folder is made.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model the files are for.
+    sources : iterable of str or os.PathLike
+        The input files (BED, FASTA or text); at least one.
+    genome : str or os.PathLike or None
+        Reference genome FASTA, needed by BED input. Default is None (the training genome,
+        if it still exists).
+    conservation : str or os.PathLike or None
+        Conservation bigWig for a ``cons`` branch. Default is None (the training file, if
+        it still exists).
+    tracks : mapping of str to path or None
+        Track bigWig per track branch. Default is None (the training files, where they
+        still exist).
+
+    Raises
+    ------
+    InputFileError
+        When a file is missing or empty, BED input has no genome, or sequence input is
+        given to a model that reads genome coordinates.
+    LociflowError
+        When a ``cons`` or track branch has no file (from :func:`check_branch_inputs`).
     """
     from lociflow.io.bed import file_kind
 
@@ -376,7 +442,25 @@ def check_sources(
 
 
 def check_branch_inputs(model, conservation=None, tracks: Mapping | None = None) -> None:
-    """A model's ``cons`` and track branches need their files; extra files are ignored."""
+    """A model's ``cons`` and track branches need their files; extra files are ignored.
+
+    Files the model does not read are logged as a warning, not refused.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model; its ``branches`` (and ``path``, for the message) are read.
+    conservation : path or None
+        The conservation bigWig, or None when there is none. Default is None.
+    tracks : mapping of str to path or None
+        Track files by branch name. Default is None (no tracks).
+
+    Raises
+    ------
+    LociflowError
+        When the model has a ``cons`` branch and no conservation file, or a track branch
+        whose track is not in ``tracks``.
+    """
     tracks = dict(tracks or {})
     where = getattr(model, "path", "the model")
     if "cons" in model.branches and conservation is None:
@@ -400,7 +484,27 @@ def check_branch_inputs(model, conservation=None, tracks: Mapping | None = None)
 
 
 def check_classes(model, names: Iterable[str]) -> list[str]:
-    """Class names given for new labelled input must be the model's; returns them."""
+    """Class names given for new labelled input must be the model's; returns them.
+
+    A model class with no files is logged as a warning.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model whose ``classes`` are allowed.
+    names : iterable of str
+        The classes given (e.g. the keys of ``--class``).
+
+    Returns
+    -------
+    list of str
+        ``names`` as a list, in the order given.
+
+    Raises
+    ------
+    LociflowError
+        When no class is given, or one is not a class of the model.
+    """
     names = list(names)
     if not names:
         raise LociflowError("No classes given: name each class with its files (--class bound=pos.fa).")
@@ -429,6 +533,18 @@ def check_dataset(model, dataset) -> None:
 
     Class order may differ (labels are mapped by name in :func:`label_map`); everything
     else must be equal. All differences are listed in one message.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model.
+    dataset : DatasetDir
+        An opened dataset directory (:func:`lociflow.io.store.open_dataset`).
+
+    Raises
+    ------
+    DatasetError
+        When any of these properties differ.
     """
     wanted = {
         "window": model.window,
@@ -457,5 +573,18 @@ def check_dataset(model, dataset) -> None:
 
 
 def label_map(model, dataset_classes: list[str]) -> np.ndarray:
-    """Dataset label index -> model class index (the same classes, possibly reordered)."""
+    """Dataset label index -> model class index (the same classes, possibly reordered).
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model whose ``classes`` give the target order.
+    dataset_classes : list of str
+        The dataset's classes in its label order; each must be a model class.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``[len(dataset_classes)]``: entry ``i`` is the model's index of dataset label ``i``.
+    """
     return np.array([model.classes.index(c) for c in dataset_classes], dtype=np.int64)

@@ -22,7 +22,18 @@ class Exp(nn.Module):
 
 
 def make_activation(name: str) -> nn.Module:
-    """A new activation module for ``name`` (relu, leaky_relu, gelu, exp, none)."""
+    """A new activation module for ``name`` (relu, leaky_relu, gelu, exp, none).
+
+    Parameters
+    ----------
+    name : str
+        One of ``relu``, ``leaky_relu``, ``gelu``, ``exp`` or ``none`` (identity).
+
+    Returns
+    -------
+    torch.nn.Module
+        A fresh instance, so that each layer has its own (captum's DeepLift needs that).
+    """
     makers = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "exp": Exp, "none": nn.Identity}
     return makers[name]()
 
@@ -33,7 +44,28 @@ def _dropout(p: float) -> nn.Module:
 
 def same_padded_conv(in_channels: int, out_channels: int, kernel: int, dilation: int = 1,
                      stride: int = 1, padding: str = "same") -> nn.Sequential:
-    """A Conv1d, preceded by explicit zero padding when 'same' needs an uneven split."""
+    """A Conv1d, preceded by explicit zero padding when 'same' needs an uneven split.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Input and output channels of the convolution.
+    kernel : int
+        Kernel width in positions.
+    dilation : int
+        Spacing between kernel taps. Default is 1.
+    stride : int
+        Step between output positions. Default is 1.
+    padding : {"same", "valid"}
+        ``"same"`` pads ``dilation * (kernel - 1)`` zeros split over both ends;
+        ``"valid"`` pads nothing. Default is ``"same"``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The convolution alone (padding, if any, built in), or a ``ConstantPad1d``
+        followed by the unpadded convolution.
+    """
     total = dilation * (kernel - 1) if padding == "same" else 0
     left, right = total // 2, total - total // 2
     conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, dilation=dilation,
@@ -165,7 +197,18 @@ class DenseBlock(nn.Module):
 
 
 def make_block(planned: LayerPlan) -> nn.Module:
-    """The module for one planned layer."""
+    """The module for one planned layer.
+
+    Parameters
+    ----------
+    planned : LayerPlan
+        The layer spec with its input shape (from :func:`~lociflow.model.plan.plan_network`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The block of the layer's type, sized for its input.
+    """
     spec, shape = planned.layer, planned.input
     if spec.type == "conv":
         return ConvBlock(shape.channels, spec)

@@ -26,6 +26,16 @@ def has_recurrent_layers(module: nn.Module) -> bool:
 
     Attribution needs cuDNN off for these on a GPU (its recurrent backward pass refuses
     eval mode).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module; all its submodules are searched.
+
+    Returns
+    -------
+    bool
+        True when one submodule is an ``nn.RNNBase`` or a scripted GRU, LSTM or RNN.
     """
     return any(isinstance(m, nn.RNNBase) or getattr(m, "original_name", "") in ("GRU", "LSTM", "RNN")
                for m in module.modules())
@@ -35,14 +45,16 @@ class MultiBranchNetwork(nn.Module):
 
     Attributes
     ----------
-    branches
+    branches : list of str
         Branch names in forward-argument order.
-    classes_count
+    classes_count : int
         Number of output logits.
-    architecture
+    architecture : dict
         The fully explicit architecture dict it was built from.
-    channels, window
-        The input description it was built for.
+    channels : dict of str to list of str
+        Channel names per branch, as it was built for.
+    window : int
+        Positions per input, as it was built for.
     """
 
     def __init__(self, plan: NetworkPlan):
@@ -70,13 +82,37 @@ class MultiBranchNetwork(nn.Module):
         return self.decode([self.encode(j, x) for j, x in enumerate(inputs)])
 
     def encode(self, branch: int, x: torch.Tensor) -> torch.Tensor:
-        """Branch number ``branch``'s encoder on its input ``[B, L, C]``."""
+        """Branch number ``branch``'s encoder on its input ``[B, L, C]``.
+
+        Parameters
+        ----------
+        branch : int
+            Index of the branch in :attr:`branches`.
+        x : torch.Tensor
+            The branch's input ``[B, L, C]``; a non-float tensor is cast to float.
+
+        Returns
+        -------
+        torch.Tensor
+            The encoder's output, channels first (``[B, C', L']``, or ``[B, F]`` once flat).
+        """
         if not torch.is_floating_point(x):
             x = x.float()
         return self.encoders[branch](x.transpose(1, 2))
 
     def decode(self, encoded: list[torch.Tensor]) -> torch.Tensor:
-        """Logits from every branch's encoding, in branch order: the join, common layers and head."""
+        """Logits from every branch's encoding, in branch order: the join, common layers and head.
+
+        Parameters
+        ----------
+        encoded : list of torch.Tensor
+            One :meth:`encode` output per branch, in branch order.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits ``[B, classes_count]``.
+        """
         outputs = [h.flatten(1) if self.merge == "flatten" else h for h in encoded]
         joined = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
         return self.head(self.common(joined))
@@ -111,14 +147,14 @@ def build_network(architecture: dict[str, Any] | Architecture, channels: dict[st
 
     Parameters
     ----------
-    architecture
+    architecture : dict or Architecture
         Fully explicit or partial architecture dict (``branches`` and ``common``).
-    channels
+    channels : dict of str to list of str
         Branch name -> channel names, in the dataset's branch order (``DatasetDir.channels``);
         this order is the forward-argument order.
-    window
+    window : int
         Positions per input.
-    n_classes
+    n_classes : int
         Number of classes (output logits).
 
     Returns

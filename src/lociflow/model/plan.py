@@ -77,6 +77,19 @@ class NetworkPlan:
     channels: dict[str, list[str]] = field(default_factory=dict)
 
     def branch_output(self, branch: str) -> Shape:
+        """The shape a branch's encoder gives to the join.
+
+        Parameters
+        ----------
+        branch : str
+            A branch name of :attr:`branches`.
+
+        Returns
+        -------
+        Shape
+            The output of the branch's last layer, or its input shape when the
+            branch has no layers.
+        """
         layers = self.branches[branch]
         return layers[-1].output if layers else self.inputs[branch]
 
@@ -91,20 +104,24 @@ def plan_network(architecture: dict[str, Any] | Architecture, channels: dict[str
 
     Parameters
     ----------
-    architecture
+    architecture : dict or Architecture
         The architecture dict (or parsed :class:`Architecture`).
-    channels
+    channels : dict of str to list of str
         Branch name -> channel names, in the dataset's branch order.
-    window
+    window : int
         Positions per input.
-    n_classes
-        Number of classes (at least 2).
+    n_classes : int
+        Number of classes (at least 2). Default is 2.
 
     Returns
     -------
     NetworkPlan
-        Layers with input and output shapes; raises :class:`ConfigError` when the
-        architecture cannot work on this data.
+        Layers with input and output shapes.
+
+    Raises
+    ------
+    ConfigError
+        When the architecture cannot work on this data.
     """
     arch = parse_architecture(architecture)
     if n_classes < 2:

@@ -161,22 +161,26 @@ def resolve_architecture(preset: str | None, architecture: dict[str, Any] | None
 
     Parameters
     ----------
-    preset
+    preset : str or None
         A name from :data:`PRESETS`, or None.
-    architecture
+    architecture : dict or None
         ``{"branches": {name: [layers]}, "common": [layers]}``, possibly partial, or None.
-    branches
+    branches : list of str
         The dataset's branches, in order.
-    window
+    window : int or None
         Positions per input; presets shorten kernels and pooling for short windows.
-        Default is 150.
+        Default is None (150 positions).
 
     Returns
     -------
     dict
-        ``{"branches": {...}, "common": [...]}`` with every layer option written out;
-        raises :class:`ConfigError` for an unknown preset, a bad layer, or a branch that
-        the dataset lacks or the architecture misses.
+        ``{"branches": {...}, "common": [...]}`` with every layer option written out.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown preset, a bad layer, or a branch that the dataset lacks or the
+        architecture misses.
     """
     window = int(window or _DEFAULT_WINDOW)
     if isinstance(architecture, Architecture):

@@ -34,17 +34,21 @@ def check_inputs(branches: Sequence[str], inputs: Mapping[str, np.ndarray], sour
     source : str
         What the arrays were made from, named in the message. Default is "the input".
     window : int, optional
-        Positions per array, when known (a loaded model knows it).
+        Positions per array, when known (a loaded model knows it). Default is None.
     channels : mapping of str to channel names, optional
-        Channels per branch, when known.
+        Channels per branch, when known; the window and channels are checked only
+        when both are given. Default is None.
 
     Returns
     -------
     list of array
-        ``inputs[b]`` for each branch, not copied; raises
-        :class:`~lociflow.errors.DatasetError` when a branch is missing, an array is not
-        ``[N, L, C]`` or not of the expected window and channels, or the branches hold
-        different numbers of loci.
+        ``inputs[b]`` for each branch, not copied.
+
+    Raises
+    ------
+    DatasetError
+        When a branch is missing, an array is not ``[N, L, C]`` or not of the expected
+        window and channels, or the branches hold different numbers of loci.
     """
     branches = list(branches)
     missing = [b for b in branches if b not in inputs]

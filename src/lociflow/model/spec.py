@@ -143,12 +143,46 @@ class Architecture(BaseModel):
 
 
 def section_label(section: str) -> str:
-    """How error messages name a section: ``branch seq`` or ``common``."""
+    """How error messages name a section: ``branch seq`` or ``common``.
+
+    Parameters
+    ----------
+    section : str
+        A branch name, or ``"common"``.
+
+    Returns
+    -------
+    str
+        ``"common"`` for the common section, else ``"branch <section>"``.
+    """
     return "common" if section == "common" else f"branch {section}"
 
 
 def parse_layer(raw: Any, section: str, index: int) -> Section:
-    """Validate one layer dict; errors name the section, the layer (from 1) and its type."""
+    """Validate one layer dict; errors name the section, the layer (from 1) and its type.
+
+    Parameters
+    ----------
+    raw : dict or Section
+        The layer as written (``{type: conv, filters: 64}``); an already parsed
+        layer is dumped and validated again.
+    section : str
+        The branch name, or ``"common"``, used in error messages.
+    index : int
+        Position of the layer in its section, counted from 0 (messages count from 1).
+
+    Returns
+    -------
+    Section
+        The validated layer model (:class:`ConvLayer`, :class:`DenseLayer`, ...),
+        every option filled with its default.
+
+    Raises
+    ------
+    ConfigError
+        When the layer is not a mapping, has no or an unknown ``type``, or an
+        option is unknown or invalid.
+    """
     where = f"{section_label(section)}, layer {index + 1}"
     if isinstance(raw, Section):
         raw = raw.model_dump()
@@ -208,6 +242,23 @@ def parse_architecture(data: dict[str, Any] | Architecture) -> Architecture:
 
     Every layer option is filled with its default, and recurrent outputs are made explicit,
     so the result written back with :meth:`Architecture.to_dict` is complete.
+
+    Parameters
+    ----------
+    data : dict or Architecture
+        A mapping with ``branches`` (branch name to list of layers) and ``common``
+        (list of layers); both are optional. An :class:`Architecture` is re-parsed
+        from its :meth:`~Architecture.to_dict`.
+
+    Returns
+    -------
+    Architecture
+        The parsed layers per branch and the common layers.
+
+    Raises
+    ------
+    ConfigError
+        When the mapping has other keys, or a section or layer is malformed.
     """
     if isinstance(data, Architecture):
         data = data.to_dict()

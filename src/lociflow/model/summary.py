@@ -26,7 +26,19 @@ _MERGE_TEXT = {
 
 
 def describe(layer: Section | dict[str, Any]) -> str:
-    """One line naming a layer and its non-trivial options, e.g. ``conv 64 x 9, relu, bn, max pool 2``."""
+    """One line naming a layer and its non-trivial options, e.g. ``conv 64 x 9, relu, bn, max pool 2``.
+
+    Parameters
+    ----------
+    layer : Section or dict
+        A parsed layer, or a layer dict (parsed with :func:`~lociflow.model.spec.parse_layer`).
+
+    Returns
+    -------
+    str
+        The layer type and size, then its options other than ``none`` (activation,
+        ``bn``, pooling, dropout, ...), joined by commas.
+    """
     if isinstance(layer, dict):
         layer = parse_layer(layer, "layer", 0)
     kind, parts = layer.type, []
@@ -73,6 +85,17 @@ def receptive_field(layers: list[Section | dict[str, Any]]) -> int:
     Counts ``conv`` (kernel, dilation, stride, pooling) and ``residual`` layers, and stops
     at the first layer that mixes all positions (recurrent, attention, global pooling,
     dense), whose receptive field is the whole window.
+
+    Parameters
+    ----------
+    layers : list of Section or dict
+        The layers in order; dicts are parsed with :func:`~lociflow.model.spec.parse_layer`.
+
+    Returns
+    -------
+    int
+        Positions of the input that one output position of the leading ``conv``/``residual``
+        layers depends on (1 when the stack starts with a mixing layer).
     """
     field, jump = 1, 1
     for layer in layers:
@@ -120,11 +143,11 @@ def summarize(network: nn.Module, channels: dict[str, list[str]], window: int) -
 
     Parameters
     ----------
-    network
+    network : torch.nn.Module
         A network from :func:`lociflow.model.network.build_network`.
-    channels
+    channels : dict of str to list of str
         Branch -> channel names, as the network was built with.
-    window
+    window : int
         Positions per input.
 
     Returns
@@ -169,15 +192,15 @@ def draw_diagram(architecture: dict[str, Any], channels: dict[str, list[str]], w
 
     Parameters
     ----------
-    architecture
+    architecture : dict
         The architecture dict (explicit or partial).
-    channels
+    channels : dict of str to list of str
         Branch -> channel names.
-    window
+    window : int
         Positions per input.
-    path
+    path : str or os.PathLike
         Where to write; the suffix is replaced by ``.png`` and ``.svg``.
-    n_classes
+    n_classes : int or None
         Number of output classes, shown in the output box. Default is None (not shown).
 
     Returns

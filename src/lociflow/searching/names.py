@@ -42,15 +42,40 @@ def _section_model(annotation: Any):
 
 
 def is_architecture_name(name: str) -> bool:
-    """Whether a parameter changes the resolved architecture (``layers.*``, ``architecture.*``)."""
+    """Whether a parameter changes the resolved architecture (``layers.*``, ``architecture.*``).
+
+    Parameters
+    ----------
+    name : str
+        A search parameter name.
+
+    Returns
+    -------
+    bool
+        True for names starting with ``layers.`` or ``architecture.``.
+    """
     return name.startswith("layers.") or name.startswith("architecture.")
 
 
 def check_name(name: str, architecture: dict[str, Any], search_options: list[str] | None = None) -> None:
     """Raise :class:`ConfigError` naming the nearest valid name when ``name`` is not a parameter.
 
-    ``architecture`` is a resolved architecture the name must fit (``layers.*`` and
-    ``architecture.*`` names).
+    Parameters
+    ----------
+    name : str
+        A search parameter name: a training option, a dotted option
+        (``early_stopping.patience``), ``layers.SECTION`` or ``architecture.*``.
+    architecture : dict
+        A resolved architecture (``branches`` and ``common``) that ``layers.*`` and
+        ``architecture.*`` names must fit.
+    search_options : list of str or None
+        Further names offered as suggestions only (the ``search:`` section's own
+        options, for a user who put one in the space). Default is None.
+
+    Raises
+    ------
+    ConfigError
+        When ``name`` is not a searchable parameter of this architecture.
     """
     if name.startswith("layers."):
         section = name[len("layers."):]
@@ -76,7 +101,29 @@ def check_name(name: str, architecture: dict[str, Any], search_options: list[str
 
 
 def architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[dict[str, Any]], int, str]:
-    """The layer list, index and key that an ``architecture.*`` name sets (checked)."""
+    """The layer list, index and key that an ``architecture.*`` name sets (checked).
+
+    Parameters
+    ----------
+    name : str
+        ``architecture.branches.BRANCH.N.KEY`` or ``architecture.common.N.KEY``.
+    architecture : dict
+        A resolved architecture (every layer a dict with its ``type``).
+
+    Returns
+    -------
+    layers : list of dict
+        The section's layer list, from ``architecture`` itself (not a copy).
+    index : int
+        The layer's number in it, from 0.
+    key : str
+        The layer option.
+
+    Raises
+    ------
+    ConfigError
+        When the name is malformed, or the branch, layer or option does not exist.
+    """
     from lociflow.model.spec import LAYER_TYPES
 
     parts = name.split(".")[1:]
@@ -112,7 +159,23 @@ def architecture_target(name: str, architecture: dict[str, Any]) -> tuple[list[d
 
 
 def misfit(name: str, architecture: dict[str, Any], search_options: list[str] | None = None) -> str | None:
-    """Why ``name`` cannot apply to ``architecture`` (None when it can)."""
+    """Why ``name`` cannot apply to ``architecture`` (None when it can).
+
+    Parameters
+    ----------
+    name : str
+        A search parameter name.
+    architecture : dict
+        A resolved architecture.
+    search_options : list of str or None
+        As in :func:`check_name`. Default is None.
+
+    Returns
+    -------
+    str or None
+        The :func:`check_name` message, or a note that a ``layers.*`` section is empty
+        in this architecture; None when the name applies.
+    """
     try:
         check_name(name, architecture, search_options)
     except ConfigError as exc:

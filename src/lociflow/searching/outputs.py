@@ -39,7 +39,24 @@ def _shown(value: Any) -> Any:
 
 
 def trials_frame(study: optuna.Study, params: list[Param], objective: str) -> pd.DataFrame:
-    """One row per trial: number, state, objective, metrics, duration, parameters, folder, error."""
+    """One row per trial: number, state, objective, metrics, duration, parameters, folder, error.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The search's study.
+    params : list of Param
+        The search space, one column each.
+    objective : str
+        The objective metric, e.g. ``"val_auroc"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``number, state, objective``, the metric columns, ``duration_s, started``,
+        one per parameter (decoded values; lists and dicts as JSON), ``folder, retry_of,
+        worker, error``.
+    """
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
@@ -67,7 +84,24 @@ def trials_frame(study: optuna.Study, params: list[Param], objective: str) -> pd
 
 
 def write_trials(folder: Path, study: optuna.Study, params: list[Param], objective: str) -> pd.DataFrame:
-    """Write ``trials.tsv`` atomically (the objective column is named after the objective)."""
+    """Write ``trials.tsv`` atomically (the objective column is named after the objective).
+
+    Parameters
+    ----------
+    folder : Path
+        The search folder.
+    study : optuna.Study
+        The search's study.
+    params : list of Param
+        The search space, one column each.
+    objective : str
+        The objective metric, e.g. ``"val_auroc"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written, with ``objective`` renamed ``objective_<objective>``.
+    """
     frame = trials_frame(study, params, objective).rename(columns={"objective": f"objective_{objective}"})
     with atomic_open(Path(folder) / TRIALS_FILE) as handle:
         frame.to_csv(handle, sep="\t", index=False, na_rep="")
@@ -75,7 +109,18 @@ def write_trials(folder: Path, study: optuna.Study, params: list[Param], objecti
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best completed trial (pruned and failed trials never win), or None."""
+    """The best completed trial (pruned and failed trials never win), or None.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The search's study.
+
+    Returns
+    -------
+    optuna.trial.FrozenTrial or None
+        Optuna's best trial, or None when no trial completed.
+    """
     try:
         return study.best_trial
     except ValueError:
@@ -83,7 +128,28 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
 
 def write_best(folder: Path, study: optuna.Study, params: list[Param], objective: str) -> dict[str, Any] | None:
-    """Fill ``best/`` from the best trial; return its summary (None when no trial completed)."""
+    """Fill ``best/`` from the best trial; return its summary (None when no trial completed).
+
+    ``best/`` is replaced: ``trial.yaml`` always, ``params.yaml`` and ``model/`` when the
+    trial's folder is on this machine.
+
+    Parameters
+    ----------
+    folder : Path
+        The search folder.
+    study : optuna.Study
+        The search's study.
+    params : list of Param
+        The search space, one column each.
+    objective : str
+        The objective metric, e.g. ``"val_auroc"``.
+
+    Returns
+    -------
+    dict or None
+        ``number``, the objective's value (keyed by ``objective``), ``folder`` and
+        ``params`` (decoded values by name); None when no trial completed.
+    """
     trial = best_trial(study)
     best = Path(folder) / "best"
     if trial is None:
@@ -106,13 +172,43 @@ def write_best(folder: Path, study: optuna.Study, params: list[Param], objective
 
 
 def param_value(trial: optuna.trial.FrozenTrial, param: Param) -> Any:
-    """The value trial used for ``param`` (None if it has none)."""
+    """The value trial used for ``param`` (None if it has none).
+
+    Parameters
+    ----------
+    trial : optuna.trial.FrozenTrial
+        A trial of the study.
+    param : Param
+        A search parameter.
+
+    Returns
+    -------
+    object
+        The decoded value (see :meth:`Param.decode`), or None.
+    """
     stored = trial.params.get(param.name)
     return None if stored is None else param.decode(stored)
 
 
 def plot_history(frame: pd.DataFrame, objective: str, maximize: bool, path: Path) -> Path | None:
-    """The objective of every finished trial in order, and the best so far."""
+    """The objective of every finished trial in order, and the best so far.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table of :func:`write_trials` (column ``objective_<objective>``).
+    objective : str
+        The objective metric.
+    maximize : bool
+        Whether larger is better, for the best-so-far line (drawn over completed trials).
+    path : Path
+        The image file; its folder is made if needed.
+
+    Returns
+    -------
+    Path or None
+        ``path``, or None when no trial completed or was pruned with a value.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,7 +241,20 @@ def plot_history(frame: pd.DataFrame, objective: str, maximize: bool, path: Path
 
 
 def plot_importance(study: optuna.Study, path: Path) -> Path | None:
-    """Parameter importances (Optuna's fANOVA) as bars; None when they cannot be estimated."""
+    """Parameter importances (Optuna's fANOVA) as bars; None when they cannot be estimated.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The search's study; needs two completed trials with parameters.
+    path : Path
+        The image file; its folder is made if needed.
+
+    Returns
+    -------
+    Path or None
+        ``path``, or None when there are too few trials or Optuna cannot estimate them.
+    """
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if len(complete) < 2 or not complete[0].params:
         log.info("parameter importances need at least two completed trials with parameters")

@@ -51,13 +51,36 @@ class Param:
         return [c if isinstance(c, _PRIMITIVE) else json.dumps(c, sort_keys=True) for c in self.choices]
 
     def decode(self, stored: Any) -> Any:
-        """The value a trial uses, from what Optuna stored."""
+        """The value a trial uses, from what Optuna stored.
+
+        Parameters
+        ----------
+        stored : object
+            The value in ``trial.params``: the number itself, or a categorical label
+            (see :attr:`labels`).
+
+        Returns
+        -------
+        object
+            The number, or the choice the label stands for (a list or mapping again).
+        """
         if self.kind != "categorical":
             return stored
         return self.choices[self.labels.index(stored)]
 
     def suggest(self, trial) -> Any:
-        """Draw this parameter for an Optuna ``trial``; return the value the trial uses."""
+        """Draw this parameter for an Optuna ``trial``; return the value the trial uses.
+
+        Parameters
+        ----------
+        trial : optuna.trial.Trial
+            The running trial; the draw is recorded in it under :attr:`name`.
+
+        Returns
+        -------
+        object
+            An int, a float, or the chosen categorical value (decoded).
+        """
         if self.kind == "int":
             return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         if self.kind == "float":
@@ -93,8 +116,25 @@ def parse_space(space: Any, options: list[str] | None = None) -> list[Param]:
     """Check the written form of every parameter and return them as :class:`Param`.
 
     Names are checked later, against the base training config and the dataset
-    (:func:`check_space`). ``options`` are the search options, so that a mistyped option
-    written directly under ``search:`` is named as such.
+    (:func:`lociflow.searching.space.check_space`).
+
+    Parameters
+    ----------
+    space : dict
+        Parameter name -> distribution, e.g. ``{type: int, low: 5, high: 30, step: 5}``.
+    options : list of str or None
+        The search options, so that a mistyped option written directly under
+        ``search:`` (not a mapping) is named as such. Default is None.
+
+    Returns
+    -------
+    list of Param
+        One per parameter, in the order written.
+
+    Raises
+    ------
+    ConfigError
+        When ``space`` is not a mapping, or a distribution has a bad type, key or range.
     """
     if not isinstance(space, dict):
         raise ConfigError(f"the search space must map parameter names to distributions, got {space!r}")

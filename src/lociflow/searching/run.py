@@ -50,21 +50,24 @@ def search(config: SearchConfig | dict | str | os.PathLike, output: str | os.Pat
 
     Parameters
     ----------
-    config
+    config : SearchConfig or dict or str or os.PathLike
         A YAML path with ``search:`` (the space and options) and ``train:`` (the base training
         config), a dict of both sections, or a :class:`~lociflow.config.SearchConfig`.
-    output
+    output : str or os.PathLike
         Output root; the run folder ``output/name`` is created inside it.
-    name
-        Run folder name. Default is the stage, the time and a random suffix. An existing
-        search folder of this name is continued.
-    force
+    name : str or None
+        Run folder name. Default is None: the stage, the time and a random suffix. An
+        existing search folder of this name is continued.
+    force : bool
         Start over, replacing an existing folder of the same name (and its study). Default is False.
-    trials, workers, storage
-        Override the config's total number of trials, worker processes and storage URL.
-    train
+    trials, workers : int or None
+        Override the config's total number of trials and worker processes. Default is
+        None (the config's values).
+    storage : str or None
+        Override the config's storage URL. Default is None (the config's value).
+    train : TrainConfig or dict or str or os.PathLike or None
         The base training config, when ``config`` holds only the search section. Default is
-        the ``train:`` section of ``config`` (or the training defaults).
+        None: the ``train:`` section of ``config`` (or the training defaults).
 
     Returns
     -------
@@ -101,9 +104,27 @@ def check_search(config: SearchConfig | dict | str | os.PathLike,
                  train: TrainConfig | dict | str | os.PathLike | None = None) -> list[str]:
     """Check a search as :func:`search` does before its first trial, without running it.
 
-    Raises :class:`~lociflow.errors.ConfigError` naming the first parameter whose name or
-    values cannot work with the base training config and the dataset (for live checks,
-    e.g. in the GUI). Returns the parameter names.
+    For live checks, e.g. in the GUI.
+
+    Parameters
+    ----------
+    config : SearchConfig or dict or str or os.PathLike
+        The search: a config, a ``search:`` section, a whole config dict with ``search``
+        (and ``train``) sections, or a YAML file holding both.
+    train : TrainConfig or dict or str or os.PathLike or None
+        The base training config. Default is None: the ``train`` section of the same
+        file or dict (an empty one when ``config`` is a bare search section).
+
+    Returns
+    -------
+    list of str
+        The parameter names, in the order written.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first parameter whose name or values cannot work with the base
+        training config and the dataset (or a missing dataset, an empty space).
     """
     search_cfg, base = _load(config, train)
     return [p.name for p in _prepare(search_cfg, base)["params"]]

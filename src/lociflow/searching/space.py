@@ -42,7 +42,30 @@ log = logging.getLogger("lociflow.search")
 
 
 def set_layer_count(layers: list[dict[str, Any]], count: int, section: str) -> list[dict[str, Any]]:
-    """``layers`` with ``count`` layers of the type of its first layer (see the module docs)."""
+    """``layers`` with ``count`` layers of the type of its first layer (see the module docs).
+
+    Fewer keeps the first ones; more repeats the last one right after it. In a recurrent
+    run every layer but the last returns the whole sequence.
+
+    Parameters
+    ----------
+    layers : list of dict
+        A section's layers (resolved); not modified.
+    count : int
+        Layers of the first layer's type wanted, 0 or more; layers of other types stay.
+    section : str
+        The section's name, for error messages.
+
+    Returns
+    -------
+    list of dict
+        A new list of copied layers.
+
+    Raises
+    ------
+    ConfigError
+        When ``count`` is negative or the section has no layers.
+    """
     from lociflow.model.spec import RECURRENT
 
     if count < 0:
@@ -84,7 +107,22 @@ def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> Train
     Options are set first; then, if any ``layers.*`` or ``architecture.*`` value is given,
     the architecture is resolved for the trial's preset and branches, layer counts are
     applied, then layer options, and the result is written out as the trial's
-    ``architecture`` (with its preset kept for the record).
+    ``architecture`` (with its preset kept for the record). Architecture values that do
+    not fit the trial's architecture are logged and ignored.
+
+    Parameters
+    ----------
+    values : dict
+        Parameter name -> the value this trial uses.
+    base : dict
+        The base ``train:`` section (plain data); not modified.
+    dataset : DatasetDir
+        The search's dataset, for resolving the architecture.
+
+    Returns
+    -------
+    TrainConfig
+        The validated training config of the trial.
     """
     config = copy.deepcopy(base)
     shaped = {k: v for k, v in values.items() if is_architecture_name(k)}
@@ -117,7 +155,21 @@ def trial_config(values: dict[str, Any], base: dict[str, Any], dataset) -> Train
 
 
 def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
-    """The explicit architecture ``config`` trains on ``dataset`` (its preset, architecture, branches)."""
+    """The explicit architecture ``config`` trains on ``dataset`` (its preset, architecture, branches).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        A training config.
+    dataset : DatasetDir
+        The dataset; its branches and window shape the architecture.
+
+    Returns
+    -------
+    dict
+        ``{"branches": {...}, "common": [...]}`` with every layer option written out
+        (see :func:`lociflow.model.presets.resolve_architecture`).
+    """
     from lociflow.model.presets import resolve_architecture
     from lociflow.training.run import architecture_for_branches, chosen_branches
 
@@ -127,7 +179,18 @@ def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
 
 
 def check_trial_config(config: TrainConfig, dataset) -> None:
-    """Raise :class:`ConfigError` when ``config`` cannot train on ``dataset`` (before training)."""
+    """Raise :class:`ConfigError` when ``config`` cannot train on ``dataset`` (before training).
+
+    Checks the schedule options, the branches, that ``ensemble`` is 1, that
+    ``augment.shift`` is below the window, and plans the network.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        A trial's training config.
+    dataset : DatasetDir
+        The search's dataset.
+    """
     from lociflow.model.plan import plan_network
     from lociflow.training.module import schedule_options
     from lociflow.training.run import chosen_branches
@@ -154,6 +217,23 @@ def check_space(params: list[Param], base: dict[str, Any], dataset, search_optio
     nothing fails at once, naming the parameter. An architecture name must fit at least one
     of those choices (``layers.fold`` needs a choice with the fold branch); trials whose
     architecture it does not fit ignore it.
+
+    Parameters
+    ----------
+    params : list of Param
+        The parsed space.
+    base : dict
+        The base ``train:`` section (plain data).
+    dataset : DatasetDir
+        The search's dataset.
+    search_options : list of str or None
+        The search section's options, suggested for a misplaced one (see
+        :func:`lociflow.searching.names.check_name`). Default is None.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first parameter, value (and preset or branch choice) that cannot work.
     """
     contexts: list[dict[str, Any]] = [{}]
     for param in params:

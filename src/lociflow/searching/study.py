@@ -37,12 +37,42 @@ SQLITE_TIMEOUT_S = 120
 
 
 def storage_url(config: SearchConfig, folder: Path) -> str:
-    """The study's storage: ``--storage``, else ``study.db`` (SQLite) in the run folder."""
+    """The study's storage: ``--storage``, else ``study.db`` (SQLite) in the run folder.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        The search's config.
+    folder : Path
+        The search's run folder.
+
+    Returns
+    -------
+    str
+        An SQLAlchemy database URL.
+    """
     return config.storage or f"sqlite:///{Path(folder) / 'study.db'}"
 
 
 def make_storage(url: str) -> optuna.storages.RDBStorage:
-    """Open an RDB storage with a heartbeat (crashed trials are found) and patient SQLite locking."""
+    """Open an RDB storage with a heartbeat (crashed trials are found) and patient SQLite locking.
+
+    Parameters
+    ----------
+    url : str
+        An SQLAlchemy database URL (``sqlite:///...``, ``postgresql://...``, ...).
+
+    Returns
+    -------
+    optuna.storages.RDBStorage
+        The storage, with a heartbeat every 30 s and a grace period of 120 s.
+
+    Raises
+    ------
+    LociflowError
+        When the database driver is not installed or the database cannot be opened
+        (the message hides the password).
+    """
     engine: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
@@ -76,12 +106,38 @@ def _safe(url: str) -> str:
 
 
 def direction(config: SearchConfig) -> str:
-    """``maximize`` for AUROC, ``minimize`` for loss."""
+    """``maximize`` for AUROC, ``minimize`` for loss.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        The search's config.
+
+    Returns
+    -------
+    str
+        ``"minimize"`` when the objective is ``val_loss``, else ``"maximize"``.
+    """
     return "minimize" if config.objective == "val_loss" else "maximize"
 
 
 def make_sampler(config: SearchConfig, params: list[Param], seed: int) -> optuna.samplers.BaseSampler:
-    """TPE (default), random, or grid over the space."""
+    """TPE (default), random, or grid over the space.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        The search's config (``sampler``; ``workers`` above 1 makes TPE use a constant liar).
+    params : list of Param
+        The space, for the grid sampler.
+    seed : int
+        The sampler's seed.
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
+        A ``TPESampler``, ``RandomSampler`` or ``GridSampler``.
+    """
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
@@ -90,7 +146,18 @@ def make_sampler(config: SearchConfig, params: list[Param], seed: int) -> optuna
 
 
 def grid_size(params: list[Param]) -> int:
-    """Number of points of the full grid."""
+    """Number of points of the full grid.
+
+    Parameters
+    ----------
+    params : list of Param
+        The space (see :meth:`Param.grid`).
+
+    Returns
+    -------
+    int
+        The product of the parameters' grid sizes.
+    """
     size = 1
     for param in params:
         size *= len(param.grid())
@@ -98,7 +165,20 @@ def grid_size(params: list[Param]) -> int:
 
 
 def make_pruner(config: SearchConfig, epochs: int) -> optuna.pruners.BasePruner:
-    """Median (compare with the median trial at the same epoch), Hyperband, or none."""
+    """Median (compare with the median trial at the same epoch), Hyperband, or none.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        The search's config (``pruner``).
+    epochs : int
+        Epochs a trial trains at most: Hyperband's largest resource.
+
+    Returns
+    -------
+    optuna.pruners.BasePruner
+        A ``MedianPruner``, ``HyperbandPruner`` or ``NopPruner``.
+    """
     if config.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
     if config.pruner == "hyperband":
@@ -107,7 +187,20 @@ def make_pruner(config: SearchConfig, epochs: int) -> optuna.pruners.BasePruner:
 
 
 def fingerprint(config: SearchConfig, base: dict[str, Any]) -> str:
-    """A short hash of what makes trials comparable: the space, the objective and the base config."""
+    """A short hash of what makes trials comparable: the space, the objective and the base config.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        The search's config.
+    base : dict
+        The base ``train:`` section; its ``data`` path is left out.
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits of a SHA-256.
+    """
     stable = {k: v for k, v in base.items() if k != "data"}
     text = json.dumps({"space": config.space, "objective": config.objective, "base": stable}, sort_keys=True,
                       default=str)
@@ -115,7 +208,29 @@ def fingerprint(config: SearchConfig, base: dict[str, Any]) -> str:
 
 
 def open_study(url: str, name: str, config: SearchConfig, base: dict[str, Any]) -> optuna.Study:
-    """Create the study, or join the existing one if it was made for the same search."""
+    """Create the study, or join the existing one if it was made for the same search.
+
+    Parameters
+    ----------
+    url : str
+        The storage URL (see :func:`storage_url`).
+    name : str
+        The study name.
+    config : SearchConfig
+        The search's config.
+    base : dict
+        The base ``train:`` section, part of the :func:`fingerprint`.
+
+    Returns
+    -------
+    optuna.Study
+        The study; a new one records the fingerprint, objective and space.
+
+    Raises
+    ------
+    ConfigError
+        When a study of that name exists with another fingerprint.
+    """
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # lociflow's log says what happens
     storage = make_storage(url)
     study = optuna.create_study(storage=storage, study_name=name, direction=direction(config), load_if_exists=True)
@@ -135,7 +250,18 @@ def open_study(url: str, name: str, config: SearchConfig, base: dict[str, Any]) 
 
 
 def counted(study: optuna.Study) -> int:
-    """Trials that use up the budget (see the module docs)."""
+    """Trials that use up the budget (see the module docs).
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    int
+        Complete, pruned and running trials, and failed ones that recorded an error.
+    """
     total = 0
     for trial in study.get_trials(deepcopy=False):
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
@@ -148,8 +274,18 @@ def counted(study: optuna.Study) -> int:
 def requeue_interrupted(study: optuna.Study, local_only: bool) -> int:
     """Queue again the parameters of trials cut short, once each; return how many.
 
-    ``local_only``: the study is this folder's own SQLite file and no other process uses it,
-    so trials still marked running were left by a crash and are failed first.
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+    local_only : bool
+        The study is this folder's own SQLite file and no other process uses it, so
+        trials still marked running were left by a crash and are failed first.
+
+    Returns
+    -------
+    int
+        Trials queued: failed ones without a recorded error that were not retried before.
     """
     trials = study.get_trials(deepcopy=False)
     if local_only:
@@ -202,7 +338,21 @@ def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float
          after_trial: Callable[[optuna.Study, Any], None] | None = None) -> int:
     """Run trials until the study holds ``plan.total`` counted trials; return how many ran here.
 
-    ``after_trial(study, frozen_trial)`` is called once each trial's result is stored.
+    Parameters
+    ----------
+    plan : WorkerPlan
+        The study, space, budget and seed of this worker.
+    objective : callable
+        ``objective(trial, lock)`` runs one trial and returns its value; it releases the
+        budget lock once the trial exists.
+    after_trial : callable or None
+        ``after_trial(study, frozen_trial)``, called once each trial's result is stored.
+        Default is None.
+
+    Returns
+    -------
+    int
+        Trials this worker ran.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials report their own outcome in the log
     study = optuna.load_study(study_name=plan.study_name, storage=make_storage(plan.url),
@@ -224,7 +374,22 @@ def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float
 
 
 def worker_seed(seed: int, index: int, existing: int) -> int:
-    """A distinct sampler seed per worker and per start, so that no two draw the same values."""
+    """A distinct sampler seed per worker and per start, so that no two draw the same values.
+
+    Parameters
+    ----------
+    seed : int
+        The search's seed.
+    index : int
+        The worker's number.
+    existing : int
+        Trials the study held when the search started (differs between starts).
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**31 - 1)``.
+    """
     return (seed * 1_000_003 + index * 7_919 + existing) % (2**31 - 1)
 
 

@@ -57,12 +57,40 @@ class PruningCallback(L.Callback):
 
 
 def trial_name(number: int) -> str:
-    """The folder name of trial ``number``."""
+    """The folder name of trial ``number``.
+
+    Parameters
+    ----------
+    number : int
+        The Optuna trial number.
+
+    Returns
+    -------
+    str
+        ``trial-NNNN`` (zero-padded to four digits).
+    """
     return f"trial-{number:04d}"
 
 
 def best_epoch_metrics(folder: Path) -> dict[str, Any]:
-    """Validation metrics of a trained model at its best checkpoint's epoch (from ``history.tsv``)."""
+    """Validation metrics of a trained model at its best checkpoint's epoch (from ``history.tsv``).
+
+    Parameters
+    ----------
+    folder : Path
+        A trained model's folder (with ``metrics.json`` and ``history.tsv``).
+
+    Returns
+    -------
+    dict
+        ``val_auroc``, ``val_loss``, ``val_accuracy`` at the best epoch, ``best_epoch``
+        and ``epochs`` (rows of the history).
+
+    Raises
+    ------
+    RuntimeError
+        When the history has no row for the best epoch.
+    """
     metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
     epoch = int(metrics["best_epoch"])
     rows = [row for row in read_history(folder / HISTORY_FILE) if row["epoch"] == epoch]
