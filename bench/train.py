@@ -15,6 +15,12 @@ Run ``python bench/train.py`` (``--quick`` for a smoke run, ``--preset``, ``--th
 
 The first epoch of each is a warm-up and not counted. Both report samples per wall second
 and per CPU second (the latter is steadier when other programs share the cores).
+
+``--reference keras`` compares lociflow with the engine of the tool it replaces instead: two
+ENNGene-style networks (``bench/keras_reference.py``) trained and run by Keras on TensorFlow
+and by lociflow, interleaved, ``--repeats`` times each; it prints medians with ranges of
+training and inference samples per second and lociflow's data-wait share. It needs
+TensorFlow, which ``make bench-keras`` installs into a separate environment.
 """
 
 from __future__ import annotations
@@ -119,6 +125,65 @@ def rates(epochs: list[dict[str, float]]) -> dict[str, float]:
             "wait_share": sum(e["wait"] for e in counted) / wall}
 
 
+def lociflow_rates(data: Path, architecture: dict, batch_size: int, epochs: int, threads: int, workdir: Path,
+                   predict_batch: int = 1024) -> dict[str, float]:
+    """lociflow's training samples/s and data-wait share, and its inference samples/s."""
+    from lociflow.model.io import load_model
+
+    clock = StepClock()
+    config = {"data": str(data), "architecture": architecture, "epochs": epochs, "batch_size": batch_size,
+              "learning_rate": 1e-3, "seed": 42, "threads": threads, "early_stopping": None}
+    folder = train(config, workdir, callbacks=[clock])
+    trained = rates(clock.epochs)
+    model = load_model(folder)
+    inputs = {b: np.asarray(open_dataset(data).split("train").inputs[b]) for b in model.branches}
+    model.predict_proba({b: a[:predict_batch] for b, a in inputs.items()}, batch_size=predict_batch)  # warm-up
+    with torch_threads_of(threads):
+        start = time.perf_counter()
+        model.predict_proba(inputs, batch_size=predict_batch)
+        seconds = time.perf_counter() - start
+    return {"train_per_s": trained["per_s"], "wait_share": trained["wait_share"],
+            "predict_per_s": len(next(iter(inputs.values()))) / seconds}
+
+
+def torch_threads_of(threads: int):
+    from lociflow.model.device import torch_threads
+
+    return torch_threads(threads)
+
+
+def _spread(values: list[float]) -> str:
+    return f"{np.median(values):8.0f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def compare_with_keras(data: Path, epochs: int, batch_size: int, threads: int, repeats: int, tmp: Path) -> None:
+    """Interleaved runs of both engines on both reference networks; medians with ranges."""
+    from keras_reference import LOCIFLOW_NETWORKS, keras_rates
+
+    dataset = open_dataset(data)
+    split = dataset.split("train")
+    x = np.asarray(split.inputs["seq"], dtype=np.float32)
+    y = np.asarray(split.labels, dtype=np.int64)
+    print(f"reference engine: Keras on TensorFlow; {len(x)} training loci of {dataset.window} nt, batch "
+          f"{batch_size}, {epochs} epochs (first not counted), {threads} thread(s), {repeats} interleaved repeats")
+    print(f"{'network':>10} {'engine':>9} {'train samples/s':>22} {'predict samples/s':>24} {'data wait':>10}")
+    for name, architecture in LOCIFLOW_NETWORKS.items():
+        runs: dict[str, list[dict[str, float]]] = {"keras": [], "lociflow": []}
+        for i in range(repeats):
+            runs["keras"].append(keras_rates(name, x, y, epochs, batch_size, threads))
+            torch.set_num_threads(threads)
+            runs["lociflow"].append(lociflow_rates(data, architecture, batch_size, epochs, threads,
+                                                   tmp / f"{name}-{i}"))
+        for engine, found in runs.items():
+            wait = (f"{100 * np.median([r['wait_share'] for r in found]):.1f}%" if engine == "lociflow" else "-")
+            print(f"{name:>10} {engine:>9} {_spread([r['train_per_s'] for r in found]):>22} "
+                  f"{_spread([r['predict_per_s'] for r in found]):>24} {wait:>10}")
+        ratio = {key: np.median([r[key] for r in runs["lociflow"]]) / np.median([r[key] for r in runs["keras"]])
+                 for key in ("train_per_s", "predict_per_s")}
+        print(f"{name:>10} {'ratio':>9} {ratio['train_per_s']:>13.2f} (target 1.5) "
+              f"{ratio['predict_per_s']:>15.2f} (target 2)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="A dataset directory (default: synthetic, 150 nt).")
@@ -128,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--quick", action="store_true", help="A small smoke run.")
+    parser.add_argument("--reference", choices=["bare", "keras"], default="bare",
+                        help="bare: a plain PyTorch loop (default); keras: the ENNGene networks in Keras.")
+    parser.add_argument("--repeats", type=int, default=3, help="Interleaved repeats for --reference keras.")
     args = parser.parse_args(argv)
     if args.quick:
         args.loci, args.epochs = 2_000, 2
@@ -139,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
 
             data = write_dataset(tmp / "dataset", n=args.loci, window=150, alphabet="dna",
                                  ratios=(0.8, 0.1, 0.1, 0.0))
+        if args.reference == "keras":
+            compare_with_keras(data, args.epochs, args.batch_size, max(args.threads), args.repeats, tmp)
+            return
         dataset = open_dataset(data)
         architecture = resolve_architecture(args.preset, None, dataset.branches, dataset.window)
         n_train = len(dataset.split("train"))

@@ -25,3 +25,17 @@ def synthetic_dataset(tmp_path):
         return write_dataset(tmp_path / name, **kwargs)
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests run only where CUDA is present (``pytest -m gpu`` on a GPU machine)."""
+    gpu_tests = [item for item in items if "gpu" in item.keywords]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run `pytest -m gpu` on a machine with one)")
+    for item in gpu_tests:
+        item.add_marker(skip)
