@@ -53,6 +53,14 @@ CHECKED_MODULES = (
     "lociflow/config.py",
     "lociflow/layout.py",
     "lociflow/io/atomic.py",
+    "lociflow/training/run.py",
+    "lociflow/training/data.py",
+    "lociflow/training/module.py",
+    "lociflow/training/scoring.py",
+    "lociflow/training/fit.py",
+    "lociflow/training/callbacks.py",
+    "lociflow/training/plots.py",
+    "lociflow/training/ensemble.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
