@@ -61,6 +61,15 @@ CHECKED_MODULES = (
     "lociflow/training/callbacks.py",
     "lociflow/training/plots.py",
     "lociflow/training/ensemble.py",
+    "lociflow/preprocessing/pipeline.py",
+    "lociflow/preprocessing/loci.py",
+    "lociflow/preprocessing/stream.py",
+    "lociflow/preprocessing/structure.py",
+    "lociflow/preprocessing/split.py",
+    "lociflow/preprocessing/writer.py",
+    "lociflow/preprocessing/encode.py",
+    "lociflow/preprocessing/windows.py",
+    "lociflow/preprocessing/run.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
