@@ -70,6 +70,10 @@ CHECKED_MODULES = (
     "lociflow/preprocessing/encode.py",
     "lociflow/preprocessing/windows.py",
     "lociflow/preprocessing/run.py",
+    "lociflow/evaluation/run.py",
+    "lociflow/evaluation/curves.py",
+    "lociflow/prediction.py",
+    "lociflow/result_warnings.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
