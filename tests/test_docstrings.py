@@ -74,6 +74,12 @@ CHECKED_MODULES = (
     "lociflow/evaluation/curves.py",
     "lociflow/prediction.py",
     "lociflow/result_warnings.py",
+    "lociflow/interpretation/run.py",
+    "lociflow/interpretation/collector.py",
+    "lociflow/interpretation/analyses.py",
+    "lociflow/interpretation/dashboard.py",
+    "lociflow/interpretation/filters.py",
+    "lociflow/interpretation/optimize.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
