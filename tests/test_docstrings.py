@@ -80,6 +80,8 @@ CHECKED_MODULES = (
     "lociflow/interpretation/dashboard.py",
     "lociflow/interpretation/filters.py",
     "lociflow/interpretation/optimize.py",
+    "lociflow/model/io.py",
+    "lociflow/model/torchscript.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
