@@ -82,6 +82,11 @@ CHECKED_MODULES = (
     "lociflow/interpretation/optimize.py",
     "lociflow/model/io.py",
     "lociflow/model/torchscript.py",
+    "lociflow/io/files.py",
+    "lociflow/io/fasta.py",
+    "lociflow/io/store.py",
+    "lociflow/io/wig.py",
+    "lociflow/io/bigwig.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
