@@ -87,6 +87,10 @@ CHECKED_MODULES = (
     "lociflow/io/store.py",
     "lociflow/io/wig.py",
     "lociflow/io/bigwig.py",
+    "lociflow/report.py",
+    "lociflow/seqmap.py",
+    "lociflow/progress.py",
+    "lociflow/errors.py",
 )
 
 # Hooks called by a framework, whose parameters the framework documents:
