@@ -212,7 +212,8 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     codes : numpy.ndarray
-        ASCII codes ``[..., L]``; U complements to A, other characters are kept.
+        ASCII codes ``[..., L]``: nucleotides and IUPAC codes are complemented (U to A),
+        any other character is kept.
 
     Returns
     -------

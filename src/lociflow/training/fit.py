@@ -277,6 +277,27 @@ class Fit:
 
     ``member=True`` trains one network of an ensemble: no summary or diagram, no run
     record, and an interruption is left to the ensemble to report.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config.
+    dataset : DatasetDir
+        The dataset trained on (its train, valid and test splits).
+    architecture : dict
+        The resolved architecture, saved in the model's spec.
+    network : torch.nn.Module
+        The network, its weights already drawn (see :func:`seeded_network`).
+    folder : Path
+        The model directory written (the run folder, or ``members/<i>/``).
+    callbacks : sequence of lightning.pytorch.Callback or None
+        Extra Lightning callbacks.
+    resume : bool
+        Continue from ``checkpoints/last.ckpt`` when it exists.
+    run : object or None
+        The open run whose ``runs.tsv`` row gets the test metrics, or None.
+    member : bool
+        Train one network of an ensemble (see above). Default is False.
     """
 
     def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
