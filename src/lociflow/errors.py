@@ -51,7 +51,20 @@ class Outcome:
 
 
 def run_stage_call(call: Callable[[], Path]) -> Outcome:
-    """Run ``call`` (a stage returning its run folder) and classify how it ended."""
+    """Run ``call`` (a stage returning its run folder) and classify how it ended.
+
+    Parameters
+    ----------
+    call : callable
+        Takes no arguments and returns the run folder.
+
+    Returns
+    -------
+    Outcome
+        ``ok`` with the folder, ``error`` for a :class:`LociflowError`, ``stopped`` for
+        Ctrl-C, ``failed`` for any other exception (its traceback printed to standard
+        error).
+    """
     try:
         folder = call()
     except LociflowError as exc:

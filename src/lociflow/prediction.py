@@ -68,7 +68,20 @@ def predict(config: Any, output: str | Path, name: str | None = None, force: boo
 
 
 def check_thresholds(thresholds: dict[str, float], classes: list[str]) -> None:
-    """Thresholds must name model classes and lie in [0, 1]."""
+    """Thresholds must name model classes and lie in [0, 1].
+
+    Parameters
+    ----------
+    thresholds : dict of str to float
+        Class name -> probability threshold.
+    classes : list of str
+        The model's classes.
+
+    Raises
+    ------
+    ConfigError
+        For a name that is not a class of the model, or a value outside [0, 1].
+    """
     for name, value in thresholds.items():
         if name not in classes:
             raise ConfigError(f"Threshold for {name!r}: not a class of the model ({', '.join(classes)}).")
@@ -137,7 +150,22 @@ def _coordinates(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def call_column(probs: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> list[str]:
-    """Per locus: the classes whose probability reaches their threshold, comma-joined, or ``none``."""
+    """Per locus: the classes whose probability reaches their threshold, comma-joined, or ``none``.
+
+    Parameters
+    ----------
+    probs : numpy.ndarray
+        Class probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+    thresholds : dict of str to float
+        Class name -> threshold (see :func:`check_thresholds`).
+
+    Returns
+    -------
+    list of str
+        One call per locus; classes in column order.
+    """
     checked = [(classes.index(c), c, float(t)) for c, t in thresholds.items()]
     calls = []
     for row in probs:
@@ -148,7 +176,26 @@ def call_column(probs: np.ndarray, classes: list[str], thresholds: dict[str, flo
 
 def prediction_rows(meta: pd.DataFrame | None, probs: np.ndarray, classes: list[str],
                     thresholds: dict[str, float] | None = None) -> pd.DataFrame:
-    """The ``predictions.tsv`` rows of one chunk: metadata, ``prob_<class>``, ``top_class``, ``call``."""
+    """The ``predictions.tsv`` rows of one chunk: metadata, ``prob_<class>``, ``top_class``, ``call``.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame or None
+        The chunk's metadata, one row per locus (whole-number coordinates are shown
+        without decimals), or None.
+    probs : numpy.ndarray
+        Class probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+    thresholds : dict of str to float or None
+        Class name -> threshold; the ``call`` column is added only when given. Default
+        is None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chunk's rows.
+    """
     if meta is not None and len(meta) != len(probs):
         raise ValueError(f"{len(meta)} metadata rows for {len(probs)} predictions")
     frame = _coordinates(meta) if meta is not None else pd.DataFrame(index=range(len(probs)))

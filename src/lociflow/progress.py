@@ -24,7 +24,24 @@ def enabled() -> bool:
 def track(
     iterable: Iterable[T], description: str, total: int | None = None, unit: str = "it"
 ) -> Iterator[T]:
-    """Iterate over ``iterable`` while showing a progress bar labelled ``description``."""
+    """Iterate over ``iterable`` while showing a progress bar labelled ``description``.
+
+    Parameters
+    ----------
+    iterable : iterable
+        The items.
+    description : str
+        The bar's label.
+    total : int or None
+        The number of items, when ``iterable`` has no length. Default is None.
+    unit : str
+        What an item is called on the bar. Default is ``"it"``.
+
+    Yields
+    ------
+    object
+        The items of ``iterable``.
+    """
     yield from tqdm(
         iterable,
         desc=description,
@@ -38,7 +55,22 @@ def track(
 
 
 def bar(description: str, total: int | None = None, unit: str = "it") -> tqdm:
-    """A manual progress bar: call ``.update(n)`` and close it (or use it as a context)."""
+    """A manual progress bar: call ``.update(n)`` and close it (or use it as a context).
+
+    Parameters
+    ----------
+    description : str
+        The bar's label.
+    total : int or None
+        The expected count. Default is None (unknown: the bar counts without an end).
+    unit : str
+        What is counted. Default is ``"it"``.
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar, on standard error; disabled when :func:`enabled` is false.
+    """
     return tqdm(
         desc=description,
         total=total,

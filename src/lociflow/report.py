@@ -25,7 +25,18 @@ _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}, 
 
 
 def new_figure(width: float = 6.0, height: float = 4.5):
-    """A matplotlib Figure not registered with pyplot (no global state, nothing to close)."""
+    """A matplotlib Figure not registered with pyplot (no global state, nothing to close).
+
+    Parameters
+    ----------
+    width, height : float
+        The size in inches. Default is 6.0 by 4.5.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure with the constrained layout.
+    """
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -41,7 +52,7 @@ def save_figure(fig, stem: str | os.PathLike, formats: Sequence[str] = ("png", "
     ----------
     fig : matplotlib.figure.Figure
         The figure; a pyplot-managed figure is closed afterwards to free its memory.
-    stem : path
+    stem : str or os.PathLike
         Output path without extension, e.g. ``run/roc_curve``.
     formats : sequence of str
         File formats understood by matplotlib. Default is ``("png", "svg")``.
@@ -72,7 +83,22 @@ def save_figure(fig, stem: str | os.PathLike, formats: Sequence[str] = ("png", "
 
 
 def img_tag(path: str | os.PathLike, alt: str = "", width: str | None = None) -> str:
-    """An ``<img>`` tag with the image at ``path`` embedded as base64 (no external file)."""
+    """An ``<img>`` tag with the image at ``path`` embedded as base64 (no external file).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, SVG or JPEG file.
+    alt : str
+        The alternative text (escaped). Default is ``""``: the file's stem.
+    width : str or None
+        A CSS width (e.g. ``"100%"``). Default is None (the image's own).
+
+    Returns
+    -------
+    str
+        The tag.
+    """
     path = Path(path)
     mime = IMAGE_TYPES.get(path.suffix.lower())
     if mime is None:
@@ -83,7 +109,24 @@ def img_tag(path: str | os.PathLike, alt: str = "", width: str | None = None) ->
 
 
 def table_html(df, float_format: str = "{:.4f}", index: bool = False, na: str = "–") -> str:
-    """A pandas DataFrame as a plain HTML table styled by :func:`html_page`'s CSS."""
+    """A pandas DataFrame as a plain HTML table styled by :func:`html_page`'s CSS.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its cells are escaped.
+    float_format : str
+        A :meth:`str.format` pattern for floats. Default is ``"{:.4f}"``.
+    index : bool
+        Show the index. Default is False.
+    na : str
+        Shown for missing values. Default is ``"–"``.
+
+    Returns
+    -------
+    str
+        The ``<table class="data">``.
+    """
 
     def fmt(value):
         return float_format.format(value)
@@ -92,7 +135,18 @@ def table_html(df, float_format: str = "{:.4f}", index: bool = False, na: str = 
 
 
 def key_values_html(items: dict) -> str:
-    """A two-column table of labels and values (run facts, headline numbers)."""
+    """A two-column table of labels and values (run facts, headline numbers).
+
+    Parameters
+    ----------
+    items : dict
+        Label -> value; floats are shown with four decimals, None as ``–`` (all escaped).
+
+    Returns
+    -------
+    str
+        The ``<table class="kv">``.
+    """
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>" for k, v in items.items()
     )
@@ -100,7 +154,18 @@ def key_values_html(items: dict) -> str:
 
 
 def notes_html(notes: dict[str, str]) -> str:
-    """A short glossary under a table: each term in bold with its one-sentence meaning."""
+    """A short glossary under a table: each term in bold with its one-sentence meaning.
+
+    Parameters
+    ----------
+    notes : dict of str to str
+        Term -> meaning (both escaped).
+
+    Returns
+    -------
+    str
+        The ``<ul class="notes">``.
+    """
     items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in notes.items())
     return f'<ul class="notes">{items}</ul>'
 
@@ -142,13 +207,37 @@ footer { color: var(--muted); font-size: .8rem; padding: 1rem 2rem; border-top: 
 
 
 def figure_html(path: str | os.PathLike, caption: str = "") -> str:
-    """One embedded figure with an optional caption."""
+    """One embedded figure with an optional caption.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file (see :func:`img_tag`).
+    caption : str
+        The caption, also the image's alternative text. Default is ``""`` (none).
+
+    Returns
+    -------
+    str
+        The ``<figure>``.
+    """
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return f"<figure>{img_tag(path, alt=caption)}{cap}</figure>"
 
 
 def figures_html(items: Sequence[tuple[str | os.PathLike, str]]) -> str:
-    """Several embedded figures side by side, wrapping on narrow screens."""
+    """Several embedded figures side by side, wrapping on narrow screens.
+
+    Parameters
+    ----------
+    items : sequence of (path, str)
+        The image files and their captions.
+
+    Returns
+    -------
+    str
+        The ``<div class="figures">``.
+    """
     return '<div class="figures">' + "".join(figure_html(p, c) for p, c in items) + "</div>"
 
 
@@ -163,9 +252,10 @@ def html_page(title: str, sections: Sequence[tuple[str, str]], subtitle: str = "
         Bodies are inserted as given (build them with :func:`table_html`,
         :func:`figures_html`, :func:`img_tag`); headings are escaped.
     subtitle : str
-        One line under the title (escaped), e.g. the model and data evaluated.
+        One line under the title (escaped), e.g. the model and data evaluated. Default is
+        ``""`` (none).
     extra_css : str
-        More CSS rules for pages with their own widgets (sequence maps).
+        More CSS rules for pages with their own widgets (sequence maps). Default is ``""``.
 
     Returns
     -------

@@ -38,6 +38,19 @@ def auroc_interval(auroc: float, n_positive: int, n_negative: int) -> tuple[floa
 
     Closed form, so it costs nothing on a million loci; it is close to a bootstrap for the
     split sizes lociflow sees.
+
+    Parameters
+    ----------
+    auroc : float
+        The AUROC.
+    n_positive, n_negative : int
+        The loci of the positive class and of the rest.
+
+    Returns
+    -------
+    tuple of (float, float)
+        The lower and upper bound, clipped to [0, 1]; ``(0.0, 1.0)`` when either count is
+        zero or the AUROC is not finite.
     """
     a = float(auroc)
     if n_positive < 1 or n_negative < 1 or not math.isfinite(a):
@@ -49,7 +62,18 @@ def auroc_interval(auroc: float, n_positive: int, n_negative: int) -> tuple[floa
 
 
 def informative_share(onehot: np.ndarray | None) -> np.ndarray | None:
-    """Per locus, the share of window positions that are a base (not N, an ambiguity code or padding)."""
+    """Per locus, the share of window positions that are a base (not N, an ambiguity code or padding).
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray or None
+        The ``seq`` branch [N, L, 4] (read in blocks, so a memory map stays on disk).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        float64 [N]; None when ``onehot`` is None, not 3-D or empty.
+    """
     if onehot is None or getattr(onehot, "ndim", 0) != 3 or len(onehot) == 0:
         return None
     shares = np.empty(len(onehot), dtype=np.float64)
@@ -65,12 +89,23 @@ def metrics_warnings(labels: np.ndarray, probs: np.ndarray, classes: Sequence[st
 
     Parameters
     ----------
-    labels : int array [N], the true class of each locus.
-    probs : float array [N, K], the predicted probabilities.
-    classes : the class names, in column order.
-    metrics : what :func:`lociflow.metrics.classification_metrics` returned for them.
-    onehot : the ``seq`` branch [N, L, 4] of the same loci, for the padding check. Default
+    labels : numpy.ndarray
+        int [N], the true class of each locus.
+    probs : numpy.ndarray
+        float [N, K], the predicted probabilities.
+    classes : sequence of str
+        The class names, in column order.
+    metrics : dict
+        What :func:`lociflow.metrics.classification_metrics` returned for them.
+    onehot : numpy.ndarray or None
+        The ``seq`` branch [N, L, 4] of the same loci, for the padding check. Default
         is None (no padding check).
+
+    Returns
+    -------
+    list of str
+        The warnings: constant predictions, an AUROC interval that includes 0.5 or is
+        too wide, classes that differ in padding.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
@@ -116,14 +151,35 @@ def _padding_warnings(labels: np.ndarray, classes: Sequence[str], shares: np.nda
 
 
 def log_warnings(found: Sequence[str]) -> None:
-    """Show each warning in the log (and so on the command line)."""
+    """Show each warning in the log (and so on the command line).
+
+    Parameters
+    ----------
+    found : sequence of str
+        The warnings.
+    """
     for line in found:
         log.warning("warning: %s", line)
 
 
 def epoch_warnings(best_epoch: int, epochs_trained: int, stopped_early: bool) -> list[str]:
     """Warnings about where the best epoch fell: the first (under-trained or too high a
-    learning rate) or the last without early stopping (not yet converged)."""
+    learning rate) or the last without early stopping (not yet converged).
+
+    Parameters
+    ----------
+    best_epoch : int
+        The best epoch, from 1.
+    epochs_trained : int
+        The epochs trained; a single epoch gets no warning.
+    stopped_early : bool
+        Whether early stopping ended the training (then a last best epoch is fine).
+
+    Returns
+    -------
+    list of str
+        At most one warning.
+    """
     found = []
     if epochs_trained > 1 and best_epoch == 1:
         found.append("The best epoch was the first: the model may be under-trained, or the learning rate too high "
@@ -139,10 +195,18 @@ def locus_warnings(onehot: np.ndarray | None, meta: pd.DataFrame | None, placeme
 
     Parameters
     ----------
-    onehot : the ``seq`` branch [N, L, 4], or None when the model reads no sequence.
-    meta : the loci's metadata (``start``/``end`` of the window, ``orig_start``/``orig_end``
+    onehot : numpy.ndarray or None
+        The ``seq`` branch [N, L, 4], or None when the model reads no sequence.
+    meta : pandas.DataFrame or None
+        The loci's metadata (``start``/``end`` of the window, ``orig_start``/``orig_end``
         of the locus); None or without coordinates skips the shift check.
-    placement : how windows were placed (``center`` or ``random``). Default is ``"center"``.
+    placement : str
+        How windows were placed (``center`` or ``random``). Default is ``"center"``.
+
+    Returns
+    -------
+    list of str
+        One entry per locus: its notes joined by ``"; "``, or ``""``.
     """
     n = len(onehot) if onehot is not None else (len(meta) if meta is not None else 0)
     notes: list[list[str]] = [[] for _ in range(n)]
@@ -162,6 +226,19 @@ def shifted_windows(meta: pd.DataFrame | None, placement: str = "center") -> np.
 
     ``center`` windows are checked exactly; a ``random`` window is shifted when it no longer
     lies inside (or covers) its locus.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame or None
+        The loci's metadata with ``start``, ``end``, ``orig_start`` and ``orig_end``.
+    placement : str
+        ``"center"`` or ``"random"``. Default is ``"center"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per locus; all False where the coordinates are unknown, and empty (or all
+        False) when ``meta`` is None or lacks the columns.
     """
     needed = ("start", "end", "orig_start", "orig_end")
     if meta is None or not all(c in meta.columns for c in needed):

@@ -42,11 +42,11 @@ def sequence_map_html(sequence: str, scores: np.ndarray, scale: float | None = N
     ----------
     sequence : str
         The letters to show, one per position.
-    scores : array [L]
-        One attribution score per position (e.g. summed over channels).
-    scale : float, optional
-        The score that gets the full colour; default is the largest absolute score of
-        this locus. Give one scale to compare several loci on the same footing.
+    scores : numpy.ndarray
+        One attribution score per position, [L] (e.g. summed over channels).
+    scale : float or None
+        The score that gets the full colour. Default is None: the largest absolute score
+        of this locus. Give one scale to compare several loci on the same footing.
 
     Returns
     -------
@@ -66,13 +66,38 @@ def sequence_map_html(sequence: str, scores: np.ndarray, scale: float | None = N
 
 
 def legend_html(scale: float | None = None) -> str:
-    """A small colour bar explaining the maps (low, zero, high)."""
+    """A small colour bar explaining the maps (low, zero, high).
+
+    Parameters
+    ----------
+    scale : float or None
+        The score of the full colour, written at both ends. Default is None ("low" and
+        "high").
+
+    Returns
+    -------
+    str
+        A ``<p class="seqmap-label">`` (style it with :data:`SEQMAP_CSS`).
+    """
     text = f"{-scale:.3g} … 0 … {scale:.3g}" if scale else "low … 0 … high"
     return f'<p class="seqmap-label">attribution <span class="seqmap-legend"></span> {html.escape(text)}</p>'
 
 
 def onehot_to_sequence(onehot: np.ndarray, letters: list[str] | str = "ACGT") -> str:
-    """Letters of a one-hot [L, 4] array; an all-zero position is ``N``."""
+    """Letters of a one-hot [L, 4] array; an all-zero position is ``N``.
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray
+        One-hot [L, C] (the largest channel of a position wins).
+    letters : list of str or str
+        The letter of each channel. Default is ``"ACGT"``.
+
+    Returns
+    -------
+    str
+        L letters.
+    """
     onehot = np.asarray(onehot)
     index = onehot.argmax(axis=-1)
     present = onehot.max(axis=-1) > 0

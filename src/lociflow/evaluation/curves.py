@@ -46,6 +46,20 @@ def roc_points(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> pd.
     Rows for each scorable class, then ``micro`` and ``macro``. Thresholds are the
     probabilities at which the point is reached (``inf`` for the first point, NaN for
     the macro average, which has no single threshold).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        True class index per locus.
+    probs : numpy.ndarray
+        Predicted probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CURVE_COLUMNS` rows; empty when no class is scorable.
     """
     onehot = _onehot(labels, len(classes))
     probs = np.asarray(probs, dtype=np.float64)
@@ -84,6 +98,20 @@ def pr_points(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> pd.D
 
     Rows for each scorable class, then ``micro`` and ``macro`` (precision averaged over
     classes at each recall of a common grid).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        True class index per locus.
+    probs : numpy.ndarray
+        Predicted probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CURVE_COLUMNS` rows; empty when no class is scorable.
     """
     onehot = _onehot(labels, len(classes))
     probs = np.asarray(probs, dtype=np.float64)
@@ -104,6 +132,22 @@ def calibration_points(labels: np.ndarray, probs: np.ndarray, classes: list[str]
     """Reliability-diagram bins per class: mean predicted probability vs observed frequency.
 
     Uniform bins over [0, 1]; empty bins are left out. ``count`` is the loci in the bin.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        True class index per locus.
+    probs : numpy.ndarray
+        Predicted probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+    n_bins : int
+        Number of bins. Default is 10.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CALIBRATION_COLUMNS` rows, by class then bin.
     """
     onehot = _onehot(labels, len(classes))
     probs = np.asarray(probs, dtype=np.float64)
@@ -120,7 +164,18 @@ def calibration_points(labels: np.ndarray, probs: np.ndarray, classes: list[str]
 
 
 def expected_calibration_error(points: pd.DataFrame) -> dict[str, float]:
-    """Per class: the count-weighted mean gap between predicted and observed frequency."""
+    """Per class: the count-weighted mean gap between predicted and observed frequency.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        The bins of :func:`calibration_points`.
+
+    Returns
+    -------
+    dict of str to float
+        Class name -> expected calibration error.
+    """
     out = {}
     for name, group in points.groupby("class", sort=False):
         gap = (group["mean_predicted"] - group["fraction_positive"]).abs()
@@ -136,9 +191,9 @@ def positive_class(classes: list[str], positive: str | None = None) -> str | Non
 
     Parameters
     ----------
-    classes
+    classes : list of str
         The model's classes, in column order.
-    positive
+    positive : str or None
         The class to report on. Default is None: the first class.
 
     Returns
@@ -161,8 +216,20 @@ def positive_class(classes: list[str], positive: str | None = None) -> str | Non
 
 
 def tied_share(scores: np.ndarray) -> float:
-    """The share of loci whose score equals another locus's score (a tie: no threshold
-    separates them, so a curve can only jump over them together)."""
+    """The share of loci whose score equals another locus's score.
+
+    A tie: no threshold separates them, so a curve can only jump over them together.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        One score per locus.
+
+    Returns
+    -------
+    float
+        The share, 0.0 for no loci.
+    """
     scores = np.asarray(scores)
     if len(scores) == 0:
         return 0.0
@@ -172,7 +239,21 @@ def tied_share(scores: np.ndarray) -> float:
 
 def headline(metrics: dict, positive: str | None = None) -> dict[str, float | None]:
     """The report's summary numbers: for two classes one AUROC and one AUPRC, of ``positive``
-    against the other class; for more, the macro and micro averages."""
+    against the other class; for more, the macro and micro averages.
+
+    Parameters
+    ----------
+    metrics : dict
+        A :func:`lociflow.metrics.classification_metrics` result.
+    positive : str or None
+        The positive class of a two-class evaluation (see :func:`positive_class`).
+        Default is None (the averages).
+
+    Returns
+    -------
+    dict of str to float or None
+        Label -> value, in the order shown.
+    """
     if positive is not None:
         other = next(c for c in metrics["classes"] if c != positive)
         return {f"AUROC ({positive} vs {other})": metrics["auroc"][positive],
@@ -192,6 +273,25 @@ def curve_figures(roc: pd.DataFrame, pr: pd.DataFrame, metrics: dict, labels: np
     Two classes (``positive`` given): one curve each, of the positive class; a PR baseline at
     its share of the loci; the caption says how many scores are tied. More classes: every
     class and both averages, the PR baseline at 1 / classes.
+
+    Parameters
+    ----------
+    roc, pr : pandas.DataFrame
+        The points of :func:`roc_points` and :func:`pr_points`.
+    metrics : dict
+        A :func:`lociflow.metrics.classification_metrics` result (its classes, AUROC and
+        AUPRC).
+    labels : numpy.ndarray
+        True class index per locus.
+    probs : numpy.ndarray
+        Predicted probabilities [N, K].
+    positive : str or None
+        The positive class of a two-class evaluation. Default is None (every class).
+
+    Returns
+    -------
+    list of tuple of (str, matplotlib.figure.Figure, str)
+        The ROC and then the PR figure.
     """
     classes = list(metrics["classes"])
     if positive is None:
@@ -236,6 +336,24 @@ def plot_curves(points: pd.DataFrame, kind: str, scores: dict[str, float | None]
     (AUROC is the trapezoid area, so tied scores give a diagonal), PR points by steps that
     hold each point's precision down to the next lower recall (AUPRC is average precision,
     so a tie is one flat step, never an optimistic corner or a diagonal).
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        :data:`CURVE_COLUMNS` rows.
+    kind : {"roc", "pr"}
+        Which curve.
+    scores : dict of str to float or None, optional
+        AUROC or AUPRC per class, ``micro`` and ``macro``, shown in the legend. Default is None.
+    baseline : float or None
+        The precision of random guessing, drawn on PR plots. Default is None.
+    title : str or None
+        Replaces "(one class vs rest)" in the title. Default is None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
     """
     from lociflow.report import new_figure
 
@@ -275,7 +393,22 @@ def plot_curves(points: pd.DataFrame, kind: str, scores: dict[str, float | None]
 
 
 def plot_calibration(points: pd.DataFrame, classes: list[str], errors: dict[str, float] | None = None):
-    """A reliability diagram per class (top) with the loci per bin (bottom)."""
+    """A reliability diagram per class (top) with the loci per bin (bottom).
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        The bins of :func:`calibration_points`.
+    classes : list of str
+        Class names, in column order.
+    errors : dict of str to float or None
+        Expected calibration error per class, shown in the legend. Default is None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     from lociflow.report import new_figure
 
     fig = new_figure(6.2, 6.0)
@@ -307,7 +440,20 @@ def plot_calibration(points: pd.DataFrame, classes: list[str], errors: dict[str,
 
 
 def plot_confusion(matrix, classes: list[str]):
-    """The confusion matrix (rows true, columns predicted) with counts and row percentages."""
+    """The confusion matrix (rows true, columns predicted) with counts and row percentages.
+
+    Parameters
+    ----------
+    matrix : array-like
+        Counts [K, K], rows the true class.
+    classes : list of str
+        Class names, in order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     from lociflow.report import new_figure
 
     matrix = np.asarray(matrix, dtype=np.int64)

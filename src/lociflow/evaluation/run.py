@@ -84,7 +84,19 @@ def evaluate(config: Any, output: str | Path, name: str | None = None, force: bo
 
 
 def summary_line(metrics: dict) -> str:
-    """One line with the headline numbers, for logs and the command line."""
+    """One line with the headline numbers, for logs and the command line.
+
+    Parameters
+    ----------
+    metrics : dict
+        A :func:`lociflow.metrics.classification_metrics` result; with a ``positive``
+        class (two classes) its AUROC and AUPRC are shown, otherwise the macro averages.
+
+    Returns
+    -------
+    str
+        AUROC, AUPRC, accuracy, MCC and the number of loci.
+    """
     def fmt(value):
         return "n/a" if value is None else f"{value:.4f}"
 
@@ -102,7 +114,21 @@ def _write_tsv(path: Path, frame: pd.DataFrame, na_rep: str = "NA") -> None:
 
 
 def per_class_table(metrics: dict, ece: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per-class numbers (and the averages) from a ``classification_metrics`` result."""
+    """Per-class numbers (and the averages) from a ``classification_metrics`` result.
+
+    Parameters
+    ----------
+    metrics : dict
+        A :func:`lociflow.metrics.classification_metrics` result.
+    ece : dict of str to float or None
+        Expected calibration error per class. Default is None (an empty ECE column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class (loci, AUROC, AUPRC, F1, ECE), plus macro and micro average
+        rows for three or more classes.
+    """
     rows = []
     for name in metrics["classes"]:
         rows.append({"class": name, "loci": metrics["n"][name], "AUROC": metrics["auroc"][name],
@@ -116,7 +142,25 @@ def per_class_table(metrics: dict, ece: dict[str, float] | None = None) -> pd.Da
 
 
 def prediction_table(labels: np.ndarray, probs: np.ndarray, classes: list[str], meta=None) -> pd.DataFrame:
-    """Per-locus table: identifying metadata, the true class, one probability per class, the top class."""
+    """Per-locus table: identifying metadata, the true class, one probability per class, the top class.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        True class index per locus.
+    probs : numpy.ndarray
+        Predicted class probabilities [N, K].
+    classes : list of str
+        Class names, in column order.
+    meta : pandas.DataFrame or None
+        Per-locus metadata, copied (without its ``class`` column) when it has one row per
+        locus. Default is None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The metadata, ``class``, ``prob_<class>`` per class and ``top_class``.
+    """
     frame = pd.DataFrame(index=range(len(labels)))
     if meta is not None and len(meta) == len(labels):
         keep = [c for c in meta.columns if c != "class"]

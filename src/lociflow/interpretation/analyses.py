@@ -80,6 +80,18 @@ class Context:
         return self._database
 
     def plot_path(self, *parts: str) -> Path:
+        """The path of a plot under ``plots/``, its folder created.
+
+        Parameters
+        ----------
+        *parts : str
+            Path parts below ``plots/`` (e.g. ``"modisco"``, ``"class0_p1_cwm.png"``).
+
+        Returns
+        -------
+        Path
+            ``folder/plots/<parts>``.
+        """
         path = self.folder.joinpath("plots", *parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
@@ -111,7 +123,15 @@ class Context:
 
 
 def run_method(ctx: Context, method: str) -> None:
-    """Run one method (its name as in ``--methods``) and store its outputs in ``ctx``."""
+    """Run one method (its name as in ``--methods``) and store its outputs in ``ctx``.
+
+    Parameters
+    ----------
+    ctx : Context
+        The shared loci and outputs; the method's options are ``ctx.options[method]``.
+    method : str
+        The method name.
+    """
     RUNNERS[method](ctx, ctx.options[method])
 
 
@@ -275,7 +295,20 @@ def _modisco(ctx: Context, opts: dict) -> None:
 
 
 def background_note(cls: str, others: list[str]) -> str:
-    """What it means that TF-MoDISco found no motif for ``cls`` while it found motifs for ``others``."""
+    """What it means that TF-MoDISco found no motif for ``cls`` while it found motifs for ``others``.
+
+    Parameters
+    ----------
+    cls : str
+        The class without a motif.
+    others : list of str
+        The classes with motifs.
+
+    Returns
+    -------
+    str
+        The note shown on the dashboard and logged.
+    """
     other = " and ".join(others)
     return (f"No motif drives the {cls} score, and none is expected if {cls} is background (shuffled, unbound or "
             f"random sequence): the model calls {cls} when the motifs of {other} are missing, so {cls} has no motif "

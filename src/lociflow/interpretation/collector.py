@@ -31,7 +31,19 @@ TOP_PER_CLASS = 10
 
 
 class AttributionCollector:
-    """Collects attributions chunk by chunk; :meth:`finish` writes the npz and the HTML page."""
+    """Collects attributions chunk by chunk; :meth:`finish` writes the npz and the HTML page.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model (its network, branches, channels, classes and window).
+    folder : Path
+        The run folder; raw per-branch files are kept there until :meth:`finish`.
+    steps : int
+        Integrated-gradients steps. Default is 32.
+    batch_size : int
+        Loci attributed at once. Default is 256.
+    """
 
     def __init__(self, model, folder: Path, steps: int = 32, batch_size: int = 256):
         self.model = model
@@ -46,7 +58,21 @@ class AttributionCollector:
         self.device = getattr(model, "device", "cpu")
 
     def add(self, inputs: dict[str, np.ndarray], probs: np.ndarray, offset: int, ids: list | None = None) -> None:
-        """Attribute one chunk (rows ``offset`` onwards) and keep its most confident loci."""
+        """Attribute one chunk (rows ``offset`` onwards) and keep its most confident loci.
+
+        The target of each locus is its top class.
+
+        Parameters
+        ----------
+        inputs : dict of str to numpy.ndarray
+            The chunk's inputs per branch.
+        probs : numpy.ndarray
+            The chunk's predicted probabilities [n, K].
+        offset : int
+            The row of the chunk's first locus in ``predictions.tsv``.
+        ids : list or None
+            The loci's ids, shown on the HTML page. Default is None (no ids).
+        """
         branches = self.model.branches
         targets = probs.argmax(axis=1)
         n = len(targets)

@@ -58,7 +58,26 @@ def _primary(ctx) -> tuple[str | None, str]:
 
 
 def plot_locus(ctx, analysed_pos: int, shown_pos: int, title: str, stem: Path) -> Path | None:
-    """One figure per shown locus: attribution logo, ISM heatmap, temporal scores (where computed)."""
+    """One figure per shown locus: attribution logo, ISM heatmap, temporal scores (where computed).
+
+    Parameters
+    ----------
+    ctx : Context
+        The interpretation's shared loci and arrays.
+    analysed_pos : int
+        The locus's position among the analysed loci (rows of the attribution arrays).
+    shown_pos : int
+        Its position among the shown loci (rows of the ISM and temporal arrays).
+    title : str
+        The figure title.
+    stem : Path
+        The file to write, without suffix.
+
+    Returns
+    -------
+    Path or None
+        The PNG written, or None when no panel applies.
+    """
     import logomaker
     from matplotlib.figure import Figure
 
@@ -304,7 +323,20 @@ def _files_section(ctx) -> str:
 
 
 def write_dashboard(ctx, timings: dict[str, float]) -> Path:
-    """Write ``index.html`` into the run folder and return its path."""
+    """Write ``index.html`` into the run folder and return its path.
+
+    Parameters
+    ----------
+    ctx : Context
+        The interpretation's shared loci, results, tables and figures.
+    timings : dict of str to float
+        Seconds each method took, by method name (shown in the overview).
+
+    Returns
+    -------
+    Path
+        The dashboard page.
+    """
     from lociflow.io.atomic import write_text
     from lociflow.report import html_page
     from lociflow.seqmap import SEQMAP_CSS

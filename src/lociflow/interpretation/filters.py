@@ -107,8 +107,12 @@ def filter_pfms(
     threshold : float
         Fraction of each filter's largest activation over the dataset that a window must
         exceed to be counted. Default is 0.5.
-    batch_size, device, verbose
-        As for every interpretation method.
+    batch_size : int
+        Loci per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    verbose : bool
+        Show a progress bar. Default is False.
 
     Returns
     -------
@@ -176,6 +180,21 @@ def filter_influence(
 ) -> tuple[np.ndarray, np.ndarray]:
     """How much the predictions change when each filter's output is set to zero.
 
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network (``branches`` attribute, inputs ``[B, L, C]``).
+    inputs : dict of str to numpy.ndarray
+        Arrays per branch, ``[N, L, C]``.
+    conv : torch.nn.Conv1d
+        The convolution whose filters are silenced one at a time.
+    batch_size : int
+        Loci per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    verbose : bool
+        Show a progress bar. Default is False.
+
     Returns
     -------
     influence : numpy.ndarray
@@ -238,8 +257,36 @@ def filter_motifs(
 ) -> FilterResult:
     """PWMs and influence of every first-layer filter of ``branch`` (see module docstring).
 
-    ``influence_loci`` caps the loci (drawn with ``random_state``) used for the influence
-    pass, which costs one forward pass per filter; None uses every locus.
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A lociflow network (``branches`` attribute, inputs ``[B, L, C]``).
+    inputs : dict of str to numpy.ndarray
+        Arrays per branch, ``[N, L, C]``.
+    conv : torch.nn.Conv1d
+        The first convolution of ``branch``; its input must be the one-hot sequence.
+    branch : str
+        The sequence branch. Default is ``"seq"``.
+    threshold : float
+        Fraction of each filter's largest activation that a window must exceed to be
+        counted (see :func:`filter_pfms`). Default is 0.5.
+    influence_loci : int or None
+        Caps the loci (drawn with ``random_state``) used for the influence pass, which
+        costs one forward pass per filter; None uses every locus. Default is 1000.
+    batch_size : int
+        Loci per forward pass. Default is 256.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"auto"``. Default is ``"cpu"``.
+    random_state : int or None
+        Seeds the draw of the influence loci. Default is 0.
+    verbose : bool
+        Show a progress bar. Default is False.
+
+    Returns
+    -------
+    FilterResult
+        The counts, sites and largest activation of :func:`filter_pfms` and the influence
+        and class change of :func:`filter_influence`.
     """
     pfms, sites, top = filter_pfms(network, inputs, conv, branch, threshold, batch_size, device, verbose)
     n = next(iter(inputs.values())).shape[0]
@@ -252,7 +299,21 @@ def filter_motifs(
 
 
 def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
-    """Drop low-information columns at both ends (they only blur a Tomtom comparison)."""
+    """Drop low-information columns at both ends (they only blur a Tomtom comparison).
+
+    Parameters
+    ----------
+    ppm : numpy.ndarray
+        A ``[L, 4]`` probability matrix.
+    min_bits : float
+        The information content an end column needs to be kept. Default is 0.3.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rows from the first to the last column with at least ``min_bits``; no rows
+        when no column has as many.
+    """
     ppm = np.asarray(ppm, dtype=np.float64)
     ic = information_content(ppm)
     keep = np.where(ic >= min_bits)[0]
@@ -262,13 +323,37 @@ def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
 
 
 def information_content(ppm: np.ndarray) -> np.ndarray:
-    """Bits per column of a ``[L, 4]`` probability matrix (uniform background)."""
+    """Bits per column of a ``[L, 4]`` probability matrix (uniform background).
+
+    Parameters
+    ----------
+    ppm : numpy.ndarray
+        A ``[L, A]`` probability matrix (A letters).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[L]`` bits, from 0 to log2(A).
+    """
     p = np.clip(ppm, 1e-9, 1)
     return np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
 
 
 def to_ppm(pfm: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
-    """Counts to probabilities, with a small pseudocount so that no letter is impossible."""
+    """Counts to probabilities, with a small pseudocount so that no letter is impossible.
+
+    Parameters
+    ----------
+    pfm : numpy.ndarray
+        ``[L, A]`` counts.
+    pseudocount : float
+        Added to every count. Default is 0.5.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[L, A]``, each row summing to 1.
+    """
     pfm = np.asarray(pfm, dtype=np.float64) + pseudocount
     return pfm / pfm.sum(axis=1, keepdims=True)
 
@@ -285,6 +370,23 @@ def filter_table(
 
     Filters with fewer than ``min_sites`` counted windows get no PWM and no match: a
     motif read from a handful of windows is noise.
+
+    Parameters
+    ----------
+    result : FilterResult
+        The result of :func:`filter_motifs`.
+    database : MotifDatabase or None
+        The motifs to match against (see :func:`lociflow.interpretation.motifdb.load_motifs`);
+        None matches nothing.
+    top : int
+        Tomtom matches kept per filter. Default is 3.
+    min_sites : int
+        Counted windows a filter needs for a PWM and matches. Default is 10.
+    classes : list of str or None
+        Class names for the ``change_<class>`` columns. Default is None
+        (``class0``, ``class1``, ...).
+    alphabet : str
+        The letters of the channels, for the consensus. Default is ``"ACGT"``.
 
     Returns
     -------

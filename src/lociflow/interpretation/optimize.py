@@ -159,9 +159,9 @@ def logo_rows(length: int, most: int = 50) -> list[tuple[int, int]]:
 
     Parameters
     ----------
-    length
+    length : int
         Positions in the window.
-    most
+    most : int
         The longest row. Default is 50.
 
     Returns
@@ -186,11 +186,33 @@ def plot_logo(
 ) -> Path:
     """Draw a sequence logo of ``pwm`` ``[L, C]`` with logomaker and save it to ``path``.
 
-    ``kind="information"`` reads ``pwm`` as probabilities and draws bits;
-    ``kind="weights"`` draws the values as they are (attributions, hypothetical
-    contributions; negative letters below the axis). The format follows the suffix.
-    ``first_position`` numbers the x axis: a slice of a window starting at position 35
-    (from 1) is drawn over 35, 36, ... rather than restarting at 0. Default is 0.
+    Parameters
+    ----------
+    pwm : numpy.ndarray
+        ``[L, C]``, one column per letter of ``alphabet``.
+    path : str or Path
+        The file to write; the format follows the suffix (its folder is created).
+    alphabet : str or sequence of str
+        The letters, in column order. Default is ``"ACGT"``.
+    kind : {"information", "weights"}
+        ``"information"`` reads ``pwm`` as probabilities and draws bits; ``"weights"``
+        draws the values as they are (attributions, hypothetical contributions; negative
+        letters below the axis). Default is ``"information"``.
+    title : str or None
+        The plot title. Default is None (none).
+    first_position : int
+        Numbers the x axis: a slice of a window starting at position 35 (from 1) is drawn
+        over 35, 36, ... rather than restarting at 0. Default is 0.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    LociflowError
+        When ``pwm`` does not have one column per letter, or for an unknown ``kind``.
     """
     import logomaker
     import pandas as pd

@@ -51,7 +51,24 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def method_options(given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Defaults of every method updated with the user's options; unknown keys are errors."""
+    """Defaults of every method updated with the user's options; unknown keys are errors.
+
+    Parameters
+    ----------
+    given : dict of str to dict
+        Method name -> its options (``options`` of the interpret config); None or empty
+        keeps the defaults.
+
+    Returns
+    -------
+    dict of str to dict
+        Every method of :data:`METHOD_OPTIONS` with its complete options.
+
+    Raises
+    ------
+    ConfigError
+        For an option a method does not take, with the closest valid name.
+    """
     merged = {m: dict(d) for m, d in METHOD_OPTIONS.items()}
     for method, values in (given or {}).items():
         for key, value in (values or {}).items():
@@ -66,7 +83,26 @@ def method_options(given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def plan_methods(methods: list[str], model) -> tuple[list[str], dict[str, str]]:
-    """The methods to run on ``model`` (in a fixed order) and, per skipped method, why."""
+    """The methods to run on ``model`` (in a fixed order) and, per skipped method, why.
+
+    A method the model cannot support (e.g. ``temporal`` without a recurrent layer,
+    ``ism`` without a ``seq`` branch) is skipped with a logged warning.
+
+    Parameters
+    ----------
+    methods : list of str
+        The methods asked for (names of :data:`~lociflow.config.INTERPRET_METHODS`, or
+        ``all``).
+    model : LoadedModel
+        The model (its recurrence, branches and first convolution layers).
+
+    Returns
+    -------
+    run : list of str
+        The methods to run, in :data:`~lociflow.config.INTERPRET_METHODS` order.
+    skipped : dict of str to str
+        Method name -> why it is skipped.
+    """
     wanted = list(INTERPRET_METHODS) if "all" in methods else [m for m in INTERPRET_METHODS if m in methods]
     recurrent = bool(model.is_recurrent)
     has_seq = "seq" in model.branches

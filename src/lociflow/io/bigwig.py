@@ -57,14 +57,26 @@ class Track:
 
     Parameters
     ----------
-    path : bigWig, or wig/bedGraph (gzip allowed), which is converted once to a bigWig
+    path : str or os.PathLike
+        A bigWig, or wig/bedGraph (gzip allowed), which is converted once to a bigWig
         in the cache folder (keyed by the file's path, size and modification time).
-    cache_dir : cache folder. Default is ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
-    missing : ``"error"`` (default): a chromosome absent from the track is an error;
-        ``"zero"``: its windows are all zero.
-    chrom_sizes : chromosome lengths (e.g. ``Genome.chrom_sizes``) for the conversion of
-        text tracks; without them the largest coordinate in the file is used.
-    cache_bytes : memory for whole chromosomes kept between calls. Default is 1 GiB.
+    cache_dir : str or os.PathLike or None
+        Cache folder. Default is None: ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+    missing : {"error", "zero"}
+        ``"error"``: a chromosome absent from the track is an error; ``"zero"``: its
+        windows are all zero. Default is ``"error"``.
+    chrom_sizes : dict of str to int or None
+        Chromosome lengths (e.g. ``Genome.chrom_sizes``) for the conversion of text
+        tracks, also checked against the track's own; without them the largest
+        coordinate in the file is used. Default is None.
+    cache_bytes : int
+        Memory for whole chromosomes kept between calls. Default is 1 GiB.
+
+    Raises
+    ------
+    InputFileError
+        When the file is missing, cannot be converted or read as a bigWig, or its
+        chromosome lengths differ from ``chrom_sizes``.
     """
 
     def __init__(
@@ -105,6 +117,11 @@ class Track:
         Such a track was made for another assembly, so its values sit at the wrong
         positions; that is an error whatever ``missing`` says (``missing`` is about
         chromosomes the track lacks, not about mismatched ones).
+
+        Parameters
+        ----------
+        genome_sizes : dict of str to int
+            The genome's chromosome lengths; chromosomes only one side has are not compared.
 
         Raises
         ------
@@ -205,6 +222,20 @@ class Track:
 
         NaN (no data) reads as 0, as do positions past a chromosome's end in the track.
         Minus-strand windows are returned in genome order; the caller reverses them.
+
+        Parameters
+        ----------
+        chroms : numpy.ndarray
+            The chromosome of each window.
+        starts : numpy.ndarray
+            The 0-based start of each window, as long as ``chroms``.
+        length : int
+            The window length.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[N, length]``.
 
         Raises
         ------

@@ -118,13 +118,21 @@ class Genome:
 
     Parameters
     ----------
-    path : reference FASTA, plain, gzip or bgzip.
-    cache_dir : folder for the ``.fai`` (when the FASTA's folder is read-only) and the
-        flat sequence cache. Default is ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+    path : str or os.PathLike
+        Reference FASTA, plain, gzip or bgzip.
+    cache_dir : str or os.PathLike or None
+        Folder for the ``.fai`` (when the FASTA's folder is read-only) and the flat
+        sequence cache. Default is None: ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
 
     Attributes
     ----------
-    chrom_sizes : dict mapping each sequence name to its length, in FASTA order.
+    chrom_sizes : dict of str to int
+        Each sequence name mapped to its length, in FASTA order.
+
+    Raises
+    ------
+    InputFileError
+        When the FASTA is missing, empty, cannot be indexed or holds no sequence.
     """
 
     def __init__(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
@@ -182,6 +190,18 @@ class Genome:
 
         The message lists a few missing names and, when the genome simply names
         chromosomes differently (``chr1`` vs ``1``, ``chrM`` vs ``MT``), says so.
+
+        Parameters
+        ----------
+        chroms : iterable of str
+            Chromosome names (repeats are checked once).
+        source : str or os.PathLike or None
+            The file the names come from, named in the message. Default is None.
+
+        Raises
+        ------
+        InputFileError
+            Naming the missing chromosomes and a few of the genome's.
         """
         wanted = pd.unique(np.asarray(list(chroms) if not isinstance(chroms, np.ndarray) else chroms, dtype=object))
         missing = [c for c in wanted if c not in self.chrom_sizes]
@@ -197,12 +217,26 @@ class Genome:
     def fetch(self, chroms: np.ndarray | Iterable[str], starts: np.ndarray | Iterable[int], length: int) -> np.ndarray:
         """Windows of ``length`` nt starting at ``starts`` (0-based) on ``chroms``.
 
+        Parameters
+        ----------
+        chroms : numpy.ndarray or iterable of str
+            The chromosome of each window.
+        starts : numpy.ndarray or iterable of int
+            The 0-based start of each window, as long as ``chroms``.
+        length : int
+            The window length in nt (at least 1).
+
         Returns
         -------
         numpy.ndarray
             ``uint8 [N, length]`` raw ASCII codes (soft-masked lowercase kept; the
             encoder ignores case). Every window must lie inside its chromosome: place
             windows with :func:`lociflow.preprocessing.windows.place_windows` first.
+
+        Raises
+        ------
+        InputFileError
+            When a chromosome is not in the genome or a window lies outside its chromosome.
         """
         chroms = np.asarray(chroms, dtype=object)
         starts = np.asarray(starts, dtype=np.int64)
@@ -226,12 +260,41 @@ class Genome:
         return np.asarray(windows[offsets + starts])
 
     def sequence(self, chrom: str, start: int, end: int) -> str:
-        """The sequence of one interval as a string (raw case), for inspection and tests."""
+        """The sequence of one interval as a string (raw case), for inspection and tests.
+
+        Parameters
+        ----------
+        chrom : str
+            The chromosome.
+        start, end : int
+            The interval, 0-based half-open.
+
+        Returns
+        -------
+        str
+            The bases as written in the FASTA (soft-masked lowercase kept).
+        """
         return self.fetch(np.array([chrom], dtype=object), np.array([start]), end - start)[0].tobytes().decode("latin-1")
 
 
 def naming_hint(missing: list[str], sizes: dict[str, int], what: str = "genome") -> str:
-    """A sentence saying how to fix names that differ only by a ``chr`` prefix, else ``""``."""
+    """A sentence saying how to fix names that differ only by a ``chr`` prefix, else ``""``.
+
+    Parameters
+    ----------
+    missing : list of str
+        The names not found.
+    sizes : dict of str to int
+        The names that exist (e.g. a genome's ``chrom_sizes``), mapped to their lengths.
+    what : str
+        What holds the names, in the sentence (``"genome"``, ``"bigWig"``, ...). Default
+        is ``"genome"``.
+
+    Returns
+    -------
+    str
+        The hint, starting with a space; ``""`` when most names agree on the prefix.
+    """
     genome_chr = sum(name.startswith("chr") for name in sizes) > len(sizes) / 2
     input_chr = sum(str(name).startswith("chr") for name in missing) > len(missing) / 2
     if genome_chr == input_chr:
@@ -248,11 +311,22 @@ def check_letters(text: str, path: Path, line: int, record: str | None, before: 
 
     Parameters
     ----------
-    text : part of a sequence as written (one line, whitespace removed).
-    path, line : where it was read, for the message.
-    record : the record's header (``None`` for one-sequence-per-line text input).
-    before : how many letters of the record precede ``text``, so the position given is
-        1-based in the whole record.
+    text : str
+        Part of a sequence as written (one line, whitespace removed).
+    path : Path
+        The file it was read from, for the message.
+    line : int
+        The line it was read from, for the message.
+    record : str or None
+        The record's header (``None`` for one-sequence-per-line text input).
+    before : int
+        How many letters of the record precede ``text``, so the position given is
+        1-based in the whole record. Default is 0.
+
+    Raises
+    ------
+    InputFileError
+        Naming the record, the character, its position, the file and the line.
     """
     bad = _NOT_NUCLEOTIDE.search(text)
     if bad is None:
@@ -271,6 +345,18 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
 
     Names are the header without ``>``; sequence lines are joined and stripped of
     whitespace. gzip is detected from the file's first bytes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FASTA file.
+    chunk_size : int
+        Records per chunk. Default is 10_000.
+
+    Yields
+    ------
+    tuple of (list of str, list of str)
+        The names and sequences of one chunk.
 
     Raises
     ------
@@ -323,6 +409,17 @@ def iter_fasta_chunks(path: str | os.PathLike, chunk_size: int = 10_000) -> Iter
 
 
 def read_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
-    """Stream ``(name, sequence)`` pairs of a FASTA file (see :func:`iter_fasta_chunks`)."""
+    """Stream ``(name, sequence)`` pairs of a FASTA file (see :func:`iter_fasta_chunks`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FASTA file.
+
+    Yields
+    ------
+    tuple of (str, str)
+        The header (without ``>``) and the sequence of each record.
+    """
     for names, seqs in iter_fasta_chunks(path):
         yield from zip(names, seqs)

@@ -24,7 +24,25 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def require_file(path: str | os.PathLike, what: str = "Input file") -> Path:
-    """Return ``path`` as a :class:`Path`, or raise :class:`InputFileError` if it is not a file."""
+    """Return ``path`` as a :class:`Path`, or raise :class:`InputFileError` if it is not a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (``~`` expanded).
+    what : str
+        What the file is, named in the message. Default is ``"Input file"``.
+
+    Returns
+    -------
+    Path
+        The path, ``~`` expanded.
+
+    Raises
+    ------
+    InputFileError
+        When ``path`` does not exist or is not a file.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise InputFileError(f"{what} {path} does not exist; check the path (relative paths are read from the config file's folder).")
@@ -44,10 +62,17 @@ def reading(path: str | os.PathLike, what: str = "File", error: type[LociflowErr
 
     Parameters
     ----------
-    path : the file being read, named in the message.
-    what : what the file is ("BED file", "Genome FASTA", ...). Default is ``"File"``.
-    error : the :class:`~lociflow.errors.LociflowError` subclass raised. Default is
+    path : str or os.PathLike
+        The file being read, named in the message.
+    what : str
+        What the file is ("BED file", "Genome FASTA", ...). Default is ``"File"``.
+    error : type of LociflowError
+        The :class:`~lociflow.errors.LociflowError` subclass raised. Default is
         :class:`~lociflow.errors.InputFileError`.
+
+    Yields
+    ------
+    None
     """
     try:
         yield
@@ -66,25 +91,69 @@ def reading(path: str | os.PathLike, what: str = "File", error: type[LociflowErr
 
 
 def is_gzip(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is gzip-compressed (plain gzip or bgzip), judged by its magic bytes."""
+    """Whether ``path`` is gzip-compressed (plain gzip or bgzip), judged by its magic bytes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    bool
+        True when it starts with the gzip magic bytes.
+    """
     with open(path, "rb") as handle:
         return handle.read(2) == GZIP_MAGIC
 
 
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
-    """Open ``path`` for reading bytes, decompressing gzip/bgzip transparently."""
+    """Open ``path`` for reading bytes, decompressing gzip/bgzip transparently.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    IO[bytes]
+        An open binary handle (the caller closes it).
+    """
     if is_gzip(path):
         return gzip.open(path, "rb")
     return open(path, "rb")
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open ``path`` for reading text (UTF-8, a leading byte-order mark dropped, undecodable bytes replaced), gzip or not."""
+    """Open ``path`` for reading text (UTF-8, a leading byte-order mark dropped, undecodable bytes replaced), gzip or not.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    IO[str]
+        An open text handle with universal newlines (the caller closes it).
+    """
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="replace", newline=None)
 
 
 def strip_suffixes(path: str | os.PathLike) -> tuple[str, str]:
-    """``("name", ".ext")`` of a file, looking through a trailing ``.gz``/``.bgz``."""
+    """``("name", ".ext")`` of a file, looking through a trailing ``.gz``/``.bgz``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file name (only its last part is used).
+
+    Returns
+    -------
+    tuple of (str, str)
+        The lower-cased stem and extension (``""`` when there is none).
+    """
     name = Path(path).name.lower()
     for comp in (".gz", ".bgz", ".bgzf"):
         if name.endswith(comp):
@@ -95,7 +164,23 @@ def strip_suffixes(path: str | os.PathLike) -> tuple[str, str]:
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``explicit`` if given, else ``$LOCIFLOW_CACHE``, else ``~/.cache/lociflow``."""
+    """The cache folder: ``explicit`` if given, else ``$LOCIFLOW_CACHE``, else ``~/.cache/lociflow``.
+
+    Parameters
+    ----------
+    explicit : str or os.PathLike or None
+        The folder a config names. Default is None.
+
+    Returns
+    -------
+    Path
+        The folder, created if needed.
+
+    Raises
+    ------
+    ConfigError
+        When the folder cannot be created, saying how to choose another.
+    """
     if explicit is not None:
         root = Path(explicit).expanduser()
     elif os.environ.get("LOCIFLOW_CACHE"):
@@ -111,7 +196,20 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def file_key(path: str | os.PathLike, *extra: object) -> str:
-    """A short key for a file's identity (absolute path, size, mtime) plus ``extra`` values."""
+    """A short key for a file's identity (absolute path, size, mtime) plus ``extra`` values.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (resolved, so links and relative paths give the same key).
+    *extra : object
+        More values the key depends on (e.g. conversion options).
+
+    Returns
+    -------
+    str
+        20 hexadecimal digits of a SHA-256.
+    """
     path = Path(path).resolve()
     stat = path.stat()
     text = "\0".join([str(path), str(stat.st_size), str(stat.st_mtime_ns), *map(str, extra)])
@@ -119,7 +217,18 @@ def file_key(path: str | os.PathLike, *extra: object) -> str:
 
 
 def writable_dir(folder: str | os.PathLike) -> bool:
-    """Whether files can be created in ``folder`` (tried, not guessed from permission bits)."""
+    """Whether files can be created in ``folder`` (tried, not guessed from permission bits).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder.
+
+    Returns
+    -------
+    bool
+        True when a probe file could be created (it is removed again).
+    """
     try:
         fd, tmp = tempfile.mkstemp(prefix=".lociflow-probe-", dir=folder)
     except OSError:
@@ -136,6 +245,16 @@ def building(target: Path) -> Iterator[Path]:
 
     Two processes building the same entry at once both succeed; the second rename loses
     quietly and its copy is discarded, so readers only ever see complete entries.
+
+    Parameters
+    ----------
+    target : Path
+        The cache entry's final folder.
+
+    Yields
+    ------
+    Path
+        The temporary folder to fill; it is removed if the block fails.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))

@@ -63,7 +63,15 @@ class SplitArrays:
 
 
 class DatasetDir:
-    """A dataset directory opened for reading. Use :func:`open_dataset`."""
+    """A dataset directory opened for reading. Use :func:`open_dataset`.
+
+    Parameters
+    ----------
+    path : Path
+        The dataset directory.
+    manifest : dict
+        Its ``manifest.json``, already read.
+    """
 
     def __init__(self, path: Path, manifest: dict[str, Any]):
         self.path = path
@@ -118,7 +126,23 @@ class DatasetDir:
         return [s for s in SPLITS if self.counts.get(s) and sum(self.counts[s].values()) > 0]
 
     def split(self, name: str) -> SplitArrays:
-        """Open split ``name`` with memory-mapped arrays."""
+        """Open split ``name`` with memory-mapped arrays.
+
+        Parameters
+        ----------
+        name : str
+            One of :data:`~lociflow.layout.SPLITS`.
+
+        Returns
+        -------
+        SplitArrays
+            The split's inputs per branch and labels, memory-mapped read-only.
+
+        Raises
+        ------
+        DatasetError
+            For an unknown or absent split, or a missing, unreadable or mismatched array.
+        """
         if name not in SPLITS:
             raise DatasetError(f"Unknown split {name!r}; splits are {', '.join(SPLITS)}.")
         folder = self.path / name
@@ -148,7 +172,24 @@ def _load(path: Path) -> np.ndarray:
 
 
 def open_dataset(path: str | os.PathLike) -> DatasetDir:
-    """Open a dataset directory written by ``lociflow preprocess``."""
+    """Open a dataset directory written by ``lociflow preprocess``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The dataset directory (``~`` expanded).
+
+    Returns
+    -------
+    DatasetDir
+        The dataset, its path resolved.
+
+    Raises
+    ------
+    DatasetError
+        When the folder does not exist, has no readable manifest, or has another format
+        version.
+    """
     path = Path(path).expanduser()
     manifest_path = path / MANIFEST_FILE
     if not path.is_dir():
@@ -175,7 +216,20 @@ def open_dataset(path: str | os.PathLike) -> DatasetDir:
 
 
 def write_split(folder: Path, inputs: dict[str, np.ndarray], labels: np.ndarray, meta) -> None:
-    """Write one split's arrays and metadata into ``folder`` (each file atomically)."""
+    """Write one split's arrays and metadata into ``folder`` (each file atomically).
+
+    Parameters
+    ----------
+    folder : Path
+        The split's folder (created if needed).
+    inputs : dict of str to numpy.ndarray
+        Arrays per branch, written as ``<branch>.npy`` (may be empty when the arrays
+        were written already).
+    labels : numpy.ndarray
+        The class index of each locus, written as int64.
+    meta : pandas.DataFrame
+        The per-locus metadata, written as gzip-compressed TSV.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for branch, array in inputs.items():
         save_npy(folder / f"{branch}.npy", array)
@@ -196,5 +250,13 @@ def _write_meta(path: Path, meta) -> None:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` last: its presence marks a complete dataset."""
+    """Write ``manifest.json`` last: its presence marks a complete dataset.
+
+    Parameters
+    ----------
+    folder : Path
+        The dataset directory.
+    manifest : dict
+        Its contents; ``format_version`` is added.
+    """
     write_json(folder / MANIFEST_FILE, {"format_version": FORMAT_VERSION, **manifest})

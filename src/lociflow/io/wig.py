@@ -41,7 +41,24 @@ class Block(NamedTuple):
 
 
 def track_format(path: str | os.PathLike) -> str:
-    """``"bigwig"``, ``"wig"`` or ``"bedgraph"``, from the suffix or else the content."""
+    """``"bigwig"``, ``"wig"`` or ``"bedgraph"``, from the suffix or else the content.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The track file (a ``.gz`` suffix is looked through).
+
+    Returns
+    -------
+    str
+        The format; an unknown suffix is judged by the bigWig magic bytes, else by the
+        first data line (``fixedStep``/``variableStep`` for wig).
+
+    Raises
+    ------
+    InputFileError
+        When the file holds no data line.
+    """
     _, ext = strip_suffixes(path)
     if ext in BIGWIG_SUFFIXES:
         return "bigwig"
@@ -192,6 +209,21 @@ def convert_to_bigwig(path: str | os.PathLike, target: str | os.PathLike, chrom_
 
     Chromosome lengths come from ``chrom_sizes`` (e.g. the genome's) where known, and
     otherwise from the largest coordinate in the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The wig or bedGraph file, gzip or not.
+    target : str or os.PathLike
+        The bigWig file to write.
+    chrom_sizes : dict of str to int or None
+        Chromosome lengths. Default is None (lengths from the file).
+
+    Raises
+    ------
+    InputFileError
+        When the file holds no values, is malformed, or its lines are not sorted and
+        grouped by chromosome.
     """
     import pyBigWig
 

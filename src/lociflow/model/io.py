@@ -93,6 +93,20 @@ class LoadedModel:
         """Class probabilities ``[N, K]`` (float32) for arrays ``{branch: [N, L, C]}``.
 
         Arrays may be memory-mapped and of any numeric dtype; they are converted batch by batch.
+        The network is put in eval mode.
+
+        Parameters
+        ----------
+        inputs : dict of str to numpy.ndarray
+            Arrays keyed by branch, each ``[N, window, channels]`` (checked with
+            :meth:`check_inputs`).
+        batch_size : int
+            Loci per forward pass. Default is 512.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[N, K]``, columns in ``classes`` order.
         """
         arrays = self.check_inputs(inputs)
         n = arrays[0].shape[0]
@@ -113,11 +127,13 @@ class LoadedModel:
         inputs : dict of str to numpy.ndarray
             Arrays keyed by branch (see :func:`lociflow.model.shapes.check_inputs`).
         source : str
-            What the arrays were made from, named in the message.
+            What the arrays were made from, named in the message. Default is
+            ``"the input"``.
 
         Returns
         -------
         list of numpy.ndarray
+            One array per branch, in ``branches`` order.
         """
         return check_inputs(self.branches, inputs, source, self.window, self.channels)
 
@@ -127,11 +143,12 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
 
     Parameters
     ----------
-    folder
+    folder : str or os.PathLike
         The model directory (created if needed).
-    network
-        A network from :func:`lociflow.model.network.build_network`.
-    spec
+    network : torch.nn.Module
+        A network from :func:`lociflow.model.network.build_network` (or an
+        :class:`~lociflow.model.network.EnsembleNetwork`, saved as format version 2).
+    spec : dict
         At least ``classes``; ``branches``, ``channels``, ``window`` and ``architecture``
         default to the network's own; also ``alphabet`` and ``preprocess`` (the dataset's
         preprocess params) so that new input can be encoded the same way.
@@ -178,7 +195,18 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes, as 64 hexadecimal digits."""
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, read in blocks.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(_HASH_BLOCK):
@@ -193,6 +221,20 @@ def inside(folder: Path, name: Any, what: str = "file") -> Path:
     ``../../home/me/.ssh/id_rsa``, an absolute path, or a symbolic link pointing out of the
     folder would make lociflow read (or, for TorchScript, run) a file the folder does not
     hold. The check resolves every link before comparing.
+
+    Parameters
+    ----------
+    folder : Path
+        The model folder.
+    name : object
+        The name ``spec.yaml`` gives (anything but a non-empty string is refused).
+    what : str
+        What the file is, named in the message. Default is ``"file"``.
+
+    Returns
+    -------
+    Path
+        The resolved path inside ``folder``.
 
     Raises
     ------
@@ -215,6 +257,15 @@ def check_weights_hash(folder: Path, spec: dict[str, Any], name: str) -> None:
     """Verify the SHA-256 that ``spec.yaml`` records for weights file ``name``.
 
     Older models record none: they load, with a note in the log.
+
+    Parameters
+    ----------
+    folder : Path
+        The model folder.
+    spec : dict
+        The model's spec (its ``weights_sha256`` mapping).
+    name : str
+        The weights file's name inside ``folder``.
 
     Raises
     ------
@@ -245,7 +296,18 @@ class ModelSize(NamedTuple):
     activations: int
 
     def bytes(self, batch_size: int = 1) -> int:
-        """Bytes for the weights plus ``batch_size`` loci of activations (float32)."""
+        """Bytes for the weights plus ``batch_size`` loci of activations (float32).
+
+        Parameters
+        ----------
+        batch_size : int
+            Loci whose activations are counted. Default is 1.
+
+        Returns
+        -------
+        int
+            The bytes.
+        """
         return (self.parameters + self.activations * batch_size) * _FLOAT_BYTES
 
 
@@ -256,6 +318,24 @@ def model_size(architecture: dict[str, Any], channels: dict[str, list[str]], win
     The layer shapes come from the symbolic plan, the parameter count from building the
     network on PyTorch's ``meta`` device (shapes without storage, and no draw from the
     random generator).
+
+    Parameters
+    ----------
+    architecture : dict
+        The explicit architecture (as in ``spec.yaml``).
+    channels : dict of str to list of str
+        The channel names of each branch.
+    window : int
+        The window length.
+    n_classes : int
+        The number of classes.
+    members : int
+        Networks in an ensemble (each counted in full). Default is 1.
+
+    Returns
+    -------
+    ModelSize
+        The parameter and per-locus activation counts.
     """
     from lociflow.model.network import build_network
     from lociflow.model.plan import plan_network
@@ -270,7 +350,18 @@ def model_size(architecture: dict[str, Any], channels: dict[str, list[str]], win
 
 
 def available_memory(device: torch.device) -> int:
-    """Bytes free for a model on ``device``: free GPU memory, else the OS's available memory."""
+    """Bytes free for a model on ``device``: free GPU memory, else the OS's available memory.
+
+    Parameters
+    ----------
+    device : torch.device
+        The device (a CUDA device reports its free memory; anything else the machine's).
+
+    Returns
+    -------
+    int
+        The bytes free; a huge number when the OS does not say, so nothing is refused.
+    """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
     try:
@@ -295,10 +386,14 @@ def check_fits(size: ModelSize, device: torch.device, where: str, batch_size: in
 
     Parameters
     ----------
-    size : from :func:`model_size`.
-    device : where the model will live.
-    where : what to name in the message (the spec file).
-    batch_size : loci per batch. Default is 1, the least any use needs.
+    size : ModelSize
+        From :func:`model_size`.
+    device : torch.device
+        Where the model will live.
+    where : str
+        What to name in the message (the spec file).
+    batch_size : int
+        Loci per batch. Default is 1, the least any use needs.
 
     Raises
     ------
@@ -330,7 +425,24 @@ def _plain(value: Any) -> Any:
 
 
 def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
-    """Read and check ``spec.yaml`` of a model directory (raises :class:`ModelFileError`)."""
+    """Read and check ``spec.yaml`` of a model directory.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The model folder (or its ``spec.yaml``, weights or TorchScript file).
+
+    Returns
+    -------
+    dict
+        The spec, ``n_classes`` filled in when missing.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing folder or spec, invalid YAML, a format version newer than this
+        lociflow reads, or missing or mistyped keys.
+    """
     folder = _model_folder(folder)
     path = folder / SPEC
     if not path.is_file():
@@ -419,17 +531,21 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
 
     Parameters
     ----------
-    path
+    path : str or os.PathLike
         The model folder (or its ``spec.yaml``).
-    device
+    device : str or torch.device
         Where the network lives: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``
         (a GPU when there is one). Default is ``"cpu"``.
 
     Returns
     -------
     LoadedModel
-        With the network in eval mode; raises :class:`ModelFileError` for a missing,
-        damaged, mismatched or too new model.
+        With the network in eval mode.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, damaged, mismatched or too new model.
     """
     folder = _model_folder(path)
     spec = read_spec(folder)
@@ -522,7 +638,21 @@ def _check_weights(network: nn.Module, weights: dict[str, torch.Tensor], path: P
 
 
 def dataset_spec(dataset, architecture: dict[str, Any]) -> dict[str, Any]:
-    """The ``spec`` for :func:`save_model` of a network trained on ``dataset`` (a ``DatasetDir``)."""
+    """The ``spec`` for :func:`save_model` of a network trained on ``dataset`` (a ``DatasetDir``).
+
+    Parameters
+    ----------
+    dataset : DatasetDir
+        The dataset (its classes, branches, channels, window, alphabet and preprocess
+        parameters).
+    architecture : dict
+        The resolved architecture the network was built from.
+
+    Returns
+    -------
+    dict
+        The spec.
+    """
     return {
         "classes": dataset.classes,
         "n_classes": len(dataset.classes),

@@ -28,6 +28,19 @@ class TorchScriptNetwork(nn.Module):
     Inputs are channels-last ``[B, L, C]``; with ``input_layout: channels_first`` in the spec
     they are transposed before the call. A model whose output is probabilities
     (``output: probabilities``) has them turned into log-probabilities, which are logits.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The loaded TorchScript module.
+    branches : list of str
+        The branch names, in the order the module takes its inputs.
+    classes_count : int
+        The number of classes.
+    channels_first : bool
+        Transpose inputs to ``[B, C, L]`` before the call. Default is False.
+    probabilities : bool
+        The module outputs probabilities (turned into log-probabilities). Default is False.
     """
 
     def __init__(self, module: nn.Module, branches: list[str], classes_count: int,
@@ -50,7 +63,28 @@ class TorchScriptNetwork(nn.Module):
 
 
 def load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) -> nn.Module:
-    """Load ``model.pt`` (or ``spec["file"]``) of a TorchScript model folder, wrapped for lociflow."""
+    """Load ``model.pt`` (or ``spec["file"]``) of a TorchScript model folder, wrapped for lociflow.
+
+    Parameters
+    ----------
+    folder : Path
+        The model folder.
+    spec : dict
+        Its spec (``file``, ``input_layout``, ``output``, ``branches``, ``classes``).
+    device : torch.device
+        Where the module is loaded.
+
+    Returns
+    -------
+    torch.nn.Module
+        A :class:`TorchScriptNetwork` on ``device``.
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing or unreadable, or ``input_layout`` or ``output`` is not
+        one of the known values.
+    """
     path = folder / spec.get("file", TORCHSCRIPT)
     if not path.is_file():
         raise ModelFileError(f"{folder / SPEC} says format: torchscript but {path} does not exist.")

@@ -62,7 +62,21 @@ class Encoded(NamedTuple):
 
 
 def as_codes(seqs: np.ndarray | Sequence[str]) -> np.ndarray:
-    """ASCII codes ``uint8 [N, L]`` of equal-length sequences given as strings or codes."""
+    """ASCII codes ``uint8 [N, L]`` of equal-length sequences given as strings or codes.
+
+    Characters outside latin-1 become ``?`` (and are then reported as invalid by the
+    encoder).
+
+    Parameters
+    ----------
+    seqs : numpy.ndarray or sequence of str
+        A uint8 array (returned as it is) or equal-length strings.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``[N, L]``; ``[0, 0]`` for no sequences.
+    """
     if isinstance(seqs, np.ndarray) and seqs.dtype == np.uint8:
         return seqs
     seqs = list(seqs)
@@ -114,15 +128,25 @@ def encode_codes(
 
     Parameters
     ----------
-    codes : uint8 array [N, L] of ASCII codes, or a list of equal-length strings.
-    alphabet : ``"dna"`` (channels A,C,G,T) or ``"rna"`` (A,C,G,U). T and U map to the
+    codes : numpy.ndarray or sequence of str
+        uint8 array [N, L] of ASCII codes, or a list of equal-length strings.
+    alphabet : {"dna", "rna"}
+        ``"dna"`` (channels A,C,G,T) or ``"rna"`` (A,C,G,U). T and U map to the
         same channel either way, so mixed input encodes identically. Default is ``"dna"``.
-    names : record names used in the error message for an invalid character.
+    names : sequence of str or None
+        Record names used in the error message for an invalid character. Default is None
+        (records are named by number).
 
     Returns
     -------
     Encoded
         ``onehot`` uint8 ``[N, L, 4]`` and ``n_ambiguous`` (positions encoded as all zero).
+
+    Raises
+    ------
+    InputFileError
+        At the first character that is neither a nucleotide nor an ambiguity code, naming
+        the record and the position.
     """
     _check_alphabet(alphabet)
     codes = as_codes(codes)
@@ -144,7 +168,22 @@ def encode_codes(
 
 
 def one_hot(codes: np.ndarray | Sequence[str], alphabet: str = "dna", names: Sequence[str] | None = None) -> np.ndarray:
-    """One-hot encode sequences (``uint8 [N, L, 4]``); see :func:`encode_codes` for the rules."""
+    """One-hot encode sequences (``uint8 [N, L, 4]``); see :func:`encode_codes` for the rules.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray or sequence of str
+        uint8 array [N, L] of ASCII codes, or a list of equal-length strings.
+    alphabet : {"dna", "rna"}
+        The channel letters. Default is ``"dna"``.
+    names : sequence of str or None
+        Record names used in the error message for an invalid character. Default is None.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 ``[N, L, 4]``.
+    """
     return encode_codes(codes, alphabet, names).onehot
 
 
@@ -152,20 +191,55 @@ def reverse_complement(onehot: np.ndarray) -> np.ndarray:
     """Reverse complement of one-hot sequences ``[..., L, 4]`` in A,C,G,T(U) channel order.
 
     Reversing both the position and the channel axis swaps A<->T and C<->G; all-zero
-    (ambiguous) rows stay all zero. Returns a contiguous copy.
+    (ambiguous) rows stay all zero.
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray
+        One-hot sequences ``[..., L, 4]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A contiguous copy, reverse-complemented.
     """
     return np.ascontiguousarray(onehot[..., ::-1, ::-1])
 
 
 def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of ASCII codes ``[..., L]``, keeping case and IUPAC meaning."""
+    """Reverse complement of ASCII codes ``[..., L]``, keeping case and IUPAC meaning.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        ASCII codes ``[..., L]``: nucleotides and IUPAC codes are complemented (U to A),
+        any other character is kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, contiguous, same shape.
+    """
     codes = np.asarray(codes, dtype=np.uint8)
     complement = np.frombuffer(codes.tobytes().translate(COMPLEMENT_TABLE), dtype=np.uint8).reshape(codes.shape)
     return np.ascontiguousarray(complement[..., ::-1])
 
 
 def decode(onehot: np.ndarray, alphabet: str = "dna") -> list[str]:
-    """Strings of one-hot sequences ``[N, L, 4]`` (upper case; all-zero rows read as N)."""
+    """Strings of one-hot sequences ``[N, L, 4]`` (upper case; all-zero rows read as N).
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray
+        ``[N, L, 4]``, or ``[L, 4]`` for one sequence.
+    alphabet : {"dna", "rna"}
+        The channel letters (T or U). Default is ``"dna"``.
+
+    Returns
+    -------
+    list of str
+        One string per sequence.
+    """
     _check_alphabet(alphabet)
     onehot = np.asarray(onehot)
     if onehot.ndim == 2:

@@ -57,13 +57,40 @@ class Loci:
         return len(self.meta)
 
     def subset(self, index: np.ndarray) -> Loci:
-        """The loci at ``index`` (an index array or boolean mask), in that order."""
+        """The loci at ``index`` (an index array or boolean mask), in that order.
+
+        Parameters
+        ----------
+        index : numpy.ndarray
+            Integer positions or a boolean mask over the loci.
+
+        Returns
+        -------
+        Loci
+            The chosen loci, metadata re-indexed from 0 and ``counts`` empty.
+        """
         codes = None if self.codes is None else self.codes[index]
         return Loci(self.meta.iloc[index].reset_index(drop=True), codes, self.genomic, {})
 
     @classmethod
     def concat(cls, parts: list[Loci]) -> Loci:
-        """Join batches; all must be genomic or all sequence input."""
+        """Join batches; all must be genomic or all sequence input.
+
+        Parameters
+        ----------
+        parts : list of Loci
+            The batches, joined in order; their ``counts`` are summed.
+
+        Returns
+        -------
+        Loci
+            All loci (an empty genomic batch when ``parts`` is empty).
+
+        Raises
+        ------
+        InputFileError
+            When BED (genomic) and FASTA/text batches are mixed.
+        """
         if not parts:
             return cls(_empty_meta(), None, True, {})
         kinds = {p.genomic for p in parts}
@@ -107,7 +134,37 @@ def _meta(name, source, chrom, start, end, strand, orig_chrom, orig_start, orig_
 
 def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "center", edge: str = "shift",
              rng: np.random.Generator | None = None) -> Loci:
-    """Place windows on BED intervals; loci dropped at chromosome ends are left out (and counted)."""
+    """Place windows on BED intervals; loci dropped at chromosome ends are left out (and counted).
+
+    Parameters
+    ----------
+    table : BedTable
+        One chunk of a BED file.
+    genome : Genome
+        The reference genome; every chromosome of ``table`` must be in it.
+    window : int
+        The window length in nt.
+    placement : str
+        ``"center"`` or ``"random"`` (see :func:`lociflow.preprocessing.windows.place_windows`).
+        Default is ``"center"``.
+    edge : str
+        ``"shift"`` moves windows past a chromosome end inside it, ``"drop"`` drops those
+        loci. Default is ``"shift"``.
+    rng : numpy.random.Generator or None
+        Draws ``random`` placements. Default is None.
+
+    Returns
+    -------
+    Loci
+        Genomic loci (no codes), with ``shifted``, ``dropped_edge``,
+        ``dropped_short_chrom`` and ``point_loci`` counts.
+
+    Raises
+    ------
+    InputFileError
+        When a chromosome is not in the genome, or a locus starts past the end of its
+        chromosome (see :func:`check_inside_chromosomes`).
+    """
     genome.check_chromosomes(table.chrom, source=table.source)
     codes, names = pd.factorize(table.chrom)
     sizes = np.array([genome.chrom_sizes[n] for n in names], dtype=np.int64)[codes]
@@ -131,6 +188,15 @@ def check_inside_chromosomes(table: BedTable, sizes: np.ndarray, genome: str | o
     Such a locus cannot come from this genome: shifting its window inside would silently
     train on the chromosome's last window instead. A locus only partly past the end is
     left to ``edge: shift|drop``.
+
+    Parameters
+    ----------
+    table : BedTable
+        One chunk of a BED file.
+    sizes : numpy.ndarray
+        The length of each locus's chromosome.
+    genome : str or os.PathLike
+        The genome file, named in the message.
 
     Raises
     ------
@@ -166,7 +232,29 @@ def sequence_loci(names: list[str], seqs: list[str], source: str | os.PathLike, 
     ``record_names=True`` names every locus by its header's first word as written (the
     whole ``ID;chrom,start,end,strand`` of a GraphProt record, whose ``ID`` is often just
     ``id``), so that predictions join back to the input records; the coordinates are still
-    parsed into their columns. Default is False (the dataset's names: ``ID``).
+    parsed into their columns.
+
+    Parameters
+    ----------
+    names : list of str
+        The FASTA headers (without ``>``) or text locus names.
+    seqs : list of str
+        The sequences, any length.
+    source : str or os.PathLike
+        The file they came from, kept in the ``source`` column.
+    window : int
+        The window length in nt.
+    viewpoint : str
+        ``"center"`` or ``"uppercase"`` (see :func:`lociflow.preprocessing.windows.fasta_windows`).
+        Default is ``"center"``.
+    record_names : bool
+        Name loci by the header's first word as written (see above). Default is False
+        (the dataset's names: ``ID``).
+
+    Returns
+    -------
+    Loci
+        Sequence loci with their window codes and ``padded``/``trimmed`` counts.
     """
     cut = fasta_windows(seqs, window, viewpoint)
     header = pd.Series(names, dtype=object)
@@ -195,6 +283,24 @@ def iter_text_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[tuple
 
     Blank lines and lines starting with ``#`` are skipped; a locus is named
     ``<file name>:<line number>``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The text file (compressed files are read too, see :func:`lociflow.io.files.open_text`).
+    chunk_size : int
+        Sequences per chunk.
+
+    Yields
+    ------
+    tuple of (list of str, list of str)
+        The names and sequences of one chunk.
+
+    Raises
+    ------
+    InputFileError
+        When the file is missing, holds a letter that is no nucleotide, or holds no
+        sequence.
     """
     path = require_file(path, "Sequence file")
     names: list[str] = []
@@ -226,8 +332,33 @@ def iter_loci(path: str | os.PathLike, window: int, *, genome: Genome | None = N
               chunk_size: int = 100_000, record_names: bool = False) -> Iterator[Loci]:
     """Stream the loci of one BED, FASTA or text file in chunks, windows placed.
 
-    ``record_names``: name FASTA loci by their header's first word as written (see
-    :func:`sequence_loci`). Default is False.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A BED, FASTA or plain text file (the kind is told by
+        :func:`lociflow.io.bed.file_kind`).
+    window : int
+        The window length in nt.
+    genome : Genome or None
+        The reference genome, needed for a BED file. Default is None.
+    placement : str
+        ``"center"`` or ``"random"`` window placement on BED intervals. Default is ``"center"``.
+    edge : str
+        ``"shift"`` or ``"drop"`` for BED windows past a chromosome end. Default is ``"shift"``.
+    viewpoint : str
+        ``"center"`` or ``"uppercase"``: where a long sequence is cut. Default is ``"center"``.
+    rng : numpy.random.Generator or None
+        Draws ``random`` placements. Default is None.
+    chunk_size : int
+        Loci per chunk. Default is 100_000.
+    record_names : bool
+        Name FASTA loci by their header's first word as written (see
+        :func:`sequence_loci`). Default is False.
+
+    Yields
+    ------
+    Loci
+        One chunk of loci.
 
     Raises
     ------

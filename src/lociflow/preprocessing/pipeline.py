@@ -56,12 +56,34 @@ STREAM_PLACEMENT, STREAM_REDUCE, STREAM_SPLIT, STREAM_ORDER = range(4)
 
 
 def rng_for(seed: int, purpose: int) -> np.random.Generator:
-    """The seeded random generator of one purpose (placement, reduce, split, order)."""
+    """The seeded random generator of one purpose (placement, reduce, split, order).
+
+    Parameters
+    ----------
+    seed : int
+        The config's ``seed``.
+    purpose : int
+        One of ``STREAM_PLACEMENT``, ``STREAM_REDUCE``, ``STREAM_SPLIT``, ``STREAM_ORDER``.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator seeded with ``[seed, purpose]``.
+    """
     return np.random.default_rng([seed, purpose])
 
 
 def build_dataset(cfg: PreprocessConfig, run) -> None:
-    """Everything ``preprocess`` does inside its run folder (see the module docstring)."""
+    """Everything ``preprocess`` does inside its run folder (see the module docstring).
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The validated preprocess config.
+    run : object
+        The open run of :func:`lociflow.runs.open_run`; the dataset is written into
+        ``run.path`` and the counts are recorded with ``run.record``.
+    """
     class_names = list(cfg.classes)
     loci, labels, table = read_classes(cfg, class_names)
     check_classes_not_empty(labels, class_names, "after placing windows (edge: drop removes loci at chromosome ends)")
@@ -101,7 +123,25 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
 
 
 def read_classes(cfg: PreprocessConfig, class_names: list[str]) -> tuple[Loci, np.ndarray, pd.DataFrame]:
-    """Read every class's files; return all loci, their labels and the per-class counts table."""
+    """Read every class's files; return all loci, their labels and the per-class counts table.
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The preprocess config (its class files, genome, window, placement and edge options).
+    class_names : list of str
+        The classes in label order.
+
+    Returns
+    -------
+    loci : Loci
+        All loci of all classes, windows placed.
+    labels : numpy.ndarray
+        The int64 class index of each locus.
+    table : pandas.DataFrame
+        One row per class: ``loci_in`` and the placement counts (``point_loci``, ``shifted``,
+        ``dropped_edge`` for BED; ``padded``, ``trimmed`` for sequences).
+    """
     genome = None
     if cfg.genome is not None:
         from lociflow.io.fasta import Genome
@@ -156,8 +196,21 @@ def _validate_sequences(loci: Loci, alphabet: str) -> None:
 
 
 def same_content(loci: Loci) -> np.ndarray:
-    """Group ids of loci with the same content: identical coordinates and strand (BED), or identical
-    window sequences (FASTA/text; case ignored and U read as T, as the encoder does)."""
+    """Group ids of loci with the same content.
+
+    Same content means identical coordinates and strand (BED), or identical window
+    sequences (FASTA/text; case ignored and U read as T, as the encoder does).
+
+    Parameters
+    ----------
+    loci : Loci
+        The loci; those with ``codes`` are compared by sequence.
+
+    Returns
+    -------
+    numpy.ndarray
+        One int64 group id per locus; equal ids mean equal content.
+    """
     if loci.codes is None:
         meta = loci.meta
         columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
@@ -172,6 +225,17 @@ def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, 
 
     Loci of one content group in different classes get their own warning: a model cannot
     tell them apart, whatever it learns.
+
+    Parameters
+    ----------
+    same : numpy.ndarray
+        Content group ids (see :func:`same_content`).
+    labels : numpy.ndarray
+        The class index of each locus.
+    table : pandas.DataFrame
+        The per-class counts table, changed in place.
+    what : str
+        What a duplicate is, for the log (e.g. ``"identical loci"``).
     """
     repeated = repeats(same)
     table["duplicates"] = np.bincount(labels[repeated], minlength=len(table))
@@ -187,7 +251,17 @@ def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, 
 
 
 def count_duplicate_ids(names: np.ndarray, labels: np.ndarray, table: pd.DataFrame) -> None:
-    """Add the ``duplicate_ids`` column (records whose identifier an earlier record has) and log a few."""
+    """Add the ``duplicate_ids`` column (records whose identifier an earlier record has) and log a few.
+
+    Parameters
+    ----------
+    names : numpy.ndarray
+        The record identifier of each locus.
+    labels : numpy.ndarray
+        The class index of each locus.
+    table : pandas.DataFrame
+        The per-class counts table, changed in place.
+    """
     repeated = pd.Series(names).duplicated().to_numpy()
     table["duplicate_ids"] = np.bincount(labels[repeated], minlength=len(table))
     if repeated.any():
@@ -201,11 +275,33 @@ def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarr
                      table: pd.DataFrame, same: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Drop unassigned chromosomes, reduce/balance, and split.
 
-    Returns the indices of the selected loci (into ``meta``) and each one's split index
-    (a position in :data:`~lociflow.layout.SPLITS`). Adds the drop
-    counts to ``table``. ``same`` (group ids of identical loci or window sequences, see
-    :func:`same_content`) keeps each such group in one split of a random split, as
-    overlapping windows are kept.
+    Adds the drop counts (``dropped_unassigned`` for a chromosome split, ``reduced``) to
+    ``table``.
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The preprocess config (its ``split``, ``reduce``, ``balance`` and ``seed``).
+    meta : pandas.DataFrame
+        The loci's metadata (``chrom``, ``start``, ``end``).
+    labels : numpy.ndarray
+        The class index of each locus.
+    class_names : list of str
+        The classes in label order.
+    table : pandas.DataFrame
+        The per-class counts table, changed in place.
+    same : numpy.ndarray or None
+        Group ids of identical loci or window sequences (see :func:`same_content`): each
+        such group is kept in one split of a random split, as overlapping windows are
+        kept; with a chromosome split, groups across splits are only warned about.
+        Default is None.
+
+    Returns
+    -------
+    selected : numpy.ndarray
+        The indices of the selected loci (into ``meta``).
+    split : numpy.ndarray
+        Each selected locus's split index (a position in :data:`~lociflow.layout.SPLITS`).
     """
     candidates = np.arange(len(labels))
     split_all = None
@@ -254,7 +350,22 @@ def _int_or_minus_one(column: pd.Series) -> np.ndarray:
 
 
 def count_splits(labels: np.ndarray, split: np.ndarray, class_names: list[str]) -> dict[str, np.ndarray]:
-    """Loci per class in each split (blackbox only when used), for the summary table."""
+    """Loci per class in each split (blackbox only when used), for the summary table.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The class index of each locus.
+    split : numpy.ndarray
+        The split index of each locus.
+    class_names : list of str
+        The classes in label order.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Per split name, the number of loci of each class.
+    """
     out = {}
     for position, name in enumerate(SPLITS):
         counts = np.bincount(labels[split == position], minlength=len(class_names))
@@ -269,6 +380,16 @@ def input_hash(cfg: PreprocessConfig) -> str:
     Files are identified by path, size and modification time (hashing a 3 GB genome on
     every run would cost more than the run); ``workers`` and ``cache_dir`` do not change
     the arrays and are left out.
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The preprocess config (its parameters, class files, genome, conservation and tracks).
+
+    Returns
+    -------
+    str
+        The hex digest.
     """
     params = {k: v for k, v in cfg.dump().items() if k not in ("workers", "cache_dir")}
     files = [p for paths in cfg.classes.values() for p in paths]
@@ -283,7 +404,28 @@ def input_hash(cfg: PreprocessConfig) -> str:
 
 def finish(run, writer: DatasetWriter, table: pd.DataFrame, params: dict[str, Any], hash_: str,
            source_kind: str) -> None:
-    """Write the summary and the manifest (last), log the summary, record ledger metrics."""
+    """Write the summary and the manifest (last), log the summary, record ledger metrics.
+
+    Parameters
+    ----------
+    run : object
+        The open run; its ``record`` receives the counts.
+    writer : DatasetWriter
+        The writer that wrote the splits.
+    table : pandas.DataFrame
+        The per-class counts table (a total row is added, see :func:`summary_table`).
+    params : dict
+        The complete preprocess parameters, saved in the manifest.
+    hash_ : str
+        The input hash (see :func:`input_hash`).
+    source_kind : str
+        ``"bed"`` or ``"fasta"``.
+
+    Raises
+    ------
+    LociflowError
+        When every split is empty.
+    """
     if sum(writer.counts_total().values()) == 0:
         raise LociflowError("No loci were written: every split is empty.")
     table = summary_table(table)

@@ -24,10 +24,14 @@ def preprocess(config: Any, output: str | os.PathLike, name: str | None = None, 
 
     Parameters
     ----------
-    config : a :class:`~lociflow.config.PreprocessConfig`, a dict, or a YAML path.
-    output : output root; the dataset is the run folder created inside it.
-    name : run folder name. Default is the stage, the time and a random suffix.
-    force : replace an existing folder of the same name. Default is False.
+    config : PreprocessConfig or dict or str or os.PathLike
+        A :class:`~lociflow.config.PreprocessConfig`, a dict, or a YAML path.
+    output : str or os.PathLike
+        Output root; the dataset is the run folder created inside it.
+    name : str or None
+        Run folder name. Default is None: the stage, the time and a random suffix.
+    force : bool
+        Replace an existing folder of the same name. Default is False.
 
     Returns
     -------

@@ -23,7 +23,22 @@ log = logging.getLogger("lociflow.preprocess.split")
 
 
 def check_classes_not_empty(labels: np.ndarray, class_names: Sequence[str], after: str) -> None:
-    """Raise when a class has no loci left, naming the class and the step that emptied it."""
+    """Raise when a class has no loci left, naming the class and the step that emptied it.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The class index of each remaining locus.
+    class_names : sequence of str
+        The classes in label order.
+    after : str
+        The step, for the message (e.g. ``"after placing windows"``).
+
+    Raises
+    ------
+    LociflowError
+        Naming the first empty class, every class's count and what to check.
+    """
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
     empty = [name for name, count in zip(class_names, counts) if count == 0]
     if empty:
@@ -42,6 +57,29 @@ def reduce_classes(labels: np.ndarray, class_names: Sequence[str], reduce: Mappi
     (``> 1``: keep that many). A count at or above the class size keeps every locus.
     ``balance="smallest"`` then subsamples every class to the size of the smallest. The
     draw is seeded by ``rng``, and a class is never emptied by rounding.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The class index of each locus.
+    class_names : sequence of str
+        The classes in label order.
+    reduce : mapping of str to float or None
+        Class name -> ratio or count (see above). Default is None (no class reduced).
+    balance : str
+        ``"none"`` or ``"smallest"``. Default is ``"none"``.
+    rng : numpy.random.Generator or None
+        Draws the kept loci. Default is None (a generator seeded with 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        The sorted indices of the loci kept.
+
+    Raises
+    ------
+    LociflowError
+        For a ``reduce`` value that is not positive or an unknown ``balance``.
     """
     labels = np.asarray(labels, dtype=np.int64)
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -80,6 +118,18 @@ def overlap_groups(chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
 
     Overlap is transitive: a chain of overlapping windows is one group. Loci with an
     unknown chromosome (empty string) or coordinates (negative) are groups of their own.
+
+    Parameters
+    ----------
+    chroms : numpy.ndarray
+        The chromosome of each locus (``""`` when unknown).
+    starts, ends : numpy.ndarray
+        The window coordinates, 0-based half-open (negative when unknown).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 group id per locus.
     """
     n = len(starts)
     chroms = np.asarray(chroms).astype(str)
@@ -114,6 +164,16 @@ def identical_groups(rows: np.ndarray) -> np.ndarray:
 
     Used for identical window sequences (rows of ASCII codes, normalised by the caller)
     and identical loci (a key per chromosome, start, end and strand).
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        A 2-D array (one row per locus) or a 1-D array of keys.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 group id per locus.
     """
     rows = np.ascontiguousarray(rows)
     if rows.ndim == 2:
@@ -132,6 +192,16 @@ def merge_groups(*groupings: np.ndarray) -> np.ndarray:
     overlaps a third puts all three in one group. A merged group keeps the id its first
     locus has in ``groupings[0]``, so where nothing is joined the ids, and with them a
     seeded split, stay exactly as they were.
+
+    Parameters
+    ----------
+    *groupings : numpy.ndarray
+        Group ids per locus, all of the same length.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 group id per locus.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -152,7 +222,18 @@ def merge_groups(*groupings: np.ndarray) -> np.ndarray:
 
 
 def repeats(groups: np.ndarray) -> np.ndarray:
-    """Whether each locus repeats an earlier one of its group (the first of a group is not a repeat)."""
+    """Whether each locus repeats an earlier one of its group (the first of a group is not a repeat).
+
+    Parameters
+    ----------
+    groups : numpy.ndarray
+        Group id per locus.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per locus.
+    """
     seen = np.zeros(len(groups), dtype=bool)
     if len(groups):
         _, first = np.unique(groups, return_index=True)
@@ -169,10 +250,26 @@ def random_split(labels: np.ndarray, ratios: Mapping[str, float], rng: np.random
     groups are shuffled with ``rng`` and cut at the cumulative ratios, so every split
     holds close to its share of every class.
 
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The class index of each locus.
+    ratios : mapping of str to float
+        Split name -> share (negative read as 0; missing splits get none).
+    rng : numpy.random.Generator
+        Shuffles the groups.
+    groups : numpy.ndarray or None
+        Group id per locus. Default is None (every locus its own group).
+
     Returns
     -------
     numpy.ndarray
         int8 per locus: the position of its split in :data:`SPLITS`.
+
+    Raises
+    ------
+    LociflowError
+        When every ratio is zero.
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
@@ -212,6 +309,23 @@ def chromosome_split(chroms: np.ndarray, lists: Mapping[str, Sequence[str]]) -> 
 
     The unassigned chromosomes and their locus counts are returned (and logged as a
     warning) so that a forgotten chromosome is noticed rather than silently lost.
+
+    Parameters
+    ----------
+    chroms : numpy.ndarray
+        The chromosome of each locus.
+    lists : mapping of str to sequence of str
+        Split name -> its chromosomes.
+
+    Returns
+    -------
+    ChromosomeSplit
+        The split index per locus (-1: unassigned) and the unassigned chromosomes' counts.
+
+    Raises
+    ------
+    LociflowError
+        When the input has no chromosome names at all (FASTA without GraphProt headers).
     """
     chroms = np.asarray(chroms).astype(str)
     if len(chroms) and np.all(chroms == ""):
@@ -235,7 +349,20 @@ def chromosome_split(chroms: np.ndarray, lists: Mapping[str, Sequence[str]]) -> 
 
 
 def order_within_splits(split: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Locus indices per split name, each in a seeded random order (empty splits left out)."""
+    """Locus indices per split name, each in a seeded random order (empty splits left out).
+
+    Parameters
+    ----------
+    split : numpy.ndarray
+        The split index of each locus (a position in :data:`SPLITS`).
+    rng : numpy.random.Generator
+        Draws the orders.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Split name -> locus indices, in :data:`SPLITS` order.
+    """
     out = {}
     for position, name in enumerate(SPLITS):
         members = np.flatnonzero(split == position)

@@ -44,7 +44,20 @@ class EncodedChunk:
 
 
 def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The preprocess parameters with every missing key set to the config default."""
+    """The preprocess parameters with every missing key set to the config default.
+
+    Parameters
+    ----------
+    params : mapping
+        Preprocess parameters, possibly partial (e.g. those stored in an older model);
+        a ``fold`` mapping is merged into the default ``fold`` options.
+
+    Returns
+    -------
+    dict
+        Every :class:`~lociflow.config.PreprocessConfig` field, with ``params`` overriding
+        the defaults.
+    """
     from lociflow.config import PreprocessConfig
 
     resolved = {}
@@ -60,7 +73,19 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def branch_channels(params: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Channel names of every branch the parameters ask for, in array order."""
+    """Channel names of every branch the parameters ask for, in array order.
+
+    Parameters
+    ----------
+    params : mapping
+        Preprocess parameters (missing keys take the config defaults).
+
+    Returns
+    -------
+    dict of str to list of str
+        Per branch: the alphabet's letters for ``seq``, the folding features for ``fold``,
+        and the branch's own name for a track.
+    """
     from lociflow.preprocessing.structure import fold_channels
 
     params = resolve_params(params)
@@ -89,13 +114,20 @@ class Encoder:
 
     Parameters
     ----------
-    params : preprocess parameters (a dumped :class:`~lociflow.config.PreprocessConfig`).
-    genome, conservation : path (or an opened Genome / Track); default from ``params``.
-    tracks : track name -> path for the extra track branches; default from ``params``.
-    workers : folding processes. Default is 1.
-    cache_dir : cache folder for genomes, tracks and folds. Default from ``params``,
+    params : mapping
+        Preprocess parameters (a dumped :class:`~lociflow.config.PreprocessConfig`).
+    genome, conservation : path or Genome or Track or None
+        A path, or an opened Genome / Track. Default is None: those in ``params``.
+    tracks : mapping of str to path or None
+        Track name -> path for the extra track branches. Default is None: those in ``params``.
+    workers : int
+        Folding processes. Default is 1.
+    cache_dir : str or os.PathLike or None
+        Cache folder for genomes, tracks and folds. Default is None: the one in ``params``,
         else ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
-    fold_total : expected number of loci, for one folding progress bar over all chunks.
+    fold_total : int or None
+        Expected number of loci, for one folding progress bar over all chunks.
+        Default is None.
     """
 
     def __init__(self, params: Mapping[str, Any], genome: Any = None, conservation: Any = None,
@@ -162,8 +194,24 @@ class Encoder:
     def oriented_codes(self, loci: Loci) -> tuple[np.ndarray, np.ndarray]:
         """ASCII codes of the windows, minus-strand genomic loci reverse-complemented.
 
-        Returns the codes and the boolean mask of reversed loci (their other branches
-        must be reversed too).
+        Minus-strand loci are reversed only when the parameters' ``strand`` is on.
+
+        Parameters
+        ----------
+        loci : Loci
+            One chunk; genomic loci are read from the genome.
+
+        Returns
+        -------
+        codes : numpy.ndarray
+            uint8 ``[N, window]`` ASCII codes.
+        reverse : numpy.ndarray
+            bool [N], the reversed loci (their other branches must be reversed too).
+
+        Raises
+        ------
+        InputFileError
+            When genomic (BED) loci come without a genome.
         """
         meta = loci.meta
         if loci.codes is None:
@@ -180,7 +228,24 @@ class Encoder:
         return codes, reverse
 
     def encode(self, loci: Loci) -> dict[str, np.ndarray]:
-        """Every branch of ``loci``: ``seq`` uint8 ``[N, L, 4]``, others float32 ``[N, L, C]``."""
+        """Every branch of ``loci``: ``seq`` uint8 ``[N, L, 4]``, others float32 ``[N, L, C]``.
+
+        Parameters
+        ----------
+        loci : Loci
+            One chunk of loci.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One array per branch, in the parameters' branch order.
+
+        Raises
+        ------
+        LociflowError
+            When a track branch has no bigWig file or the loci have no genome coordinates
+            (FASTA or text input), or a sequence holds an invalid letter.
+        """
         codes, reverse = self.oriented_codes(loci)
         out: dict[str, np.ndarray] = {}
         for branch in self.branches:
@@ -209,7 +274,18 @@ class Encoder:
 
 
 def stream_meta(meta: pd.DataFrame) -> pd.DataFrame:
-    """Loci metadata in the :data:`INPUT_META_COLUMNS` layout."""
+    """Loci metadata in the :data:`INPUT_META_COLUMNS` layout.
+
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+        :class:`~lociflow.preprocessing.loci.Loci` metadata (its ``name`` becomes ``id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :data:`INPUT_META_COLUMNS`, re-indexed from 0.
+    """
     out = meta.rename(columns={"name": "id"})
     return out[list(INPUT_META_COLUMNS)].reset_index(drop=True)
 
@@ -225,16 +301,25 @@ def encode_inputs(sources: Sequence[str | os.PathLike], params: Mapping[str, Any
 
     Parameters
     ----------
-    sources : input files, read one after another.
-    params : preprocess parameters, e.g. ``LoadedModel.preprocess``.
-    genome, conservation, tracks : input files (default: those in ``params``).
-    chunk_size : loci per chunk. Default is 10,000.
-    workers : folding processes. Default is 1.
-    cache_dir : cache folder. Default is ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
+    sources : sequence of str or os.PathLike
+        Input files, read one after another.
+    params : mapping
+        Preprocess parameters, e.g. ``LoadedModel.preprocess``.
+    genome, conservation : path or Genome or Track or None
+        Input files. Default is None: those in ``params``.
+    tracks : mapping of str to path or None
+        Track name -> bigWig file. Default is None: those in ``params``.
+    chunk_size : int
+        Loci per chunk. Default is 10,000.
+    workers : int
+        Folding processes. Default is 1.
+    cache_dir : str or os.PathLike or None
+        Cache folder. Default is None: ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``.
 
     Yields
     ------
     EncodedChunk
+        The encoded inputs and metadata of one chunk, in input order.
     """
     resolved = resolve_params(params)
     rng = np.random.default_rng(resolved["seed"])

@@ -50,7 +50,18 @@ for _src, _dst in (("Aa", "A"), ("Cc", "C"), ("Gg", "G"), ("TtUu", "U")):
 
 
 def fold_channels(features: Sequence[str]) -> list[str]:
-    """Channel names of the ``fold`` branch for ``features``, in array order."""
+    """Channel names of the ``fold`` branch for ``features``, in array order.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Any of :data:`FEATURES`.
+
+    Returns
+    -------
+    list of str
+        The channels of each feature (see :data:`FEATURE_CHANNELS`), in the order given.
+    """
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise ValueError(f"unknown fold features {unknown}; known: {', '.join(FEATURES)}")
@@ -58,7 +69,18 @@ def fold_channels(features: Sequence[str]) -> list[str]:
 
 
 def rna_strings(codes: np.ndarray) -> list[str]:
-    """ASCII codes ``[N, L]`` (any case, DNA or RNA) as upper-case RNA strings with N for the rest."""
+    """ASCII codes ``[N, L]`` (any case, DNA or RNA) as upper-case RNA strings with N for the rest.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        uint8 ASCII codes ``[N, L]``.
+
+    Returns
+    -------
+    list of str
+        One string per row: A, C, G, U (T read as U) and N for every other character.
+    """
     codes = np.ascontiguousarray(_RNA_CODES[np.asarray(codes, dtype=np.uint8)])
     return [row.tobytes().decode("ascii") for row in codes]
 
@@ -70,7 +92,25 @@ _WORKER_OPTIONS: tuple | None = None
 
 def fold_one(seq: str, features: Sequence[str], temperature: float = 37.0,
              max_bp_span: int | None = None) -> np.ndarray:
-    """Fold one RNA string and return its features as float32 ``[len(seq), C]``."""
+    """Fold one RNA string and return its features as float32 ``[len(seq), C]``.
+
+    Parameters
+    ----------
+    seq : str
+        An upper-case RNA string (see :func:`rna_strings`).
+    features : sequence of str
+        Any of :data:`FEATURES`, in channel order.
+    temperature : float
+        Folding temperature in degrees Celsius. Default is 37.0.
+    max_bp_span : int or None
+        Largest distance between paired bases, or None for ViennaRNA's default (no
+        limit). Default is None.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``[len(seq), C]``, the channels of :func:`fold_channels`.
+    """
     import RNA
 
     md = RNA.md()
@@ -114,6 +154,19 @@ class FoldCache:
     results written atomically as ``<id>.values.npy`` (float32 ``[n, L, C]``) and then
     ``<id>.keys.npy`` (the 16-byte hashes; its presence marks a complete pack). Packs
     from concurrent runs never collide (random ids) and are opened memory-mapped.
+
+    Parameters
+    ----------
+    root : Path
+        The cache root; the packs go to ``root/fold/<options>``.
+    features : sequence of str
+        The folding features.
+    temperature : float
+        Folding temperature in degrees Celsius.
+    max_bp_span : int or None
+        Largest distance between paired bases, or None.
+    length : int
+        The sequence length.
     """
 
     def __init__(self, root: Path, features: Sequence[str], temperature: float,
@@ -151,7 +204,22 @@ class FoldCache:
         self._keys, self._pack_of, self._row_of = keys[order], pack_of[order], row_of[order]
 
     def lookup(self, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Fill ``out[i]`` for every cached ``keys[i]``; return the boolean mask of hits."""
+        """Fill ``out[i]`` for every cached ``keys[i]``; return the boolean mask of hits.
+
+        The packs on disk are read on the first lookup.
+
+        Parameters
+        ----------
+        keys : numpy.ndarray
+            ``S16`` hashes (see :func:`sequence_keys`).
+        out : numpy.ndarray
+            float32 ``[len(keys), L, C]``, filled in place where a key is cached.
+
+        Returns
+        -------
+        numpy.ndarray
+            bool [len(keys)], True where ``out`` was filled.
+        """
         if self._keys is None:
             self._load()
         if len(self._keys) == 0:
@@ -164,7 +232,15 @@ class FoldCache:
         return hit
 
     def store(self, keys: np.ndarray, values: np.ndarray) -> None:
-        """Write a new pack of results (values first, keys last)."""
+        """Write a new pack of results (values first, keys last).
+
+        Parameters
+        ----------
+        keys : numpy.ndarray
+            ``S16`` hashes of the sequences; nothing is written when empty.
+        values : numpy.ndarray
+            Their features, ``[len(keys), L, C]`` (stored as float32).
+        """
         if len(keys) == 0:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -176,7 +252,18 @@ class FoldCache:
 
 
 def sequence_keys(seqs: Sequence[str]) -> np.ndarray:
-    """16-byte BLAKE2 hashes of the sequences, as a numpy ``S16`` array."""
+    """16-byte BLAKE2 hashes of the sequences, as a numpy ``S16`` array.
+
+    Parameters
+    ----------
+    seqs : sequence of str
+        ASCII sequences.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S16`` [N].
+    """
     return np.array([hashlib.blake2b(s.encode("ascii"), digest_size=16).digest() for s in seqs], dtype="S16")
 
 
@@ -191,19 +278,20 @@ class Folder:
 
     Parameters
     ----------
-    features
+    features : sequence of str
         Any of ``mfe`` and ``unpaired_prob``, in channel order. Default is both.
-    temperature
+    temperature : float
         Folding temperature in degrees Celsius. Default is 37.
-    max_bp_span
+    max_bp_span : int or None
         Largest distance between paired bases, or None for no limit. Default is None.
-    workers
+    workers : int
         Processes that fold; 1 folds in this process. Default is 1.
-    cache_dir
+    cache_dir : str or os.PathLike or None or bool
         Cache root (results go to ``cache_dir/fold``); None uses ``$LOCIFLOW_CACHE`` or
-        ``~/.cache/lociflow``, and ``False`` turns the cache off.
-    total
+        ``~/.cache/lociflow``, and ``False`` turns the cache off. Default is None.
+    total : int or None
         Expected number of sequences over all calls, for one progress bar across chunks.
+        Default is None.
     """
 
     def __init__(self, features: Sequence[str] = FEATURES, temperature: float = 37.0,
@@ -239,6 +327,17 @@ class Folder:
         """Structure features of every row of ``codes`` (ASCII ``[N, L]``) as float32 ``[N, L, C]``.
 
         Rows are folded as they are given: reverse-complement minus-strand windows first.
+        Identical rows are folded once; cached results are reused and new ones stored.
+
+        Parameters
+        ----------
+        codes : numpy.ndarray
+            uint8 ASCII codes ``[N, L]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[N, L, C]``, the channels of :attr:`channels`.
         """
         codes = np.asarray(codes, dtype=np.uint8)
         n, length = codes.shape
@@ -295,12 +394,30 @@ class Folder:
 def fold_sequences(codes: np.ndarray, features: Sequence[str] = FEATURES, temperature: float = 37.0,
                    max_bp_span: int | None = None, workers: int = 1,
                    cache_dir: str | os.PathLike | None | bool = None) -> tuple[np.ndarray, list[str]]:
-    """Fold ``codes`` (ASCII ``[N, L]``) once; see :class:`Folder` for the parameters.
+    """Fold ``codes`` (ASCII ``[N, L]``) once, with a :class:`Folder` of its own.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        uint8 ASCII codes ``[N, L]``.
+    features : sequence of str
+        Any of ``mfe`` and ``unpaired_prob``, in channel order. Default is both.
+    temperature : float
+        Folding temperature in degrees Celsius. Default is 37.0.
+    max_bp_span : int or None
+        Largest distance between paired bases, or None for no limit. Default is None.
+    workers : int
+        Processes that fold. Default is 1.
+    cache_dir : str or os.PathLike or None or bool
+        Cache root; None uses ``$LOCIFLOW_CACHE`` or ``~/.cache/lociflow``, ``False``
+        turns the cache off. Default is None.
 
     Returns
     -------
-    values, channels
-        float32 ``[N, L, C]`` features and their channel names.
+    values : numpy.ndarray
+        float32 ``[N, L, C]`` features.
+    channels : list of str
+        Their channel names.
     """
     with Folder(features, temperature, max_bp_span, workers, cache_dir, total=len(codes)) as folder:
         values = folder.fold(codes)

@@ -60,17 +60,24 @@ def place_windows(
 
     Parameters
     ----------
-    starts, ends : int arrays [N], 0-based half-open intervals.
-    chrom_sizes : int array [N], the length of each locus's chromosome.
-    window : window length in nt (>= 1).
-    placement : ``"center"`` or ``"random"``. Default is ``"center"``.
-    edge : ``"shift"`` moves windows that run past a chromosome end inside it;
+    starts, ends : numpy.ndarray
+        int [N], 0-based half-open intervals.
+    chrom_sizes : numpy.ndarray
+        int [N], the length of each locus's chromosome.
+    window : int
+        Window length in nt (>= 1).
+    placement : {"center", "random"}
+        Where the window goes on each interval. Default is ``"center"``.
+    edge : {"shift", "drop"}
+        ``"shift"`` moves windows that run past a chromosome end inside it;
         ``"drop"`` drops those loci. Default is ``"shift"``.
-    rng : a numpy Generator or a seed, used only by ``random`` placement.
+    rng : numpy.random.Generator or int or None
+        A generator or a seed, used only by ``random`` placement. Default is None.
 
     Returns
     -------
     WindowPlacement
+        The window starts, which loci keep a window, and the counts.
     """
     if window < 1:
         raise ValueError(f"window must be at least 1 nt (got {window})")
@@ -126,6 +133,16 @@ def fasta_windows(
     around the centre of their uppercase region (the GraphProt format: the bound site in
     upper case inside lowercase flanks), shifted inside the sequence if needed. Shorter
     sequences are padded with N on both sides (N encodes as all zeros).
+
+    Parameters
+    ----------
+    seqs : sequence of str
+        The sequences.
+    window : int
+        Window length in nt (>= 1).
+    viewpoint : {"center", "uppercase"}
+        Cut around the sequence's centre or its uppercase region's centre. Default is
+        ``"center"``.
 
     Returns
     -------

@@ -21,7 +21,19 @@ log = logging.getLogger("lociflow.train")
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
-    """Rows of an existing ``history.tsv`` (empty when the file does not exist)."""
+    """Rows of an existing ``history.tsv`` (empty when the file does not exist).
+
+    Parameters
+    ----------
+    path : Path
+        The ``history.tsv`` file.
+
+    Returns
+    -------
+    list of dict
+        One dict per row, keyed by column: ``epoch`` and ``member`` as int, every other
+        value as float (nan for an empty or ``nan`` cell).
+    """
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -51,6 +63,19 @@ class HistoryWriter(L.Callback):
 
     Epochs are numbered from 1. A resumed run keeps the rows of the epochs it does not
     repeat, so the file always describes the whole training.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder; ``history.tsv`` and ``plots/`` are written there.
+    plots : bool
+        Draw the PNG curves. Default is True.
+    plot_every_s : float
+        The shortest time between two redraws during training, in seconds (the end of
+        training always redraws). Default is 20.0.
+    monitor : str
+        The metric the best checkpoint is chosen by, marked in the plots. Default is
+        ``"val_loss"``.
     """
 
     def __init__(self, folder: Path, plots: bool = True, plot_every_s: float = 20.0, monitor: str = "val_loss"):
@@ -114,8 +139,24 @@ class HistoryWriter(L.Callback):
 
 
 def combine_histories(folder: Path, members: int) -> list[dict[str, Any]]:
-    """Write ``folder/history.tsv`` (and its plots) from the histories of an ensemble's
-    networks in ``folder/members/<i>/``, with a leading ``member`` column."""
+    """Write ``folder/history.tsv`` from the histories of an ensemble's networks.
+
+    The networks' histories are read from ``folder/members/<i>/history.tsv``; the combined
+    file has a leading ``member`` column. No plots are drawn here (see
+    :meth:`EnsembleHistory.update`).
+
+    Parameters
+    ----------
+    folder : Path
+        The ensemble's run folder.
+    members : int
+        The number of networks; members without a history yet contribute no rows.
+
+    Returns
+    -------
+    list of dict
+        The combined rows, each with its ``member``.
+    """
     rows = [{"member": i, **row} for i in range(1, members + 1)
             for row in read_history(Path(folder) / MEMBERS_DIR / str(i) / HISTORY_FILE)]
     columns = ("member", *HISTORY_COLUMNS)
@@ -126,7 +167,20 @@ def combine_histories(folder: Path, members: int) -> list[dict[str, Any]]:
 
 class EnsembleHistory(L.Callback):
     """Keep an ensemble's combined ``history.tsv`` current while one of its networks trains
-    (runs after that network's :class:`HistoryWriter`)."""
+    (runs after that network's :class:`HistoryWriter`).
+
+    Parameters
+    ----------
+    folder : Path
+        The ensemble's run folder.
+    members : int
+        The number of networks.
+    plot_every_s : float
+        The shortest time between two redraws during training, in seconds. Default is 20.0.
+    monitor : str
+        The metric the best checkpoint is chosen by, marked in the plots. Default is
+        ``"val_loss"``.
+    """
 
     def __init__(self, folder: Path, members: int, plot_every_s: float = 20.0, monitor: str = "val_loss"):
         self.folder = Path(folder)
@@ -144,6 +198,13 @@ class EnsembleHistory(L.Callback):
             self.update(plot=True)
 
     def update(self, plot: bool = True) -> None:
+        """Rewrite the combined ``history.tsv`` and, if asked, its plots.
+
+        Parameters
+        ----------
+        plot : bool
+            Redraw ``plots/`` too (when there are rows). Default is True.
+        """
         rows = combine_histories(self.folder, self.members)
         if plot and rows:
             from lociflow.training.plots import plot_history
@@ -176,6 +237,14 @@ class RelocatableCheckpoint(ModelCheckpoint):
     """
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the checkpoint callback's state, its paths moved to the current folder.
+
+        Parameters
+        ----------
+        state_dict : dict
+            The state Lightning saved in the checkpoint; paths under its ``dirpath`` are
+            rewritten to start with this callback's ``dirpath``.
+        """
         old = state_dict.get("dirpath")
         new = self.dirpath
         if old and new and old != new:
@@ -200,11 +269,11 @@ def epoch_description(current_epoch: int, max_epochs: int | None, network: str |
 
     Parameters
     ----------
-    current_epoch
+    current_epoch : int
         Lightning's ``trainer.current_epoch`` (from 0).
-    max_epochs
+    max_epochs : int or None
         The most epochs the run trains, or None (or -1) when unbounded.
-    network
+    network : str or None
         Which network of an ensemble, e.g. ``"network 2 of 3"``. Default is None (a single network).
 
     Returns
@@ -219,7 +288,15 @@ def epoch_description(current_epoch: int, max_epochs: int | None, network: str |
 class StderrProgressBar(TQDMProgressBar):
     """Lightning's bar (loss and validation AUROC) on standard error, keeping standard
     output for results such as the run folder the CLI prints last. Its label is
-    :func:`epoch_description` ("epoch k of N", from 1, as everywhere else)."""
+    :func:`epoch_description` ("epoch k of N", from 1, as everywhere else).
+
+    Parameters
+    ----------
+    network : str or None
+        Which network of an ensemble, put before the epoch in the label. Default is None.
+    **kwargs
+        Passed on to :class:`lightning.pytorch.callbacks.TQDMProgressBar`.
+    """
 
     def __init__(self, network: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -246,6 +323,20 @@ class StderrProgressBar(TQDMProgressBar):
                     bar_format=self.BAR_FORMAT)
 
     def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
+        """The metrics shown on the bar: Lightning's, without the ``v_num`` version number.
+
+        Parameters
+        ----------
+        trainer : lightning.pytorch.Trainer
+            The trainer.
+        pl_module : lightning.pytorch.LightningModule
+            The module being trained.
+
+        Returns
+        -------
+        dict
+            The metric names and values shown.
+        """
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics

@@ -48,7 +48,13 @@ class EpochBatches(Sampler[BatchKey]):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of every epoch."""
+        """Called by Lightning at the start of every epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch about to start (from 0); shuffling draws from ``(seed, epoch)``.
+        """
         self.epoch = int(epoch)
 
     def _batches(self) -> list[np.ndarray]:
@@ -85,18 +91,24 @@ class ArrayBatches(Dataset):
 
     Parameters
     ----------
-    split
+    split : SplitArrays
         The dataset split (memory-mapped arrays).
-    branches
+    branches : sequence of str
         Branch names in the network's argument order.
-    augment
+    augment : bool
         Apply augmentation (training only). ``reverse_complement`` flips half of the batch:
         the one-hot sequence is reversed along positions and channels (A<->T, C<->G for the
         A,C,G,T channel order) and every other branch is reversed along positions.
         ``shift`` moves each locus by a random offset in ``[-shift, shift]``, filling the
         vacated positions with zeros (an all-zero one-hot row is how N is encoded).
-    seed
+        Default is False.
+    reverse_complement : bool
+        Reverse-complement half of each batch; only with ``augment``. Default is False.
+    shift : int
+        The largest random shift in positions; only with ``augment``. Default is 0.
+    seed : int
         Seed of the augmentation draws, combined with the epoch and batch number.
+        Default is 0.
     """
 
     def __init__(self, split: SplitArrays, branches: Sequence[str], augment: bool = False,
@@ -127,7 +139,27 @@ class ArrayBatches(Dataset):
 
 def reverse_complement_some(arrays: list[np.ndarray], branches: Sequence[str],
                             rng: np.random.Generator, p: float = 0.5) -> list[np.ndarray]:
-    """Reverse-complement a random fraction ``p`` of the loci in a batch (all branches alike)."""
+    """Reverse-complement a random fraction ``p`` of the loci in a batch (all branches alike).
+
+    The ``seq`` branch is reversed along positions and channels; every other branch along
+    positions only.
+
+    Parameters
+    ----------
+    arrays : list of numpy.ndarray
+        One [N, L, C] array per branch.
+    branches : sequence of str
+        The branch name of each array.
+    rng : numpy.random.Generator
+        Draws which loci are flipped.
+    p : float
+        The chance of each locus to be flipped. Default is 0.5.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        New arrays with the chosen loci flipped; ``arrays`` itself when none was chosen.
+    """
     flip = rng.random(arrays[0].shape[0]) < p
     if not flip.any():
         return arrays
@@ -143,7 +175,22 @@ def reverse_complement_some(arrays: list[np.ndarray], branches: Sequence[str],
 
 
 def shift_batch(arrays: list[np.ndarray], shift: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Move each locus by a random offset in ``[-shift, shift]`` positions, filling with zeros."""
+    """Move each locus by a random offset in ``[-shift, shift]`` positions, filling with zeros.
+
+    Parameters
+    ----------
+    arrays : list of numpy.ndarray
+        One [N, L, C] array per branch; every branch of a locus moves by the same offset.
+    shift : int
+        The largest offset, in positions.
+    rng : numpy.random.Generator
+        Draws the offsets.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The shifted arrays, same shapes.
+    """
     n, length = arrays[0].shape[:2]
     offsets = rng.integers(-shift, shift + 1, size=n)
     source = np.arange(length)[None, :] - offsets[:, None]
@@ -160,7 +207,34 @@ def shift_batch(arrays: list[np.ndarray], shift: int, rng: np.random.Generator) 
 def make_loader(split: SplitArrays, branches: Sequence[str], batch_size: int, *, train: bool,
                 seed: int = 0, reverse_complement: bool = False, shift: int = 0,
                 num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """A DataLoader over ``split`` yielding whole batches (see :class:`ArrayBatches`)."""
+    """A DataLoader over ``split`` yielding whole batches (see :class:`ArrayBatches`).
+
+    Parameters
+    ----------
+    split : SplitArrays
+        The dataset split.
+    branches : sequence of str
+        Branch names in the network's argument order.
+    batch_size : int
+        Loci per batch.
+    train : bool
+        Shuffle per epoch and augment (training), or keep the order (evaluation).
+    seed : int
+        Seed of shuffling and augmentation. Default is 0.
+    reverse_complement : bool
+        Reverse-complement half of each training batch. Default is False.
+    shift : int
+        The largest random shift of training loci, in positions. Default is 0.
+    num_workers : int
+        Loader worker processes (kept alive between epochs when positive). Default is 0.
+    pin_memory : bool
+        Pin batches in page-locked memory for faster copies to a GPU. Default is False.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        Yields ``((input per branch, ...), labels)`` batches.
+    """
     dataset = ArrayBatches(split, branches, augment=train, reverse_complement=reverse_complement,
                            shift=shift, seed=seed)
     sampler = EpochBatches(len(dataset), batch_size, shuffle=train, seed=seed)

@@ -26,6 +26,25 @@ class EnsembleFit:
     column). Ctrl-C keeps the networks trained so far (the interrupted one with its best
     weights) as the run's model; ``--resume`` skips the finished networks and continues the
     interrupted one from its last checkpoint.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``ensemble`` and ``seed``).
+    dataset : DatasetDir
+        The dataset trained on.
+    architecture : dict
+        The resolved architecture of every network.
+    first : torch.nn.Module
+        The first network, its weights already drawn with ``seed``.
+    folder : Path
+        The run folder; each network goes to ``members/<i>/``.
+    callbacks : sequence of lightning.pytorch.Callback or None
+        Extra Lightning callbacks, given to every network's training.
+    resume : bool
+        Keep the networks finished before and continue the interrupted one.
+    run : object or None
+        The open run whose ``runs.tsv`` row gets the test metrics, or None.
     """
 
     def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, first, folder: Path,

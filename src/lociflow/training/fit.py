@@ -22,7 +22,24 @@ log = logging.getLogger("lociflow.train")
 
 
 def seeded_network(architecture: dict, channels: dict[str, list[str]], dataset: DatasetDir, seed: int):
-    """The network for ``architecture``, its weights drawn after seeding every generator with ``seed``."""
+    """The network for ``architecture``, its weights drawn after seeding every generator with ``seed``.
+
+    Parameters
+    ----------
+    architecture : dict
+        A resolved architecture (see :func:`lociflow.model.presets.resolve_architecture`).
+    channels : dict of str to list of str
+        The channel names of each branch trained on.
+    dataset : DatasetDir
+        The dataset (its window and number of classes).
+    seed : int
+        Seeds Python, numpy and torch (and loader workers) before the weights are drawn.
+
+    Returns
+    -------
+    torch.nn.Module
+        The network from :func:`lociflow.model.network.build_network`.
+    """
     import lightning as L
 
     from lociflow.model.network import build_network
@@ -38,6 +55,17 @@ def check_trainable(architecture: dict, channels: dict[str, list[str]], dataset:
     the metrics become NaN), so ``batch_size: 1`` with any ``batch_norm`` layer is refused;
     a model whose weights and one batch of activations exceed the free memory is refused
     with the numbers (see :func:`lociflow.model.io.check_fits`).
+
+    Parameters
+    ----------
+    architecture : dict
+        A resolved architecture (its ``branches`` and ``common`` layer lists).
+    channels : dict of str to list of str
+        The channel names of each branch trained on.
+    dataset : DatasetDir
+        The dataset (its window and number of classes).
+    batch_size : int
+        The configured ``batch_size``.
 
     Raises
     ------
@@ -72,12 +100,37 @@ def is_worker_process() -> bool:
 
 
 def on_gpu(config: TrainConfig) -> bool:
+    """Whether training runs on a CUDA GPU.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``accelerator``).
+
+    Returns
+    -------
+    bool
+        True when the accelerator is ``auto``, ``gpu`` or ``cuda`` and a CUDA GPU is present.
+    """
     import torch
 
     return config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
 
 
 def precision_for(config: TrainConfig) -> str:
+    """The Lightning ``precision`` for the configured one.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``precision`` and ``accelerator``).
+
+    Returns
+    -------
+    str
+        ``"16-mixed"`` on a GPU and ``"32-true"`` elsewhere for ``auto``; ``"32-true"`` for
+        ``"32"``; otherwise the configured value.
+    """
     if config.precision == "auto":
         return "16-mixed" if on_gpu(config) else "32-true"
     return "32-true" if config.precision == "32" else config.precision
@@ -105,7 +158,21 @@ def quiet_lightning() -> Iterator[None]:
 
 
 def describe_network(network, architecture: dict, dataset: DatasetDir, folder: Path) -> None:
-    """Log the network's summary and draw ``folder/plots/network.png``."""
+    """Log the network's summary and draw ``folder/plots/network.png``.
+
+    A diagram that cannot be drawn is a logged warning, never an error.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network (its ``branches`` are the branches trained on).
+    architecture : dict
+        The resolved architecture the diagram is drawn from.
+    dataset : DatasetDir
+        The dataset (its channels, window and classes).
+    folder : Path
+        The run folder.
+    """
     from lociflow.model.summary import draw_diagram, summarize
 
     channels = {b: dataset.channels[b] for b in network.branches}  # the branches trained on
@@ -119,7 +186,26 @@ def describe_network(network, architecture: dict, dataset: DatasetDir, folder: P
 
 def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
                 device: Any = "cpu") -> dict[str, Any]:
-    """Save ``network`` as the model directory ``folder`` and return its metrics on the test split."""
+    """Save ``network`` as the model directory ``folder`` and return its metrics on the test split.
+
+    Parameters
+    ----------
+    folder : Path
+        The model directory to write.
+    network : torch.nn.Module
+        The trained network; it is scored on ``device`` and left on the CPU.
+    architecture : dict
+        The resolved architecture, saved in the spec.
+    dataset : DatasetDir
+        The dataset trained on (its spec, channels and test split).
+    device : str or torch.device
+        Where the test split is scored. Default is ``"cpu"``.
+
+    Returns
+    -------
+    dict
+        The test metrics of :func:`lociflow.training.scoring.score_split`.
+    """
     from lociflow.model.io import dataset_spec, save_model
     from lociflow.training.scoring import score_split
 
@@ -134,7 +220,19 @@ def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
 
 
 def record_run(run, metrics: dict[str, Any], best_epoch: Any, epochs: int) -> None:
-    """The headline test metrics in the run's ``runs.tsv`` row (nothing without a run)."""
+    """The headline test metrics in the run's ``runs.tsv`` row (nothing without a run).
+
+    Parameters
+    ----------
+    run : object or None
+        The open run of :func:`lociflow.runs.open_run`, or None (nothing is recorded).
+    metrics : dict
+        The test metrics (their macro AUROC and AUPRC, accuracy and loss are recorded).
+    best_epoch : object
+        The best epoch (for an ensemble, the members' best epochs as one string).
+    epochs : int
+        The epochs trained.
+    """
     if run is not None:
         run.record(test_auroc=metrics["auroc"]["macro"], test_auprc=metrics["auprc"]["macro"],
                    test_accuracy=metrics["accuracy"], test_loss=metrics["loss"], best_epoch=best_epoch, epochs=epochs)
@@ -146,6 +244,13 @@ def check_checkpoint(path: Path, run_folder: Path) -> None:
     Lightning reads the checkpoint of ``--resume`` that way, so that loading it runs no
     code; a checkpoint holding anything but tensors and plain values (written by another
     program, or damaged) would otherwise end in an unpickling traceback mid-run.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint (``checkpoints/last.ckpt``).
+    run_folder : Path
+        The run folder, named in the message.
 
     Raises
     ------
@@ -172,6 +277,27 @@ class Fit:
 
     ``member=True`` trains one network of an ensemble: no summary or diagram, no run
     record, and an interruption is left to the ensemble to report.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config.
+    dataset : DatasetDir
+        The dataset trained on (its train, valid and test splits).
+    architecture : dict
+        The resolved architecture, saved in the model's spec.
+    network : torch.nn.Module
+        The network, its weights already drawn (see :func:`seeded_network`).
+    folder : Path
+        The model directory written (the run folder, or ``members/<i>/``).
+    callbacks : sequence of lightning.pytorch.Callback or None
+        Extra Lightning callbacks.
+    resume : bool
+        Continue from ``checkpoints/last.ckpt`` when it exists.
+    run : object or None
+        The open run whose ``runs.tsv`` row gets the test metrics, or None.
+    member : bool
+        Train one network of an ensemble (see above). Default is False.
     """
 
     def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,

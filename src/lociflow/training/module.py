@@ -30,7 +30,23 @@ onecycle's ``max_lr`` of 0 means "the configured ``learning_rate``": the peak of
 
 
 def schedule_options(config: TrainConfig) -> dict[str, float]:
-    """The schedule's options with defaults filled in; unknown keys are a :class:`ConfigError`."""
+    """The schedule's options with defaults filled in; unknown keys are a :class:`ConfigError`.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``schedule`` and ``schedule_options``).
+
+    Returns
+    -------
+    dict of str to float
+        The options of :data:`SCHEDULE_OPTIONS` for the schedule, overridden by the config's.
+
+    Raises
+    ------
+    ConfigError
+        When ``schedule_options`` has a key the schedule does not accept.
+    """
     allowed = SCHEDULE_OPTIONS[config.schedule]
     for key in config.schedule_options:
         if key not in allowed:
@@ -43,7 +59,20 @@ def schedule_options(config: TrainConfig) -> dict[str, float]:
 
 
 def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
-    """The configured optimizer (SGD uses Nesterov momentum 0.9)."""
+    """The configured optimizer (SGD uses Nesterov momentum 0.9).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``optimizer``, ``learning_rate`` and ``weight_decay``).
+    parameters : iterable of torch.nn.Parameter
+        The parameters to optimise.
+
+    Returns
+    -------
+    torch.optim.Optimizer
+        SGD, RMSprop, AdamW or (otherwise) Adam.
+    """
     lr, decay = config.learning_rate, config.weight_decay
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr, momentum=0.9, nesterov=True, weight_decay=decay)
@@ -56,7 +85,27 @@ def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
 
 def make_schedule(config: TrainConfig, optimizer: torch.optim.Optimizer, total_steps: int,
                   monitor: str = "val_loss") -> dict[str, Any] | None:
-    """The Lightning ``lr_scheduler`` entry for the configured schedule (None: constant)."""
+    """The Lightning ``lr_scheduler`` entry for the configured schedule (None: constant).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config (its ``schedule``, ``schedule_options``, ``epochs`` and
+        ``learning_rate``).
+    optimizer : torch.optim.Optimizer
+        The optimizer the schedule drives.
+    total_steps : int
+        Optimizer steps of the whole run (onecycle's length).
+    monitor : str
+        The metric a plateau schedule watches (minimised for ``"val_loss"``, else
+        maximised). Default is ``"val_loss"``.
+
+    Returns
+    -------
+    dict or None
+        ``{"scheduler", "interval", "monitor"}`` (interval ``"step"`` for onecycle,
+        ``"epoch"`` otherwise), or None for the constant schedule.
+    """
     opts = schedule_options(config)
     sched = torch.optim.lr_scheduler
     interval = "epoch"
@@ -171,6 +220,18 @@ def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> list[float]
     """Class weights ``N / (K * n_k)``: every class contributes equally to the loss.
 
     A class absent from training gets weight 0 (it cannot be learned anyway).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer class labels of the training loci.
+    n_classes : int
+        The number of classes K.
+
+    Returns
+    -------
+    list of float
+        One weight per class.
     """
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(np.float64)
     total = counts.sum()

@@ -26,9 +26,9 @@ def best_epochs(rows: list[dict[str, Any]], monitor: str = "val_loss") -> dict[A
 
     Parameters
     ----------
-    rows
+    rows : list of dict
         ``history.tsv`` rows (an ensemble's have a ``member`` column).
-    monitor
+    monitor : str
         The metric the best checkpoint is chosen by. Default is ``"val_loss"``.
 
     Returns
@@ -50,8 +50,28 @@ def best_epochs(rows: list[dict[str, Any]], monitor: str = "val_loss") -> dict[A
 
 
 def history_figure(rows: list[dict[str, Any]], title: str, keys: tuple[str, ...], monitor: str = "val_loss"):
-    """One training curve: ``keys`` against the epoch (integer ticks, from 1), with each
-    network's best epoch (chosen by ``monitor``) marked by a dotted vertical line."""
+    """One training curve: ``keys`` against the epoch, with each network's best epoch marked.
+
+    Epochs get integer ticks, from 1; each network's best epoch (chosen by ``monitor``)
+    is a dotted vertical line. An ensemble's rows (with a ``member`` column) get one
+    line per network and key.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``history.tsv`` rows (an ensemble's have a ``member`` column).
+    title : str
+        The plot title.
+    keys : tuple of str
+        The history columns drawn, one line each.
+    monitor : str
+        The metric the best checkpoint is chosen by. Default is ``"val_loss"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not saved).
+    """
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -89,11 +109,11 @@ def plot_history(rows: list[dict[str, Any]], folder: Path, monitor: str = "val_l
 
     Parameters
     ----------
-    rows
+    rows : list of dict
         ``history.tsv`` rows, epochs numbered from 1.
-    folder
+    folder : Path
         Where the PNG files go.
-    monitor
+    monitor : str
         The metric the best checkpoint is chosen by; its best epoch is marked. Default is
         ``"val_loss"``, training's default.
 

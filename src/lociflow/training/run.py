@@ -44,18 +44,19 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
 
     Parameters
     ----------
-    config
+    config : TrainConfig or dict or str or os.PathLike
         A :class:`~lociflow.config.TrainConfig`, a dict (the ``train`` section) or a YAML path.
-    output
+    output : str or os.PathLike
         Output root; the run folder ``output/name`` is created inside it.
-    name
-        Run folder name. Default is the stage, the time and a random suffix.
-    force
+    name : str or None
+        Run folder name. Default is None: the stage, the time and a random suffix.
+    force : bool
         Replace an existing folder of the same name. Default is False.
-    resume
+    resume : bool
         Continue the interrupted run ``output/name`` from its last checkpoint. Default is False.
-    callbacks
+    callbacks : sequence of lightning.pytorch.Callback or None
         Extra Lightning callbacks (e.g. a hyperparameter-search pruning callback).
+        Default is None.
 
     Returns
     -------
@@ -64,6 +65,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
 
     Raises
     ------
+    ConfigError
+        When ``resume`` and ``force`` are both given, or ``resume`` without ``name``.
     KeyboardInterrupt
         When interrupted: the folder is kept with the best model so far, ready for ``resume``.
     """
@@ -117,7 +120,25 @@ def _fit_all(config: TrainConfig, dataset: DatasetDir, architecture: dict, netwo
 
 
 def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
-    """The branches a network is trained on: ``config.branches`` (in the dataset's order) or all."""
+    """The branches a network is trained on: ``config.branches`` (in the dataset's order) or all.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config; its ``branches`` (None for all) are used.
+    dataset : DatasetDir
+        The dataset whose branches are chosen from.
+
+    Returns
+    -------
+    list of str
+        The chosen branch names, in the dataset's order.
+
+    Raises
+    ------
+    ConfigError
+        When ``config.branches`` names a branch the dataset does not have.
+    """
     if config.branches is None:
         return list(dataset.branches)
     from lociflow.configfile import suggest
@@ -132,7 +153,21 @@ def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
 
 
 def architecture_for_branches(architecture: dict[str, Any] | None, branches: list[str]) -> dict[str, Any] | None:
-    """A composed architecture without the sections of branches left out by ``branches``."""
+    """A composed architecture without the sections of branches left out by ``branches``.
+
+    Parameters
+    ----------
+    architecture : dict or None
+        A composed architecture (``train.architecture``), or None.
+    branches : list of str
+        The branches trained on (see :func:`chosen_branches`).
+
+    Returns
+    -------
+    dict or None
+        ``architecture`` with its ``branches`` mapping reduced to ``branches``;
+        ``architecture`` itself when it is None or has no ``branches`` mapping.
+    """
     if architecture is None or not isinstance(architecture.get("branches"), dict):
         return architecture
     return {**architecture, "branches": {b: v for b, v in architecture["branches"].items() if b in branches}}
@@ -151,8 +186,14 @@ def open_training_data(config: TrainConfig) -> DatasetDir:
     Returns
     -------
     DatasetDir
-        The dataset; raises :class:`~lociflow.errors.LociflowError` naming what is missing
-        (a split, a fitting augmentation, a branch) and how to fix it.
+        The dataset.
+
+    Raises
+    ------
+    LociflowError
+        A :class:`~lociflow.errors.ConfigError` or :class:`~lociflow.errors.DatasetError`
+        naming what is missing (the dataset, a split, a fitting augmentation, a branch)
+        and how to fix it.
     """
     if config.data is None:
         raise ConfigError(
