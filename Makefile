@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-keras clean
 
 $(BIN)/lociflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,15 @@ bench: install
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache
+
+# The Keras reference engine for bench/train.py: TensorFlow lives in its own environment, so it is
+# never a lociflow dependency and never slows `make test`.
+KERAS_VENV := bench/.venv-keras
+$(KERAS_VENV)/bin/python:
+	$(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/pip install --quiet --upgrade pip
+	$(KERAS_VENV)/bin/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(KERAS_VENV)/bin/pip install --quiet tensorflow-cpu -e .
+
+bench-keras: $(KERAS_VENV)/bin/python
+	$(KERAS_VENV)/bin/python bench/train.py --reference keras --threads 1
