@@ -150,3 +150,67 @@ def test_bad_motif_files_and_letters_are_refused(tmp_path):
         load_meme(tmp_path / "empty.meme")
     with pytest.raises(LociflowError, match="not a nucleotide"):
         ppm_from_consensus("GAXA")
+
+
+def _result(pfms, sites):
+    from lociflow.interpretation.filters import FilterResult
+
+    n = len(pfms)
+    return FilterResult(np.asarray(pfms, float), np.asarray(sites), np.ones(n), np.linspace(0.2, 0.1, n),
+                        np.zeros((n, 2)))
+
+
+def test_a_flat_or_composition_only_filter_is_uninformative_and_not_matched(jaspar):
+    from planted import jaspar_motif
+
+    ctcf = jaspar_motif().pwm * 100
+    flat = np.full_like(ctcf, 25.0)
+    gc_rich = np.tile([10.0, 40.0, 40.0, 10.0], (len(ctcf), 1))  # just the data's GC richness
+    summary, matches = filter_table(_result([flat, gc_rich, ctcf], [100, 100, 100]), jaspar,
+                                    background=np.array([0.1, 0.4, 0.4, 0.1]))
+    rows = summary.set_index("filter")
+    assert not rows.loc["filter0", "informative"] and not rows.loc["filter1", "informative"]
+    assert rows.loc["filter1", "information_content"] < 0.5  # GC-rich, but so is the background
+    assert rows.loc["filter0", "best_match"] == "" and rows.loc["filter1", "best_match"] == ""
+    assert set(matches["filter"]) == {"filter2"}
+    assert rows.loc["filter2", "informative"] and rows.loc["filter2", "best_match"].startswith("MA0139")
+    assert rows.loc["filter2", "information_content"] > 10
+
+
+def test_information_is_measured_against_the_background():
+    from lociflow.interpretation.filters import base_composition, information_content
+
+    column = np.array([[0.1, 0.4, 0.4, 0.1]])
+    assert information_content(column, np.array([0.1, 0.4, 0.4, 0.1]))[0] == pytest.approx(0.0, abs=1e-9)
+    assert information_content(column)[0] > 0.2  # against a uniform background it looks like a preference
+    assert information_content(np.eye(4)[:1])[0] == pytest.approx(2.0, abs=1e-6)
+    onehot = np.eye(4, dtype=np.uint8)[[[0, 1, 1, 2]]]
+    padded = np.concatenate([onehot, np.zeros((1, 2, 4), np.uint8)], axis=1)  # N padding is not counted
+    np.testing.assert_allclose(base_composition(padded), [0.25, 0.5, 0.25, 0.0])
+
+
+def test_filters_are_sorted_by_influence_then_by_match_strength(jaspar):
+    from lociflow.interpretation.filters import FilterResult
+    from planted import jaspar_motif
+
+    ctcf = jaspar_motif().pwm * 100
+    result = FilterResult(np.stack([np.full_like(ctcf, 25.0), ctcf]), np.array([100, 100]), np.ones(2),
+                          np.array([0.1, 0.1]), np.zeros((2, 2)))
+    summary, _ = filter_table(result, jaspar)
+    assert list(summary["filter"]) == ["filter1", "filter0"]  # equal influence: the matched one first
+
+
+def test_interpretable_preset_filters_recover_the_planted_motif(jaspar):
+    from lociflow.interpretation.filters import base_composition
+    from lociflow.model.presets import resolve_architecture
+    from planted import accuracy, one_thread
+
+    data = planted_set(n=800, window=100)
+    with one_thread():
+        net = train_network(data, resolve_architecture("interpretable", None, ["seq"], 100), epochs=8)
+    assert accuracy(net, planted_set(200, 100, seed=1)) > 0.9
+    result = filter_motifs(net, {"seq": data.onehot}, net.first_conv["seq"], influence_loci=400)
+    summary, matches = filter_table(result, jaspar, background=base_composition(data.onehot))
+    strong = matches[matches["jaspar_id"].str.startswith(data.motif.matrix_id) & (matches["q_value"] < 0.05)]
+    assert len(strong) > 0
+    assert summary.loc[summary["filter"].isin(strong["filter"]), "informative"].all()

@@ -347,3 +347,23 @@ def test_every_preset_has_a_description():
     from lociflow.model.presets import PRESET_DESCRIPTIONS
 
     assert set(PRESET_DESCRIPTIONS) == set(PRESETS)
+
+
+def test_the_preset_table_and_the_config_name_the_same_presets():
+    from lociflow.layout import PRESET_NAMES
+    from lociflow.model.presets import PRESET_DESCRIPTIONS
+
+    assert tuple(PRESETS) == PRESET_NAMES == tuple(PRESET_DESCRIPTIONS)
+
+
+@pytest.mark.parametrize("window", [20, 50, 101, 150, 375])
+def test_interpretable_preset_has_an_exponential_wide_pooling_first_layer_at_every_window(window):
+    from lociflow.interpretation.filters import interpretable_first_layer
+    from lociflow.model.plan import plan_network
+
+    architecture = resolve_architecture("interpretable", None, ["seq", "fold"], window)
+    first = architecture["branches"]["seq"][0]
+    assert first["activation"] == "exp" and first["pool_size"] >= 2
+    assert interpretable_first_layer(architecture)[0]
+    assert not interpretable_first_layer(resolve_architecture("cnn", None, ["seq"], window))[0]
+    plan_network(architecture, {"seq": list("ACGT"), "fold": list("().")}, window, 2)  # valid shapes

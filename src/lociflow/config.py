@@ -24,7 +24,7 @@ from lociflow.configfile import (  # noqa: F401 - re-exported: callers import th
     suggest,
 )
 from lociflow.errors import ConfigError  # noqa: F401
-from lociflow.layout import BUILTIN_BRANCHES, SPLITS
+from lociflow.layout import BUILTIN_BRANCHES, PRESET_NAMES, SPLITS
 from lociflow.model.spec import parse_architecture
 from lociflow.searching.params import parse_space
 
@@ -186,7 +186,7 @@ class TrainConfig(StageConfig):
     """Parameters of ``lociflow train``."""
 
     data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
-    preset: Literal["cnn", "rnn", "cnn_rnn", "deepbind", "danq", "residual"] | None = Field(
+    preset: Literal[PRESET_NAMES] | None = Field(  # type: ignore[valid-type]
         default=None, description="A ready architecture; default when no architecture is given: cnn."
     )
     architecture: dict[str, Any] | None = Field(

@@ -23,6 +23,9 @@ BUILTIN_BRANCHES = ("seq", "fold", "cons")
 #: the one-hot nucleotide branch
 SEQUENCE_BRANCH = "seq"
 
+#: the ready architectures (``train.preset``), built by :mod:`lociflow.model.presets`
+PRESET_NAMES = ("cnn", "rnn", "cnn_rnn", "deepbind", "danq", "residual", "interpretable")
+
 # --------------------------------------------------------------------------- every run folder
 
 #: the resolved parameters of a run, accepted back by ``--config``

@@ -215,6 +215,7 @@ def _optimize(ctx: Context, opts: dict) -> None:
 
 def _filters(ctx: Context, opts: dict) -> None:
     from lociflow.interpretation.filters import (
+        base_composition,
         filter_motifs,
         filter_table,
         to_ppm,
@@ -226,14 +227,18 @@ def _filters(ctx: Context, opts: dict) -> None:
     conv = ctx.model.first_conv["seq"]
     result = filter_motifs(ctx.network, ctx.inputs, conv, "seq", threshold=opts["threshold"],
                            influence_loci=opts["influence_loci"], **ctx.common())
+    background = base_composition(ctx.inputs["seq"])
     summary, matches = filter_table(result, ctx.database(), top=3, min_sites=opts["min_sites"],
-                                    classes=ctx.model.classes, alphabet=ctx.letters)
+                                    classes=ctx.model.classes, alphabet=ctx.letters, background=background,
+                                    min_information=opts["min_information"])
     ctx.arrays["filters_pfm"] = result.pfms.astype(np.float32)
     ctx.arrays["filters_influence"] = result.influence.astype(np.float32)
     ctx.arrays["filters_n_sites"] = result.n_sites
     ctx.tables["filters.tsv"] = summary
     ctx.tables["filters_tomtom.tsv"] = matches
-    kept = {f"filter{f}": trim_ppm(to_ppm(p)) for f, p in enumerate(result.pfms) if result.n_sites[f] >= opts["min_sites"]}
+    informative = set(summary.loc[summary["informative"], "filter"])
+    kept = {f"filter{f}": trim_ppm(to_ppm(p), background=background) for f, p in enumerate(result.pfms)
+            if f"filter{f}" in informative}
     write_meme({k: v for k, v in kept.items() if len(v)}, ctx.folder / "filters.meme")
     logos = {}
     for row in summary.head(int(opts["logos"])).itertuples():

@@ -252,26 +252,43 @@ def _optimize_section(ctx) -> str:
 
 
 def _filters_section(ctx) -> str:
+    from lociflow.interpretation.filters import interpretable_first_layer
     from lociflow.report import img_tag
 
     info = ctx.results["filters"]
     summary, matches, logos = info["summary"], info["matches"], info["logos"]
+    min_bits = ctx.options["filters"]["min_information"]
     cards = []
     for r in summary.itertuples():
         if r.filter not in logos:
             continue
-        weak = "" if _has_strong_match(matches, "filter", r.filter) else " weak-only"
+        bits = "" if r.information_content != r.information_content else f" · {r.information_content:.1f} bits"
+        if not r.informative:
+            hits = f"<i>uninformative (under {min_bits:g} bits against the data's base composition): not matched</i>"
+            weak = " weak-only"
+        else:
+            hits = _matches_html(matches, "filter", r.filter)
+            weak = "" if _has_strong_match(matches, "filter", r.filter) else " weak-only"
         cards.append(
             f'<div class="card{weak}"><b>{html.escape(r.filter)}</b> · {r.n_sites} sites · influence {r.influence:.3f}'
-            f"{img_tag(logos[r.filter], alt=r.filter)}<div class=\"hits\">{_matches_html(matches, 'filter', r.filter)}</div></div>"
+            f"{bits}{img_tag(logos[r.filter], alt=r.filter)}<div class=\"hits\">{hits}</div></div>"
         )
-    return (f"<p>First-layer filters of the seq branch, most influential first. Each logo counts the input windows "
+    built, first_layer = interpretable_first_layer(ctx.model.architecture)
+    caution = "" if built else (
+        f'<p class="note"><b>Read these filters with care:</b> this model was not built for filter analysis '
+        f"({html.escape(first_layer)}), so its filters often hold parts of motifs that deeper layers assemble. "
+        f"The TF-MoDISco motifs and the attribution maps show what it uses more faithfully; train with "
+        f"<code>preset: interpretable</code> (exponential activation, wide pooling) for filters that show whole "
+        f"motifs.</p>")
+    return (caution + f"<p>First-layer filters of the seq branch, most influential first. Each logo counts the input windows "
             f"that activate the filter above half its largest activation. <b>Influence</b> is how much the "
             f"predicted class probabilities change when the filter is silenced (its output set to zero), as a "
             f"share of the whole probability averaged over loci: 0.05 means 5 percentage points. Matches: Tomtom "
             f"against {html.escape(ctx.database().source)}, lowest q-value first; a match with q above {WEAK_Q} is "
             f"greyed and marked weak (as likely chance as real similarity: long or repetitive motifs such as CTCF "
-            f"match many filters weakly), and a filter with only weak matches has a faded logo. All filters are in "
+            f"match many filters weakly), and a filter with only weak matches has a faded logo. <b>Bits</b> is the "
+            f"information of the filter's trimmed PWM against the data's base composition; a filter under "
+            f"{min_bits:g} bits prefers letters rather than a motif and is not matched. All filters are in "
             f"<code>filters.tsv</code>, every match in <code>filters_tomtom.tsv</code>.</p>"
             f'<div class="cards">{"".join(cards)}</div>')
 

@@ -35,7 +35,8 @@ from lociflow.model.device import resolve_device
 
 log = logging.getLogger("lociflow.interpret.filters")
 
-__all__ = ["FilterResult", "filter_motifs", "filter_pfms", "filter_influence", "filter_table", "trim_ppm"]
+__all__ = ["FilterResult", "filter_motifs", "filter_pfms", "filter_influence", "filter_table", "trim_ppm",
+           "information_content", "base_composition", "interpretable_first_layer", "MIN_INFORMATION"]
 
 
 class FilterResult(NamedTuple):
@@ -298,7 +299,7 @@ def filter_motifs(
     return FilterResult(pfms, sites, top, influence, change)
 
 
-def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
+def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3, background: np.ndarray | None = None) -> np.ndarray:
     """Drop low-information columns at both ends (they only blur a Tomtom comparison).
 
     Parameters
@@ -307,6 +308,9 @@ def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
         A ``[L, 4]`` probability matrix.
     min_bits : float
         The information content an end column needs to be kept. Default is 0.3.
+    background : numpy.ndarray, optional
+        Letter frequencies ``[A]`` the information is measured against (see
+        :func:`information_content`). Default is None (uniform).
 
     Returns
     -------
@@ -315,28 +319,61 @@ def trim_ppm(ppm: np.ndarray, min_bits: float = 0.3) -> np.ndarray:
         when no column has as many.
     """
     ppm = np.asarray(ppm, dtype=np.float64)
-    ic = information_content(ppm)
+    ic = information_content(ppm, background)
     keep = np.where(ic >= min_bits)[0]
     if len(keep) == 0:
         return ppm[:0]
     return ppm[keep[0]: keep[-1] + 1]
 
 
-def information_content(ppm: np.ndarray) -> np.ndarray:
-    """Bits per column of a ``[L, 4]`` probability matrix (uniform background).
+def information_content(ppm: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """Bits per column of a ``[L, A]`` probability matrix, relative to a background.
+
+    The relative entropy ``sum_b p_b log2(p_b / q_b)`` of each column against the letter
+    frequencies ``q``: with a uniform background, ``log2(A)`` minus the column's entropy.
+    Against the data's own composition, a filter that only prefers the letters the data
+    is rich in (GC-rich promoters, AU-rich UTRs) carries little information.
 
     Parameters
     ----------
     ppm : numpy.ndarray
         A ``[L, A]`` probability matrix (A letters).
+    background : numpy.ndarray, optional
+        ``[A]`` letter frequencies (need not sum to 1). Default is None (uniform).
 
     Returns
     -------
     numpy.ndarray
-        ``[L]`` bits, from 0 to log2(A).
+        ``[L]`` bits, at least 0.
     """
-    p = np.clip(ppm, 1e-9, 1)
-    return np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
+    p = np.clip(np.asarray(ppm, dtype=np.float64), 1e-9, 1)
+    q = np.full(p.shape[1], 1.0 / p.shape[1]) if background is None else np.asarray(background, dtype=np.float64)
+    q = np.clip(q / q.sum(), 1e-9, 1)
+    return np.maximum((p * np.log2(p / q)).sum(axis=1), 0.0)
+
+
+def base_composition(onehot: np.ndarray) -> np.ndarray:
+    """The letter frequencies of one-hot sequences, counting only known positions.
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray
+        ``[N, L, A]`` one-hot rows; padding and unknown bases (all-zero rows) are not counted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[A]`` frequencies summing to 1 (uniform when nothing is known).
+    """
+    counts = np.asarray(onehot, dtype=np.float64).reshape(-1, np.shape(onehot)[-1]).sum(axis=0)
+    return counts / counts.sum() if counts.sum() > 0 else np.full(len(counts), 1.0 / len(counts))
+
+
+MIN_INFORMATION = 6.0
+"""Bits a filter's trimmed PWM needs (against the data's composition) to be matched to
+known motifs: the information of three fully specified bases. Below it a filter prefers
+letters rather than a motif, and Tomtom's matches of such a PWM (often long GC-rich
+motifs) are chance."""
 
 
 def to_ppm(pfm: np.ndarray, pseudocount: float = 0.5) -> np.ndarray:
@@ -365,11 +402,17 @@ def filter_table(
     min_sites: int = 10,
     classes: list[str] | None = None,
     alphabet: str = "ACGT",
+    background: np.ndarray | None = None,
+    min_information: float = MIN_INFORMATION,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A summary row per filter and the Tomtom matches (``filters_tomtom.tsv``).
 
-    Filters with fewer than ``min_sites`` counted windows get no PWM and no match: a
-    motif read from a handful of windows is noise.
+    Each filter's PWM is its counted windows (:func:`filter_pfms`: every window whose
+    activation exceeds the threshold fraction of the filter's largest), as probabilities
+    with a pseudocount, trimmed of end columns under 0.3 bits. Filters with fewer than
+    ``min_sites`` counted windows get no PWM: a motif read from a handful of windows is
+    noise. Filters whose trimmed PWM carries less than ``min_information`` bits (against
+    ``background``) are *uninformative*: shown, but not matched to known motifs.
 
     Parameters
     ----------
@@ -387,22 +430,29 @@ def filter_table(
         (``class0``, ``class1``, ...).
     alphabet : str
         The letters of the channels, for the consensus. Default is ``"ACGT"``.
+    background : numpy.ndarray, optional
+        Letter frequencies of the data (:func:`base_composition`) the information is
+        measured against. Default is None (uniform).
+    min_information : float
+        Bits a trimmed PWM needs to be matched. Default is :data:`MIN_INFORMATION` (6).
 
     Returns
     -------
     summary : pandas.DataFrame
-        ``filter, n_sites, influence, consensus, best_match, best_name, p_value, q_value``
-        plus ``change_<class>`` per class, sorted by influence.
+        ``filter, n_sites, influence, information_content, informative, consensus,
+        best_match, best_name, p_value, q_value`` plus ``change_<class>`` per class, sorted
+        by influence (most first), then by q-value (strongest match first).
     matches : pandas.DataFrame
         ``filter, rank, jaspar_id, name, p_value, q_value, offset, strand``.
     """
     from lociflow.interpretation.motifdb import consensus, tomtom_matches
 
-    ppms = {}
+    ppms, bits = {}, {}
     for f, pfm in enumerate(result.pfms):
         if result.n_sites[f] >= min_sites:
-            trimmed = trim_ppm(to_ppm(pfm))
-            if len(trimmed) >= 4:
+            trimmed = trim_ppm(to_ppm(pfm), background=background)
+            bits[f] = float(information_content(trimmed, background).sum()) if len(trimmed) else 0.0
+            if len(trimmed) >= 4 and bits[f] >= min_information:
                 ppms[f"filter{f}"] = trimmed
     matches = tomtom_matches(ppms, database, top=top) if database is not None else pd.DataFrame(
         columns=["query", "rank", "jaspar_id", "name", "p_value", "q_value", "offset", "strand"])
@@ -415,6 +465,8 @@ def filter_table(
             "filter": key,
             "n_sites": int(result.n_sites[f]),
             "influence": float(result.influence[f]),
+            "information_content": round(bits[f], 2) if f in bits else np.nan,
+            "informative": key in ppms,
             "consensus": consensus(to_ppm(result.pfms[f]), alphabet) if result.n_sites[f] >= min_sites else "",
             "best_match": "", "best_name": "", "p_value": np.nan, "q_value": np.nan,
         }
@@ -424,5 +476,36 @@ def filter_table(
         for c, name in enumerate(classes or [f"class{i}" for i in range(result.class_change.shape[1])]):
             row[f"change_{name}"] = float(result.class_change[f, c])
         rows.append(row)
-    summary = pd.DataFrame(rows).sort_values("influence", ascending=False, kind="stable").reset_index(drop=True)
+    summary = (pd.DataFrame(rows).sort_values(["influence", "q_value"], ascending=[False, True], kind="stable",
+                                              na_position="last").reset_index(drop=True))
     return summary, matches
+
+
+def interpretable_first_layer(architecture: Mapping | None, branch: str = "seq") -> tuple[bool, str]:
+    """Whether a network's first layer was built to learn whole motifs, and why (not).
+
+    Filters learn whole, readable motifs when the first layer's activation is exponential
+    (Koo and Ploenzke, Nat Mach Intell 2021) or its max pooling is wide (Koo and Eddy,
+    PLoS Comput Biol 2019); with a ReLU and a pool of 2 they tend to learn motif parts
+    that deeper layers assemble. The ``interpretable`` preset has both.
+
+    Parameters
+    ----------
+    architecture : mapping or None
+        The model's resolved architecture (``spec.yaml``); None for a TorchScript model.
+    branch : str
+        The sequence branch. Default is ``"seq"``.
+
+    Returns
+    -------
+    tuple of (bool, str)
+        Built for it or not, and a sentence saying what the first layer is.
+    """
+    layers = ((architecture or {}).get("branches") or {}).get(branch) or []
+    first = layers[0] if layers else {}
+    if first.get("type") != "conv":
+        return False, "the first layer of the seq branch is not a convolution"
+    activation = first.get("activation", "relu")
+    pool = first.get("pool_size", 2) if first.get("pool", "none") != "none" else 1
+    built = activation == "exp" or pool >= 4
+    return built, f"its first layer has a {activation} activation and a max pool of {pool}"

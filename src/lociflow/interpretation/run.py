@@ -29,6 +29,7 @@ import pandas as pd
 from lociflow.config import INTERPRET_METHODS, InterpretConfig, coerce
 from lociflow.configfile import suggest
 from lociflow.errors import ConfigError
+from lociflow.interpretation.filters import MIN_INFORMATION
 from lociflow.runs import open_run
 
 log = logging.getLogger("lociflow.interpret")
@@ -43,7 +44,8 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "ism": {},
     "temporal": {},
     "optimize": {"n_restarts": 5, "steps": 300, "lr": 0.1, "l2": 1e-3},
-    "filters": {"threshold": 0.5, "influence_loci": 1000, "min_sites": 10, "logos": 24},
+    "filters": {"threshold": 0.5, "influence_loci": 1000, "min_sites": 10, "logos": 24,
+                "min_information": MIN_INFORMATION},
     "modisco": {"loci": 1000, "n_shuffles": 10, "max_seqlets": 2000, "min_seqlets": 20, "n_leiden_runs": 5,
                 "classes": []},
     "gia": {"backgrounds": 200, "positions": 40},

@@ -16,6 +16,10 @@ and branches join by channel concatenation):
   windows of 500 so that it trains on a CPU.
 - ``residual``: a convolution stem, a stack of dilated residual convolutions whose reach grows
   with the window, then global max and average pooling and a dense layer.
+- ``interpretable``: built so that first-layer filters learn whole motifs: a first
+  convolution of 64 filters (kernel 19) with an exponential activation (Koo and Ploenzke
+  2021) and wide max pooling (Koo and Eddy 2019), then one ReLU convolution and a dense
+  layer.
 
 Sizes scale with the window so every preset is valid down to a window of a few positions.
 """
@@ -129,6 +133,20 @@ def _residual(branches: list[str], window: int) -> dict[str, Any]:
             "common": [{"type": "dense", "units": 64, "dropout": 0.3}]}
 
 
+def _interpretable(branches: list[str], window: int) -> dict[str, Any]:
+    # a wide first pool (10 positions at 150 nt) keeps the first layer from splitting motifs
+    first_pool = max(2, min(10, window // 8))
+    second_pools = _fitting_pools(max(1, window // first_pool), 1)
+
+    def tower(filters: int, kernel: int) -> list[dict[str, Any]]:
+        return [_conv(filters, _kernel(window, kernel), pool=window // first_pool >= 1, pool_size=first_pool,
+                      dropout=0.1, activation="exp"),
+                _conv(2 * filters, _kernel(max(1, window // first_pool), 5), pool=second_pools > 0, dropout=0.2)]
+
+    return {"branches": {b: tower(64, 19) if b == "seq" else tower(16, 9) for b in branches},
+            "common": [{"type": "dense", "units": 64, "dropout": 0.3}]}
+
+
 PRESETS: dict[str, Callable[[list[str], int], dict[str, Any]]] = {
     "cnn": _cnn,
     "rnn": _rnn,
@@ -136,8 +154,9 @@ PRESETS: dict[str, Callable[[list[str], int], dict[str, Any]]] = {
     "deepbind": _deepbind,
     "danq": _danq,
     "residual": _residual,
+    "interpretable": _interpretable,
 }
-"""Preset name -> function ``(branches, window) -> architecture dict``."""
+"""Preset name -> function ``(branches, window) -> architecture dict`` (in :data:`~lociflow.layout.PRESET_NAMES` order)."""
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "cnn": "three convolution blocks per branch (batch norm, max pool, dropout), then dense 64",
@@ -146,6 +165,8 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "deepbind": "one convolution of 16 filters (kernel 24), global max + average pooling, dense 32",
     "danq": "convolution (kernel 26), max pooling, bidirectional LSTM, dense (scaled down below window 500)",
     "residual": "convolution stem, dilated residual convolutions, global max + average pooling, dense 64",
+    "interpretable": "first convolution with an exponential activation and wide max pooling (filters learn "
+                     "whole motifs), a ReLU convolution, dense 64",
 }
 """One line per preset, for help texts and the GUI."""
 
