@@ -504,6 +504,12 @@ def test_identical_sequences_stay_in_one_split_and_are_counted(tmp_path):
     log = (out / "run.log").read_text()
     assert "7 loci are identical window sequences of an earlier locus" in log
     assert "1 FASTA records repeat the identifier of an earlier record, e.g. 'p1'" in log
+    for seed in (2, 3, 4):  # a new split of the dataset keeps them together too
+        again = tmp_path / f"again{seed}.yaml"
+        again.write_text(yaml.safe_dump({"preprocess": {"seed": seed, "split": {
+            "method": "random", "ratios": {"train": 0.34, "valid": 0.33, "test": 0.33}}}}))
+        meta = pooled(run_ok(again, tmp_path, f"resplit{seed}", "--from", out))[1].set_index("name")
+        assert meta.loc[["p0", *(f"copy{i}" for i in range(6))], "split"].nunique() == 1
 
 
 def test_invalid_sequence_character_names_the_record(tmp_path):

@@ -23,7 +23,14 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
-from lociflow.preprocess.pipeline import STREAM_ORDER, count_splits, finish, rng_for, select_and_split
+from lociflow.preprocess.pipeline import (
+    STREAM_ORDER,
+    count_duplicates,
+    count_splits,
+    finish,
+    rng_for,
+    select_and_split,
+)
 from lociflow.preprocess.split import order_within_splits
 from lociflow.preprocess.stream import resolve_params
 from lociflow.preprocess.writer import DatasetWriter
@@ -75,7 +82,10 @@ def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None =
         pooled = _pool(dataset)
         table = pd.DataFrame({"class": class_names,
                               "loci_in": np.bincount(pooled["labels"], minlength=len(class_names))})
-        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table)
+        same = _same_content(pooled, dataset.manifest.get("input") == "bed")
+        if same is not None:
+            count_duplicates(same, pooled["labels"], table, "identical loci or window sequences")
+        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table, same)
         orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
         writer = DatasetWriter(run.path, dataset.channels, dataset.window, class_names)
         with bar("Copying loci", total=len(selected), unit="loci") as progress:
@@ -111,6 +121,25 @@ def _pool(dataset) -> dict[str, Any]:
              dataset.path)
     return {"inputs": splits, "labels": np.concatenate(labels), "meta": pd.concat(metas, ignore_index=True),
             "origin": np.concatenate(origin), "row": np.concatenate(rows)}
+
+
+def _same_content(pooled: dict[str, Any], genomic: bool) -> np.ndarray | None:
+    """Group ids of identical loci (BED datasets: coordinates and strand) or identical one-hot
+    sequences (FASTA datasets), so a new split keeps them together as the first one did."""
+    meta = pooled["meta"]
+    if genomic and {"orig_chrom", "orig_start", "orig_end", "strand"} <= set(meta.columns):
+        return meta.groupby(["orig_chrom", "orig_start", "orig_end", "strand"], sort=False,
+                            dropna=False).ngroup().to_numpy(np.int64)
+    if "seq" not in pooled["inputs"][0]:
+        return None
+    keys: list[bytes] = []
+    for arrays in pooled["inputs"]:
+        seq = arrays["seq"]
+        for first in range(0, len(seq), COPY_CHUNK):
+            block = np.asarray(seq[first:first + COPY_CHUNK]) != 0
+            packed = np.packbits(block.reshape(len(block), -1), axis=1)
+            keys.extend(row.tobytes() for row in packed)
+    return pd.factorize(pd.Series(keys, dtype=object))[0].astype(np.int64)
 
 
 def _gather(pooled: dict[str, Any], index: np.ndarray) -> dict[str, np.ndarray]:
