@@ -111,8 +111,9 @@ def _padding_warnings(labels: np.ndarray, classes: Sequence[str], shares: np.nda
     if len(padded) < 2 or float(padded.max() - padded.min()) <= PADDING_GAP:
         return []
     shown = ", ".join(f"{classes[int(k)]}: {v:.0%}" for k, v in padded.items())
-    return [f"The classes differ in how much of each window is N or padding ({shown}): a model can learn the "
-            "padding instead of biology. Use a window no longer than the shortest sequences, or loci of similar length."]
+    return [(f"The classes differ in how much of each window is N or padding ({shown}): a model can learn the "
+             "padding instead of biology. Use a window no longer than the shortest sequences, or loci of similar "
+             "length.")]
 
 
 def log_warnings(found: Sequence[str]) -> None:

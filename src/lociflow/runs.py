@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import fcntl
 import json
 import logging
 import os
-import errno
 import secrets
 import shutil
 import socket
