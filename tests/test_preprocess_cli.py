@@ -549,3 +549,28 @@ def test_mixing_bed_and_fasta_classes_is_an_error(files, tmp_path):
     classes = {"bound": [str(folder / "pos.bed")], "unbound": [str(tmp_path / "b.fa")]}
     _fails(["-c", config(folder, tmp_path / "c.yaml", classes=classes, conservation=None, branches=["seq"])],
            "cannot be mixed", tmp_path)
+
+
+def test_bed_loci_with_identical_window_sequences_elsewhere_stay_in_one_split(tmp_path):
+    rng = np.random.default_rng(4)
+    chr1 = list(rng.choice(list("ACGT"), 3000))
+    chr2 = list(rng.choice(list("ACGT"), 3000))
+    chr2[500:600] = chr1[300:400]  # a repeat
+    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    chr2[1000:1100] = [complement[b] for b in reversed(chr1[300:400])]  # the repeat on the other strand
+    (tmp_path / "genome.fa").write_text(f">chr1\n{''.join(chr1)}\n>chr2\n{''.join(chr2)}\n")
+    bound = ["chr1\t330\t370\tcopy_a\t0\t+", "chr2\t530\t570\tcopy_b\t0\t+", "chr2\t1030\t1070\tcopy_c\t0\t-"]
+    bound += [f"chr1\t{s}\t{s + 40}\tb{i}\t0\t+" for i, s in enumerate(range(1200, 2900, 60))]
+    unbound = [f"chr2\t{s}\t{s + 40}\tu{i}\t0\t+" for i, s in enumerate(range(1200, 2900, 60))]
+    (tmp_path / "bound.bed").write_text("\n".join(bound) + "\n")
+    (tmp_path / "unbound.bed").write_text("\n".join(unbound) + "\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {
+        "classes": {"bound": ["bound.bed"], "unbound": ["unbound.bed"]}, "genome": "genome.fa", "window": 40,
+        "cache_dir": str(tmp_path / "cache"), "seed": 5,
+        "split": {"method": "random", "ratios": {"train": 0.34, "valid": 0.33, "test": 0.33}}}}))
+    out = run_ok(cfg, tmp_path, "repeats")
+    meta = pooled(out)[1].set_index("name")
+    assert meta.loc[["copy_a", "copy_b", "copy_c"], "split"].nunique() == 1
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("class")
+    assert summary.loc["bound", "duplicates"] == 2 and summary.loc["unbound", "duplicates"] == 0

@@ -99,8 +99,14 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
         _log_fasta_windows(table, cfg.window)
         _validate_sequences(loci, cfg.alphabet)
         count_duplicate_ids(loci.meta["name"].to_numpy(object), labels, table)
-    same = same_content(loci)
-    count_duplicates(same, labels, table, "identical window sequences" if not loci.genomic else "identical loci")
+    genome = None
+    if loci.genomic and cfg.genome is not None:
+        from lociflow.io.fasta import Genome
+
+        genome = Genome(cfg.genome, cache_dir=cfg.cache_dir)  # opened from its cache entry: cheap
+    same = same_content(loci, genome, cfg.window, cfg.strand)
+    count_duplicates(same, labels, table,
+                     "identical loci or window sequences" if loci.genomic else "identical window sequences")
     selected, split = select_and_split(cfg, loci.meta, labels, class_names, table, same)
     loci, labels = loci.subset(selected), labels[selected]
     orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
@@ -185,16 +191,54 @@ def _validate_sequences(loci: Loci, alphabet: str) -> None:
         encode_codes(loci.codes[first:first + ENCODE_CHUNK], alphabet, names=names[first:first + ENCODE_CHUNK])
 
 
-def same_content(loci: Loci) -> np.ndarray:
-    """Group ids of loci with the same content: identical coordinates and strand (BED), or identical
-    window sequences (FASTA/text; case ignored and U read as T, as the encoder does)."""
-    if loci.codes is None:
-        meta = loci.meta
-        columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
-        return meta.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(np.int64)
-    codes = np.asarray(loci.codes, dtype=np.uint8)
-    normal = np.frombuffer(codes.tobytes().upper().replace(b"U", b"T"), dtype=np.uint8).reshape(codes.shape)
-    return identical_groups(normal)
+def same_content(loci: Loci, genome=None, window: int = 0, strand: bool = True) -> np.ndarray:
+    """Group ids of loci with the same content, which must share a split.
+
+    Identical window sequences (case ignored and U read as T, as the encoder does) always;
+    for BED input also identical coordinates and strand, and the windows' sequences are
+    read from ``genome`` (oriented as the model will see them) when it is given.
+    """
+    if loci.codes is not None:
+        return identical_groups(_same_letters(np.asarray(loci.codes, dtype=np.uint8)))
+    meta = loci.meta
+    columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
+    coordinates = meta.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    if genome is None or len(meta) == 0:
+        return coordinates
+    hashes = np.empty(len(meta), dtype=np.uint64)
+    chroms, starts = meta["chrom"].to_numpy(object), meta["start"].to_numpy(np.int64)
+    minus = (meta["strand"] == "-").to_numpy() if strand else np.zeros(len(meta), dtype=bool)
+    for first in range(0, len(meta), ENCODE_CHUNK):
+        rows = slice(first, first + ENCODE_CHUNK)
+        codes = _same_letters(genome.fetch(chroms[rows], starts[rows], window))
+        if minus[rows].any():
+            from lociflow.encode import reverse_complement_codes
+
+            codes[minus[rows]] = reverse_complement_codes(codes[minus[rows]])
+        hashes[rows] = row_hashes(codes)
+    return merge_groups(coordinates, identical_groups(hashes))
+
+
+def _same_letters(codes: np.ndarray) -> np.ndarray:
+    """ASCII codes in upper case with U as T: the letters the encoder tells apart."""
+    return np.frombuffer(codes.tobytes().upper().replace(b"U", b"T"), dtype=np.uint8).reshape(codes.shape).copy()
+
+
+def row_hashes(codes: np.ndarray) -> np.ndarray:
+    """A 64-bit FNV-1a hash per row of a uint8 array, vectorised over rows (8 bytes per step).
+
+    Two different windows share a hash with a chance of about one in 10**19 per pair; a
+    collision would only keep two loci in one split.
+    """
+    n, length = codes.shape
+    padded = np.zeros((n, length + (-length) % 8), dtype=np.uint8)
+    padded[:, :length] = codes
+    words = padded.view(np.uint64)
+    hashes = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    for column in range(words.shape[1]):
+        hashes = (hashes ^ words[:, column]) * prime
+    return hashes
 
 
 def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, what: str) -> None:
