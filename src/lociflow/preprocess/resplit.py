@@ -31,7 +31,7 @@ from lociflow.preprocess.pipeline import (
     rng_for,
     select_and_split,
 )
-from lociflow.preprocess.split import order_within_splits
+from lociflow.preprocess.split import merge_groups, order_within_splits
 from lociflow.preprocess.stream import resolve_params
 from lociflow.preprocess.writer import DatasetWriter
 from lociflow.progress import bar
@@ -124,22 +124,24 @@ def _pool(dataset) -> dict[str, Any]:
 
 
 def _same_content(pooled: dict[str, Any], genomic: bool) -> np.ndarray | None:
-    """Group ids of identical loci (BED datasets: coordinates and strand) or identical one-hot
-    sequences (FASTA datasets), so a new split keeps them together as the first one did."""
+    """Group ids of identical loci (BED datasets: coordinates and strand) and identical one-hot
+    windows, so a new split keeps them together as the first one did."""
     meta = pooled["meta"]
+    groupings = []
     if genomic and {"orig_chrom", "orig_start", "orig_end", "strand"} <= set(meta.columns):
-        return meta.groupby(["orig_chrom", "orig_start", "orig_end", "strand"], sort=False,
-                            dropna=False).ngroup().to_numpy(np.int64)
-    if "seq" not in pooled["inputs"][0]:
+        groupings.append(meta.groupby(["orig_chrom", "orig_start", "orig_end", "strand"], sort=False,
+                                      dropna=False).ngroup().to_numpy(np.int64))
+    if "seq" in pooled["inputs"][0]:
+        keys: list[bytes] = []
+        for arrays in pooled["inputs"]:
+            seq = arrays["seq"]
+            for first in range(0, len(seq), COPY_CHUNK):
+                block = np.asarray(seq[first:first + COPY_CHUNK]) != 0
+                keys.extend(row.tobytes() for row in np.packbits(block.reshape(len(block), -1), axis=1))
+        groupings.append(pd.factorize(pd.Series(keys, dtype=object))[0].astype(np.int64))
+    if not groupings:
         return None
-    keys: list[bytes] = []
-    for arrays in pooled["inputs"]:
-        seq = arrays["seq"]
-        for first in range(0, len(seq), COPY_CHUNK):
-            block = np.asarray(seq[first:first + COPY_CHUNK]) != 0
-            packed = np.packbits(block.reshape(len(block), -1), axis=1)
-            keys.extend(row.tobytes() for row in packed)
-    return pd.factorize(pd.Series(keys, dtype=object))[0].astype(np.int64)
+    return merge_groups(*groupings) if len(groupings) > 1 else groupings[0]
 
 
 def _gather(pooled: dict[str, Any], index: np.ndarray) -> dict[str, np.ndarray]:
