@@ -115,3 +115,19 @@ def test_preprocess_and_train_killed_at_random_moments_rerun_to_identical_output
             assert not changed, f"{stage}: rerun after a kill differs in {changed}"
             shutil.rmtree(root / name)
         assert debris_seen, f"no kill of {stage} hit a run at work; the test exercised nothing"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_runs_started_with_one_name_exactly_one_succeeds(tmp_path):
+    config = fasta_config(tmp_path)
+    args = command("preprocess", "-c", config, "-o", tmp_path / "runs", "--name", "same")
+    processes = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                 for _ in range(2)]
+    results = [(p.wait(timeout=240), p.stdout.read(), p.stderr.read()) for p in processes]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, _, err in results if code == 2)
+    assert "already exists" in loser
+    assert (tmp_path / "runs" / "same" / "manifest.json").exists()
+    assert_no_debris(tmp_path / "runs")
