@@ -4,6 +4,11 @@ Every stage runs inside :func:`open_run`. It creates a fresh folder under the ou
 root (built under a hidden temporary name and renamed into place only when the stage
 succeeds, so an interrupted run never leaves a folder that looks complete), writes
 ``params.yaml`` and a DEBUG ``run.log``, and appends one row to ``<root>/runs.tsv``.
+
+A run killed outright cannot clean up after itself, so the temporary folder records its
+owner (host, PID, process start time) and the next run in the same root clears away the
+folders whose owner is gone. The final rename is exclusive: of two runs started with one
+name, exactly one gets the folder.
 """
 
 from __future__ import annotations
