@@ -347,7 +347,7 @@ def test_locus_wholly_outside_its_chromosome_is_an_error_suggesting_another_asse
     err = _fails(["-c", config(folder, tmp_path / "c.yaml", classes={"bound": [str(bad)],
                                                                      "unbound": [str(folder / "neg.bed")]})],
                  "line 2: locus chr3:800-830 starts at or past the end of chr3, which is 800 nt long", tmp_path)
-    assert "hg19.bed" in err and "another assembly" in err and "1 more locus also lie" in err
+    assert "hg19.bed" in err and "another assembly" in err and "1 more locus lies outside too" in err
 
 
 def test_track_of_another_assembly_is_an_error_whatever_missing_says(files, tmp_path):
