@@ -30,18 +30,17 @@ import pandas as pd
 
 from lociflow.config import PreprocessConfig, coerce
 from lociflow.errors import LociflowError
+from lociflow.preprocess.duplicates import count_duplicate_ids, count_duplicates, same_content
 from lociflow.preprocess.loci import Loci, iter_loci
 from lociflow.preprocess.split import (
     SPLIT_NAMES,
     check_classes_not_empty,
     chromosome_split,
-    identical_groups,
     merge_groups,
     order_within_splits,
     overlap_groups,
     random_split,
     reduce_classes,
-    repeats,
 )
 from lociflow.preprocess.stream import Encoder, branch_channels
 from lociflow.preprocess.writer import DatasetWriter, summary_table
@@ -189,86 +188,6 @@ def _validate_sequences(loci: Loci, alphabet: str) -> None:
     names = loci.meta["name"].to_numpy(object)
     for first in range(0, len(loci), ENCODE_CHUNK):
         encode_codes(loci.codes[first:first + ENCODE_CHUNK], alphabet, names=names[first:first + ENCODE_CHUNK])
-
-
-def same_content(loci: Loci, genome=None, window: int = 0, strand: bool = True) -> np.ndarray:
-    """Group ids of loci with the same content, which must share a split.
-
-    Identical window sequences (case ignored and U read as T, as the encoder does) always;
-    for BED input also identical coordinates and strand, and the windows' sequences are
-    read from ``genome`` (oriented as the model will see them) when it is given.
-    """
-    if loci.codes is not None:
-        return identical_groups(_same_letters(np.asarray(loci.codes, dtype=np.uint8)))
-    meta = loci.meta
-    columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
-    coordinates = meta.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(np.int64)
-    if genome is None or len(meta) == 0:
-        return coordinates
-    hashes = np.empty(len(meta), dtype=np.uint64)
-    chroms, starts = meta["chrom"].to_numpy(object), meta["start"].to_numpy(np.int64)
-    minus = (meta["strand"] == "-").to_numpy() if strand else np.zeros(len(meta), dtype=bool)
-    for first in range(0, len(meta), ENCODE_CHUNK):
-        rows = slice(first, first + ENCODE_CHUNK)
-        codes = _same_letters(genome.fetch(chroms[rows], starts[rows], window))
-        if minus[rows].any():
-            from lociflow.encode import reverse_complement_codes
-
-            codes[minus[rows]] = reverse_complement_codes(codes[minus[rows]])
-        hashes[rows] = row_hashes(codes)
-    return merge_groups(coordinates, identical_groups(hashes))
-
-
-def _same_letters(codes: np.ndarray) -> np.ndarray:
-    """ASCII codes in upper case with U as T: the letters the encoder tells apart."""
-    return np.frombuffer(codes.tobytes().upper().replace(b"U", b"T"), dtype=np.uint8).reshape(codes.shape).copy()
-
-
-def row_hashes(codes: np.ndarray) -> np.ndarray:
-    """A 64-bit FNV-1a hash per row of a uint8 array, vectorised over rows (8 bytes per step).
-
-    Two different windows share a hash with a chance of about one in 10**19 per pair; a
-    collision would only keep two loci in one split.
-    """
-    n, length = codes.shape
-    padded = np.zeros((n, length + (-length) % 8), dtype=np.uint8)
-    padded[:, :length] = codes
-    words = padded.view(np.uint64)
-    hashes = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
-    prime = np.uint64(0x100000001B3)
-    for column in range(words.shape[1]):
-        hashes = (hashes ^ words[:, column]) * prime
-    return hashes
-
-
-def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, what: str) -> None:
-    """Add the ``duplicates`` column (loci repeating an earlier one) to ``table`` and log them.
-
-    Loci of one content group in different classes get their own warning: a model cannot
-    tell them apart, whatever it learns.
-    """
-    repeated = repeats(same)
-    table["duplicates"] = np.bincount(labels[repeated], minlength=len(table))
-    if not repeated.any():
-        return
-    classes_per_group = pd.Series(labels).groupby(same).nunique()
-    conflicting = int((classes_per_group > 1).sum())
-    log.warning("%d loci are %s of an earlier locus (%s); each set is kept in one split so that none is both "
-                "trained and tested on", int(repeated.sum()), what,
-                ", ".join(f"{c}: {n}" for c, n in zip(table["class"], table["duplicates"])))
-    if conflicting:
-        log.warning("%d sets of %s belong to more than one class: no model can tell those loci apart", conflicting, what)
-
-
-def count_duplicate_ids(names: np.ndarray, labels: np.ndarray, table: pd.DataFrame) -> None:
-    """Add the ``duplicate_ids`` column (records whose identifier an earlier record has) and log a few."""
-    repeated = pd.Series(names).duplicated().to_numpy()
-    table["duplicate_ids"] = np.bincount(labels[repeated], minlength=len(table))
-    if repeated.any():
-        shown = list(dict.fromkeys(names[repeated]))
-        log.warning("%d FASTA records repeat the identifier of an earlier record, e.g. %s%s; names in the "
-                    "predictions will not be unique", int(repeated.sum()), ", ".join(map(repr, shown[:5])),
-                    f" ({len(shown)} identifiers in all)" if len(shown) > 5 else "")
 
 
 def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarray, class_names: list[str],

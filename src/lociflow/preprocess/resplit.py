@@ -23,15 +23,9 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
-from lociflow.preprocess.pipeline import (
-    STREAM_ORDER,
-    count_duplicates,
-    count_splits,
-    finish,
-    rng_for,
-    select_and_split,
-)
-from lociflow.preprocess.split import merge_groups, order_within_splits
+from lociflow.preprocess.duplicates import count_duplicates, pooled_same_content
+from lociflow.preprocess.pipeline import STREAM_ORDER, count_splits, finish, rng_for, select_and_split
+from lociflow.preprocess.split import order_within_splits
 from lociflow.preprocess.stream import resolve_params
 from lociflow.preprocess.writer import DatasetWriter
 from lociflow.progress import bar
@@ -82,7 +76,7 @@ def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None =
         pooled = _pool(dataset)
         table = pd.DataFrame({"class": class_names,
                               "loci_in": np.bincount(pooled["labels"], minlength=len(class_names))})
-        same = _same_content(pooled, dataset.manifest.get("input") == "bed")
+        same = pooled_same_content(pooled, dataset.manifest.get("input") == "bed")
         if same is not None:
             count_duplicates(same, pooled["labels"], table, "identical loci or window sequences")
         selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table, same)
@@ -121,27 +115,6 @@ def _pool(dataset) -> dict[str, Any]:
              dataset.path)
     return {"inputs": splits, "labels": np.concatenate(labels), "meta": pd.concat(metas, ignore_index=True),
             "origin": np.concatenate(origin), "row": np.concatenate(rows)}
-
-
-def _same_content(pooled: dict[str, Any], genomic: bool) -> np.ndarray | None:
-    """Group ids of identical loci (BED datasets: coordinates and strand) and identical one-hot
-    windows, so a new split keeps them together as the first one did."""
-    meta = pooled["meta"]
-    groupings = []
-    if genomic and {"orig_chrom", "orig_start", "orig_end", "strand"} <= set(meta.columns):
-        groupings.append(meta.groupby(["orig_chrom", "orig_start", "orig_end", "strand"], sort=False,
-                                      dropna=False).ngroup().to_numpy(np.int64))
-    if "seq" in pooled["inputs"][0]:
-        keys: list[bytes] = []
-        for arrays in pooled["inputs"]:
-            seq = arrays["seq"]
-            for first in range(0, len(seq), COPY_CHUNK):
-                block = np.asarray(seq[first:first + COPY_CHUNK]) != 0
-                keys.extend(row.tobytes() for row in np.packbits(block.reshape(len(block), -1), axis=1))
-        groupings.append(pd.factorize(pd.Series(keys, dtype=object))[0].astype(np.int64))
-    if not groupings:
-        return None
-    return merge_groups(*groupings) if len(groupings) > 1 else groupings[0]
 
 
 def _gather(pooled: dict[str, Any], index: np.ndarray) -> dict[str, np.ndarray]:
