@@ -81,6 +81,8 @@ CHECKED_MODULES = (
     "lociflow/interpretation/filters.py",
     "lociflow/interpretation/optimize.py",
     "lociflow/model/io.py",
+    "lociflow/model/checks.py",
+    "lociflow/preprocessing/duplicates.py",
     "lociflow/model/torchscript.py",
     "lociflow/io/files.py",
     "lociflow/io/fasta.py",

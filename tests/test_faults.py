@@ -17,7 +17,7 @@ import yaml
 import lociflow
 
 SRC = str(Path(lociflow.__file__).parents[1])
-TRIES = 3  # kills per stage: bounded, at moments drawn from a fixed seed
+HITS, TRIES = 2, 6  # per stage: kills that catch a run at work, and the bound on attempts
 # timestamps and durations; a Lightning checkpoint records the path of the (randomly named)
 # temporary folder it was written in, so checkpoints are compared by their tensors instead
 VARIES = {"run.log", "history.tsv", "runs.tsv"}
@@ -33,7 +33,8 @@ def environment() -> dict[str, str]:
 
 def run(args: list, timeout: float = 300) -> float:
     started = time.perf_counter()
-    done = subprocess.run(command(*args), capture_output=True, text=True, env=environment(), timeout=timeout)
+    done = subprocess.run(command(*args), capture_output=True, text=True, env=environment(), timeout=timeout,
+                          check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return time.perf_counter() - started
 
@@ -73,7 +74,7 @@ def assert_no_debris(root: Path) -> None:
 def fasta_config(folder: Path) -> Path:
     rng = np.random.default_rng(0)
     for name in ("pos", "neg"):
-        records = "".join(f">{name}{i}\n{''.join(rng.choice(list('ACGT'), 60))}\n" for i in range(300))
+        records = "".join(f">{name}{i}\n{''.join(rng.choice(list('ACGT'), 60))}\n" for i in range(1000))
         (folder / f"{name}.fa").write_text(records)
     config = folder / "c.yaml"
     config.write_text(yaml.safe_dump({"preprocess": {"classes": {"pos": ["pos.fa"], "neg": ["neg.fa"]},
@@ -98,6 +99,8 @@ def test_preprocess_and_train_killed_at_random_moments_rerun_to_identical_output
         root = tmp_path / stage
         debris_seen = 0
         for _ in range(TRIES):
+            if debris_seen == HITS:
+                break
             # most of a short run is starting Python: the kill falls in the part spent at work
             killed([stage, *args, "-o", root, "--name", name], root, 0.3 * duration, rng)
             if (root / name).exists():  # the kill came after the run finished: start over
@@ -112,3 +115,19 @@ def test_preprocess_and_train_killed_at_random_moments_rerun_to_identical_output
             assert not changed, f"{stage}: rerun after a kill differs in {changed}"
             shutil.rmtree(root / name)
         assert debris_seen, f"no kill of {stage} hit a run at work; the test exercised nothing"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_runs_started_with_one_name_exactly_one_succeeds(tmp_path):
+    config = fasta_config(tmp_path)
+    args = command("preprocess", "-c", config, "-o", tmp_path / "runs", "--name", "same")
+    processes = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                 for _ in range(2)]
+    results = [(p.wait(timeout=240), p.stdout.read(), p.stderr.read()) for p in processes]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, _, err in results if code == 2)
+    assert "already exists" in loser
+    assert (tmp_path / "runs" / "same" / "manifest.json").exists()
+    assert_no_debris(tmp_path / "runs")

@@ -190,8 +190,9 @@ def test_information_is_measured_against_the_background():
 
 
 def test_filters_are_sorted_by_influence_then_by_match_strength(jaspar):
-    from lociflow.interpretation.filters import FilterResult
     from planted import jaspar_motif
+
+    from lociflow.interpretation.filters import FilterResult
 
     ctcf = jaspar_motif().pwm * 100
     result = FilterResult(np.stack([np.full_like(ctcf, 25.0), ctcf]), np.array([100, 100]), np.ones(2),
@@ -201,9 +202,10 @@ def test_filters_are_sorted_by_influence_then_by_match_strength(jaspar):
 
 
 def test_interpretable_preset_filters_recover_the_planted_motif(jaspar):
+    from planted import accuracy, one_thread
+
     from lociflow.interpretation.filters import base_composition
     from lociflow.model.presets import resolve_architecture
-    from planted import accuracy, one_thread
 
     data = planted_set(n=800, window=100)
     with one_thread():

@@ -114,3 +114,28 @@ def test_recursive_alias_is_refused_and_ordinary_aliases_still_load():
     with pytest.raises(ConfigError, match="alias bomb"):
         safe_load_yaml("a: &a [*a]\n")
     assert safe_load_yaml("base: &b {x: 1}\nother: *b\n") == yaml.safe_load("base: &b {x: 1}\nother: *b\n")
+
+
+def test_genome_cut_short_is_named_and_leaves_no_cache_entry(tmp_path):
+    from lociflow.io.fasta import Genome
+
+    genome = cut_short(tmp_path / "genome.fa.gz", ">chr1\n" + "ACGT" * 50_000 + "\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(InputFileError, match=f"Genome FASTA {genome} is damaged or cut short"):
+        Genome(genome, cache_dir=cache)
+    assert not [p for p in cache.rglob("*") if p.is_file()], "a partial cache entry was left"
+
+
+def test_unreadable_config_file_is_named(tmp_path):
+    import os
+
+    path = tmp_path / "c.yaml"
+    path.write_text("preprocess: {window: 5}\n")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("running as a user who reads any file")
+        with pytest.raises(ConfigError, match="cannot be read"):
+            load_stage(PreprocessConfig, "preprocess", path)
+    finally:
+        path.chmod(0o644)

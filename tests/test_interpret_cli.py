@@ -168,3 +168,21 @@ def test_an_ensemble_trained_by_the_cli_is_evaluated_and_interpreted(setup, tmp_
     methods = pd.read_csv(folder / "methods.tsv", sep="\t", keep_default_na=False)
     assert set(methods.loc[methods["status"] == "ran", "method"]) == {"saliency", "ig", "deepshap", "ism", "filters"}
     assert "an ensemble of 2 networks: scores and attributions are their mean" in (folder / "index.html").read_text()
+
+
+def test_training_warnings_head_the_dashboard(setup, tmp_path):
+    import json
+    import shutil
+
+    _, model = setup
+    copy = Path(shutil.copytree(model, tmp_path / "model"))
+    (copy / "metrics.json").write_text(json.dumps({"warnings": ["The best epoch was the first: <check>"]}))
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "new.fa"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 50))}\n" for i in range(4)))
+    code, out, err = cli("interpret", "--model", copy, "--input", fasta, "--methods", "ism", "--top", 1,
+                         "-o", tmp_path / "runs")
+    assert code == 0, err
+    page = (Path(out.strip().splitlines()[-1]) / "index.html").read_text()
+    assert "Training warning: The best epoch was the first: &lt;check&gt;" in page
+    assert page.index("Training warning") < page.index("loci analysed")

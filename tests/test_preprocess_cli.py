@@ -347,7 +347,7 @@ def test_locus_wholly_outside_its_chromosome_is_an_error_suggesting_another_asse
     err = _fails(["-c", config(folder, tmp_path / "c.yaml", classes={"bound": [str(bad)],
                                                                      "unbound": [str(folder / "neg.bed")]})],
                  "line 2: locus chr3:800-830 starts at or past the end of chr3, which is 800 nt long", tmp_path)
-    assert "hg19.bed" in err and "another assembly" in err and "1 more locus also lie" in err
+    assert "hg19.bed" in err and "another assembly" in err and "1 more locus lies outside too" in err
 
 
 def test_track_of_another_assembly_is_an_error_whatever_missing_says(files, tmp_path):
@@ -504,6 +504,12 @@ def test_identical_sequences_stay_in_one_split_and_are_counted(tmp_path):
     log = (out / "run.log").read_text()
     assert "7 loci are identical window sequences of an earlier locus" in log
     assert "1 FASTA records repeat the identifier of an earlier record, e.g. 'p1'" in log
+    for seed in (2, 3, 4):  # a new split of the dataset keeps them together too
+        again = tmp_path / f"again{seed}.yaml"
+        again.write_text(yaml.safe_dump({"preprocess": {"seed": seed, "split": {
+            "method": "random", "ratios": {"train": 0.34, "valid": 0.33, "test": 0.33}}}}))
+        meta = pooled(run_ok(again, tmp_path, f"resplit{seed}", "--from", out))[1].set_index("name")
+        assert meta.loc[["p0", *(f"copy{i}" for i in range(6))], "split"].nunique() == 1
 
 
 def test_invalid_sequence_character_names_the_record(tmp_path):
@@ -543,3 +549,28 @@ def test_mixing_bed_and_fasta_classes_is_an_error(files, tmp_path):
     classes = {"bound": [str(folder / "pos.bed")], "unbound": [str(tmp_path / "b.fa")]}
     _fails(["-c", config(folder, tmp_path / "c.yaml", classes=classes, conservation=None, branches=["seq"])],
            "cannot be mixed", tmp_path)
+
+
+def test_bed_loci_with_identical_window_sequences_elsewhere_stay_in_one_split(tmp_path):
+    rng = np.random.default_rng(4)
+    chr1 = list(rng.choice(list("ACGT"), 3000))
+    chr2 = list(rng.choice(list("ACGT"), 3000))
+    chr2[500:600] = chr1[300:400]  # a repeat
+    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    chr2[1000:1100] = [complement[b] for b in reversed(chr1[300:400])]  # the repeat on the other strand
+    (tmp_path / "genome.fa").write_text(f">chr1\n{''.join(chr1)}\n>chr2\n{''.join(chr2)}\n")
+    bound = ["chr1\t330\t370\tcopy_a\t0\t+", "chr2\t530\t570\tcopy_b\t0\t+", "chr2\t1030\t1070\tcopy_c\t0\t-"]
+    bound += [f"chr1\t{s}\t{s + 40}\tb{i}\t0\t+" for i, s in enumerate(range(1200, 2900, 60))]
+    unbound = [f"chr2\t{s}\t{s + 40}\tu{i}\t0\t+" for i, s in enumerate(range(1200, 2900, 60))]
+    (tmp_path / "bound.bed").write_text("\n".join(bound) + "\n")
+    (tmp_path / "unbound.bed").write_text("\n".join(unbound) + "\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"preprocess": {
+        "classes": {"bound": ["bound.bed"], "unbound": ["unbound.bed"]}, "genome": "genome.fa", "window": 40,
+        "cache_dir": str(tmp_path / "cache"), "seed": 5,
+        "split": {"method": "random", "ratios": {"train": 0.34, "valid": 0.33, "test": 0.33}}}}))
+    out = run_ok(cfg, tmp_path, "repeats")
+    meta = pooled(out)[1].set_index("name")
+    assert meta.loc[["copy_a", "copy_b", "copy_c"], "split"].nunique() == 1
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("class")
+    assert summary.loc["bound", "duplicates"] == 2 and summary.loc["unbound", "duplicates"] == 0

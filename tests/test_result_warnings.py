@@ -79,3 +79,17 @@ def test_row_warnings_name_no_bases_padding_and_shifted_windows():
     assert rows[2] == "most of the window is N or padding (70%)"
     assert rows[3] == "window shifted at a chromosome end"  # centred on 3-5 it would start at -1
     assert locus_warnings(None, None) == []
+
+
+def test_recorded_warnings_read_back_and_tolerate_missing_or_old_files(tmp_path):
+    import json
+
+    from lociflow.result_warnings import recorded_warnings
+
+    assert recorded_warnings(tmp_path) == []
+    (tmp_path / "metrics.json").write_text(json.dumps({"auroc": {"macro": 0.5}}))
+    assert recorded_warnings(tmp_path) == []
+    (tmp_path / "metrics.json").write_text(json.dumps({"warnings": ["the best epoch was the first"]}))
+    assert recorded_warnings(tmp_path) == ["the best epoch was the first"]
+    (tmp_path / "metrics.json").write_text("{cut")
+    assert recorded_warnings(tmp_path) == []

@@ -98,7 +98,7 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run_and_logged(tm
     import lociflow
 
     env = {**os.environ, "PYTHONPATH": str(Path(lociflow.__file__).parents[1])}  # this lociflow, not another copy
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, env=env)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, env=env, check=False)
     assert done.returncode == -signal.SIGKILL
     left = list(tmp_path.glob(".killed.tmp-*"))
     assert len(left) == 1 and (left[0] / ".owner.json").exists()
@@ -129,3 +129,27 @@ def test_ctrl_c_is_one_line_saying_what_was_kept_and_how_to_go_on(tmp_path, keep
     assert outcome.status == "stopped" and outcome.code == 130
     assert outcome.console.startswith(expected.format(root=tmp_path.resolve()))
     assert "\n" not in outcome.console
+
+
+def test_a_killed_resume_puts_the_resumable_folder_back_instead_of_removing_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import lociflow
+
+    with pytest.raises(KeyboardInterrupt):
+        with open_run("train", tmp_path, {}, name="r", keep_on_interrupt=True) as run:
+            (run.path / "last.ckpt").write_text("epoch 3")
+            raise KeyboardInterrupt
+    code = ("import os, signal, sys\nfrom lociflow.runs import open_run\n"
+            "with open_run('train', sys.argv[1], {}, name='r', resume=True, keep_on_interrupt=True) as run:\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(lociflow.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, env=env, check=False)
+    assert done.returncode == -signal.SIGKILL and not (tmp_path / "r").exists()
+    # the name check sees the folder put back
+    with pytest.raises(LociflowError, match="already exists"), open_run("train", tmp_path, {}, name="r"):
+        pass
+    assert (tmp_path / "r" / "last.ckpt").read_text() == "epoch 3"
+    assert not list(tmp_path.glob(".r.tmp-*")) and not (tmp_path / "r" / ".owner.json").exists()

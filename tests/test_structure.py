@@ -84,3 +84,16 @@ def test_later_chunks_of_one_run_hit_results_of_earlier_chunks(tmp_path):
         folder.fold(batch)
         folder.fold(batch)
         assert folder.n_folded == 2 and folder.n_cached == 2
+
+
+def test_folding_workers_leave_ctrl_c_to_the_parent():
+    import signal
+
+    from lociflow.preprocessing.structure import _init_worker
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        _init_worker((("mfe",), 37.0, None))
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -161,6 +161,8 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
                           "UTF-8.") from None
     except RecursionError:
         raise ConfigError(f"{path} nests values too deeply to be a configuration.") from None
+    except OSError as exc:
+        raise ConfigError(f"Config file {path} cannot be read ({exc.strerror or exc}).") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -13,12 +13,16 @@ it is the same for a dataset split and for new files.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from lociflow.layout import METRICS_FILE
 
 log = logging.getLogger("lociflow.warnings")
 
@@ -146,8 +150,33 @@ def _padding_warnings(labels: np.ndarray, classes: Sequence[str], shares: np.nda
     if len(padded) < 2 or float(padded.max() - padded.min()) <= PADDING_GAP:
         return []
     shown = ", ".join(f"{classes[int(k)]}: {v:.0%}" for k, v in padded.items())
-    return [f"The classes differ in how much of each window is N or padding ({shown}): a model can learn the "
-            "padding instead of biology. Use a window no longer than the shortest sequences, or loci of similar length."]
+    return [(f"The classes differ in how much of each window is N or padding ({shown}): a model can learn the "
+             "padding instead of biology. Use a window no longer than the shortest sequences, or loci of similar "
+             "length.")]
+
+
+def recorded_warnings(folder: str | Path) -> list[str]:
+    """The ``warnings`` of ``folder/metrics.json`` (a model's training, an evaluation), ``[]`` when none.
+
+    A missing, unreadable or older ``metrics.json`` has none: this feeds displays, which
+    must not fail on it.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A model or evaluation run folder.
+
+    Returns
+    -------
+    list of str
+        The warnings, in the order they were written.
+    """
+    try:
+        metrics = json.loads((Path(folder) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    found = metrics.get("warnings") if isinstance(metrics, dict) else None
+    return [str(line) for line in found] if isinstance(found, list) else []
 
 
 def log_warnings(found: Sequence[str]) -> None:

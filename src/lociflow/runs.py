@@ -4,6 +4,11 @@ Every stage runs inside :func:`open_run`. It creates a fresh folder under the ou
 root (built under a hidden temporary name and renamed into place only when the stage
 succeeds, so an interrupted run never leaves a folder that looks complete), writes
 ``params.yaml`` and a DEBUG ``run.log``, and appends one row to ``<root>/runs.tsv``.
+
+A run killed outright cannot clean up after itself, so the temporary folder records its
+owner (host, PID, process start time) and the next run in the same root clears away the
+folders whose owner is gone. The final rename is exclusive: of two runs started with one
+name, exactly one gets the folder.
 """
 
 from __future__ import annotations
@@ -75,8 +80,10 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def _write_owner(work: Path) -> None:
+def _write_owner(work: Path, restore_to: str | None = None) -> None:
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+    if restore_to is not None:
+        owner["restore_to"] = restore_to  # a resumed run: its folder was in place, and is put back
     (work / OWNER_NAME).write_text(json.dumps(owner), encoding="utf-8")
 
 
@@ -106,25 +113,37 @@ def _owner_gone(folder: Path) -> dict[str, Any] | None:
     return None
 
 
-def remove_dead_runs(root: Path) -> list[tuple[Path, int]]:
-    """Remove the temporary folders in ``root`` of runs whose process was killed.
-
-    Returns each removed folder with the PID of the process that left it.
+def remove_dead_runs(root: Path) -> list[str]:
+    """Clear away the temporary folders in ``root`` of runs whose process was killed.
 
     A run killed outright (SIGKILL, power loss) never reaches its cleanup, so its hidden
     ``.<name>.tmp-*`` folder would stay forever; it can never be completed or resumed
-    (``--resume`` reopens only folders moved into place).
+    (``--resume`` reopens only folders moved into place), so it is removed. A resumed run's
+    folder was in place, resumable, before it was reopened: it is put back instead.
+
+    Returns
+    -------
+    list of str
+        One sentence per folder handled, for the log.
     """
-    removed = []
-    for folder in sorted(root.glob(".*.tmp-*")):
+    done = []
+    for folder in sorted(root.glob(".*.tmp-*")) if root.is_dir() else []:
         if not folder.is_dir() or folder.is_symlink():
             continue
         owner = _owner_gone(folder)
         if owner is None:
             continue
+        restore = owner.get("restore_to")
+        target = root / restore if isinstance(restore, str) and "/" not in restore and restore.strip(".") else None
+        if target is not None and not target.exists():
+            (folder / OWNER_NAME).unlink(missing_ok=True)
+            os.rename(folder, target)
+            done.append(f"put {target} back in place: a resumed run of it was killed (its process "
+                        f"{owner['pid']} is gone); continue it with --resume")
+            continue
         shutil.rmtree(folder, ignore_errors=True)
-        removed.append((folder, int(owner["pid"])))
-    return removed
+        done.append(f"removed {folder}, left by a run that was killed (its process {owner['pid']} is gone)")
+    return done
 
 
 def _interrupt_line(stage: str, root: Path, name: str, kept: bool) -> str:
@@ -217,6 +236,8 @@ def open_run(
     if "/" in name or name in ("", ".", ".."):
         raise LociflowError(f"Run name {name!r} is not a valid folder name.")
     final = root / name
+    # first, so that a folder put back from a killed resume is seen by the checks below
+    cleared = remove_dead_runs(root)
     if resume:
         if not final.is_dir():
             raise LociflowError(
@@ -229,21 +250,20 @@ def open_run(
             "to replace it."
         )
     root.mkdir(parents=True, exist_ok=True)
-    dead = remove_dead_runs(root)
     work = root / f".{name}.tmp-{secrets.token_hex(3)}"
     if resume:
         os.replace(final, work)
     else:
         work.mkdir()
-    _write_owner(work)
+    _write_owner(work, restore_to=name if resume else None)
     run = Run(stage=stage, root=root, name=name, path=work, final_path=final, params=params,
               summary_params=dict(summary_params or {}))
     header = f"lociflow {__version__} {stage} run {name}\nlociflow {stage} --config params.yaml reproduces it"
     write_yaml(work / PARAMS_FILE, {stage: params}, header=header)
     handler = _attach_file_log(work / RUN_LOG)
     log.info("lociflow %s: %s run %s", __version__, stage, name)
-    for folder, pid in dead:
-        log.info("removed %s, left by a run that was killed (its process %d is gone)", folder, pid)
+    for line in cleared:
+        log.info("%s", line)
     log.debug("parameters: %s", json.dumps(params, default=str, sort_keys=True))
     status = "failed"
     kept = False

@@ -162,6 +162,8 @@ def show_image(path: Path, caption: str | None = None) -> None:
 def show_metrics(path: Path) -> None:
     """metrics.json as tables."""
     metrics = json.loads(path.read_text(encoding="utf-8"))
+    for line in metrics.get("warnings") or []:  # why the numbers may not deserve trust, first
+        st.warning(line)
     table, numbers = metrics_tables(metrics)
     if not table.empty:
         st.dataframe(for_display(table), width="stretch")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lociflow.layout import ATTRIBUTIONS_FILE, DASHBOARD_FILE
+from lociflow.result_warnings import recorded_warnings
 
 log = logging.getLogger("lociflow.interpret.dashboard")
 
@@ -34,6 +35,7 @@ _CSS = """
 .branch { font-size: .8rem; color: #59636e; margin: .3rem 0 0; }
 .logo-cell img { width: 260px; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .4rem .7rem; border-radius: 4px; }
+.warning { background: #ffebe9; border: 1px solid #cf222e; padding: .4rem .7rem; border-radius: 4px; }
 .skipped td, .skipped th { text-align: left !important; }
 .wide img { width: 100%; }
 table.data td.logo-cell { text-align: center; }
@@ -201,7 +203,10 @@ def _overview(ctx, timings: dict[str, float]) -> str:
     rows = [{"method": m, "status": "ran", "seconds": s, "note": ctx.notes.get(m, "")} for m, s in timings.items()]
     rows += [{"method": m, "status": "skipped", "seconds": np.nan, "note": r} for m, r in ctx.skipped.items()]
     notes = [f"<p class=\"note\">{html.escape(k)}: {html.escape(v)}</p>" for k, v in ctx.notes.items() if k not in timings]
-    return (key_values_html(facts) + '<div class="skipped">'
+    # what training said about trusting this model comes before anything explained with it
+    cautions = "".join(f'<p class="warning">Training warning: {html.escape(line)}</p>'
+                       for line in recorded_warnings(ctx.model.path))
+    return (cautions + key_values_html(facts) + '<div class="skipped">'
             + table_html(pd.DataFrame(rows, columns=["method", "status", "seconds", "note"]), float_format="{:.1f}")
             + "</div>" + "".join(notes))
 

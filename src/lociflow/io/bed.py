@@ -169,7 +169,8 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
 
 def _reader(path: Path, ncols: int, skip: int, chunk_size: int):
     # every column as text: the C reader's int64 parser accepts '1e3' and '1000.0', which
-    # BED refuses, and reading text then checking digits costs no more
+    # BED refuses; the text costs about 0.6 s more per million lines than int64 parsing,
+    # small beside fetching and encoding those million windows
     return pd.read_csv(
         path, sep="\t", header=None, names=list(range(ncols)), dtype=object, skiprows=skip,
         skip_blank_lines=False, quoting=3, na_filter=False, chunksize=chunk_size,

@@ -209,7 +209,7 @@ def check_inside_chromosomes(table: BedTable, sizes: np.ndarray, genome: str | o
         return
     first = int(np.flatnonzero(outside)[0])
     others = int(outside.sum()) - 1
-    more = f" ({others} more locus{'es' if others != 1 else ''} also lie outside)" if others else ""
+    more = f" ({others} more {'locus lies' if others == 1 else 'loci lie'} outside too)" if others else ""
     raise InputFileError(
         f"{table.source}, line {int(table.line[first])}: locus {table.chrom[first]}:{int(table.start[first])}-"
         f"{int(table.end[first])} starts at or past the end of {table.chrom[first]}, which is {int(sizes[first])} nt "

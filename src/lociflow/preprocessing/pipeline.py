@@ -30,17 +30,20 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import LociflowError
 from lociflow.layout import SPLITS
+from lociflow.preprocessing.duplicates import (
+    count_duplicate_ids,
+    count_duplicates,
+    same_content,
+)
 from lociflow.preprocessing.loci import Loci, iter_loci
 from lociflow.preprocessing.split import (
     check_classes_not_empty,
     chromosome_split,
-    identical_groups,
     merge_groups,
     order_within_splits,
     overlap_groups,
     random_split,
     reduce_classes,
-    repeats,
 )
 from lociflow.preprocessing.stream import Encoder, branch_channels
 from lociflow.preprocessing.writer import DatasetWriter, summary_table
@@ -91,8 +94,14 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
         _log_fasta_windows(table, cfg.window)
         _validate_sequences(loci, cfg.alphabet)
         count_duplicate_ids(loci.meta["name"].to_numpy(object), labels, table)
-    same = same_content(loci)
-    count_duplicates(same, labels, table, "identical window sequences" if not loci.genomic else "identical loci")
+    genome = None
+    if loci.genomic and cfg.genome is not None:
+        from lociflow.io.fasta import Genome
+
+        genome = Genome(cfg.genome, cache_dir=cfg.cache_dir)  # opened from its cache entry: cheap
+    same = same_content(loci, genome, cfg.window, cfg.strand)
+    count_duplicates(same, labels, table,
+                     "identical loci or window sequences" if loci.genomic else "identical window sequences")
     selected, split = select_and_split(cfg, loci.meta, labels, class_names, table, same)
     loci, labels = loci.subset(selected), labels[selected]
     orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
@@ -193,82 +202,6 @@ def _validate_sequences(loci: Loci, alphabet: str) -> None:
     names = loci.meta["name"].to_numpy(object)
     for first in range(0, len(loci), ENCODE_CHUNK):
         encode_codes(loci.codes[first:first + ENCODE_CHUNK], alphabet, names=names[first:first + ENCODE_CHUNK])
-
-
-def same_content(loci: Loci) -> np.ndarray:
-    """Group ids of loci with the same content.
-
-    Same content means identical coordinates and strand (BED), or identical window
-    sequences (FASTA/text; case ignored and U read as T, as the encoder does).
-
-    Parameters
-    ----------
-    loci : Loci
-        The loci; those with ``codes`` are compared by sequence.
-
-    Returns
-    -------
-    numpy.ndarray
-        One int64 group id per locus; equal ids mean equal content.
-    """
-    if loci.codes is None:
-        meta = loci.meta
-        columns = ["orig_chrom", "orig_start", "orig_end", "strand"]
-        return meta.groupby(columns, sort=False, dropna=False).ngroup().to_numpy(np.int64)
-    codes = np.asarray(loci.codes, dtype=np.uint8)
-    normal = np.frombuffer(codes.tobytes().upper().replace(b"U", b"T"), dtype=np.uint8).reshape(codes.shape)
-    return identical_groups(normal)
-
-
-def count_duplicates(same: np.ndarray, labels: np.ndarray, table: pd.DataFrame, what: str) -> None:
-    """Add the ``duplicates`` column (loci repeating an earlier one) to ``table`` and log them.
-
-    Loci of one content group in different classes get their own warning: a model cannot
-    tell them apart, whatever it learns.
-
-    Parameters
-    ----------
-    same : numpy.ndarray
-        Content group ids (see :func:`same_content`).
-    labels : numpy.ndarray
-        The class index of each locus.
-    table : pandas.DataFrame
-        The per-class counts table, changed in place.
-    what : str
-        What a duplicate is, for the log (e.g. ``"identical loci"``).
-    """
-    repeated = repeats(same)
-    table["duplicates"] = np.bincount(labels[repeated], minlength=len(table))
-    if not repeated.any():
-        return
-    classes_per_group = pd.Series(labels).groupby(same).nunique()
-    conflicting = int((classes_per_group > 1).sum())
-    log.warning("%d loci are %s of an earlier locus (%s); each set is kept in one split so that none is both "
-                "trained and tested on", int(repeated.sum()), what,
-                ", ".join(f"{c}: {n}" for c, n in zip(table["class"], table["duplicates"])))
-    if conflicting:
-        log.warning("%d sets of %s belong to more than one class: no model can tell those loci apart", conflicting, what)
-
-
-def count_duplicate_ids(names: np.ndarray, labels: np.ndarray, table: pd.DataFrame) -> None:
-    """Add the ``duplicate_ids`` column (records whose identifier an earlier record has) and log a few.
-
-    Parameters
-    ----------
-    names : numpy.ndarray
-        The record identifier of each locus.
-    labels : numpy.ndarray
-        The class index of each locus.
-    table : pandas.DataFrame
-        The per-class counts table, changed in place.
-    """
-    repeated = pd.Series(names).duplicated().to_numpy()
-    table["duplicate_ids"] = np.bincount(labels[repeated], minlength=len(table))
-    if repeated.any():
-        shown = list(dict.fromkeys(names[repeated]))
-        log.warning("%d FASTA records repeat the identifier of an earlier record, e.g. %s%s; names in the "
-                    "predictions will not be unique", int(repeated.sum()), ", ".join(map(repr, shown[:5])),
-                    f" ({len(shown)} identifiers in all)" if len(shown) > 5 else "")
 
 
 def select_and_split(cfg: PreprocessConfig, meta: pd.DataFrame, labels: np.ndarray, class_names: list[str],

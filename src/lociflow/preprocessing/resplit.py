@@ -23,6 +23,7 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
+from lociflow.preprocessing.duplicates import count_duplicates, pooled_same_content
 from lociflow.preprocessing.pipeline import (
     STREAM_ORDER,
     count_splits,
@@ -81,7 +82,10 @@ def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None =
         pooled = _pool(dataset)
         table = pd.DataFrame({"class": class_names,
                               "loci_in": np.bincount(pooled["labels"], minlength=len(class_names))})
-        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table)
+        same = pooled_same_content(pooled, dataset.manifest.get("input") == "bed")
+        if same is not None:
+            count_duplicates(same, pooled["labels"], table, "identical loci or window sequences")
+        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table, same)
         orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
         writer = DatasetWriter(run.path, dataset.channels, dataset.window, class_names)
         with bar("Copying loci", total=len(selected), unit="loci") as progress:

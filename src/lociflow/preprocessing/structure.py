@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import secrets
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -137,6 +138,9 @@ def fold_one(seq: str, features: Sequence[str], temperature: float = 37.0,
 def _init_worker(options: tuple) -> None:
     global _WORKER_OPTIONS
     _WORKER_OPTIONS = options
+    # Ctrl-C reaches every process of the terminal; the parent stops the pool and prints
+    # one line, instead of each worker printing its own KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fold_task(seqs: list[str]) -> np.ndarray:

@@ -54,7 +54,7 @@ def check_trainable(architecture: dict, channels: dict[str, list[str]], dataset:
     Batch normalisation cannot normalise a batch of one locus (its variance is zero and
     the metrics become NaN), so ``batch_size: 1`` with any ``batch_norm`` layer is refused;
     a model whose weights and one batch of activations exceed the free memory is refused
-    with the numbers (see :func:`lociflow.model.io.check_fits`).
+    with the numbers (see :func:`lociflow.model.checks.check_fits`).
 
     Parameters
     ----------
@@ -75,7 +75,7 @@ def check_trainable(architecture: dict, channels: dict[str, list[str]], dataset:
     import torch
 
     from lociflow.errors import ConfigError, ModelFileError
-    from lociflow.model.io import check_fits, model_size
+    from lociflow.model.checks import check_fits, model_size
 
     layers = [layer for section in (architecture.get("branches") or {}).values() for layer in section or []]
     layers += list(architecture.get("common") or [])
