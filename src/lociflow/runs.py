@@ -274,11 +274,10 @@ def open_run(
         if keep_on_interrupt:
             status, kept = "interrupted", True
             exc.lociflow_run_log = final / RUN_LOG  # type: ignore[attr-defined]
-            log.warning("run interrupted; its folder is kept as %s", final)
+            log.debug("run interrupted; its folder is kept as %s", final)  # the CLI prints the line
         else:
             exc.lociflow_run_log = root / f"{name}.failed" / RUN_LOG  # type: ignore[attr-defined]
-            log.warning("run interrupted")
-            log.debug("where it was interrupted", exc_info=True)
+            log.debug("run interrupted here", exc_info=True)  # the CLI prints one line saying so
         exc.lociflow_interrupted = _interrupt_line(stage, root, name, kept)  # type: ignore[attr-defined]
         raise
     except BaseException as exc:

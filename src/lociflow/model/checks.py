@@ -178,8 +178,13 @@ def model_size(architecture: dict[str, Any], channels: dict[str, list[str]], win
     plan = plan_network(architecture, channels, window, n_classes)
     layers = [layer for section in plan.branches.values() for layer in section] + list(plan.common)
     activations = sum(shape.features for shape in plan.inputs.values()) + sum(layer.output.features for layer in layers)
-    with torch.device("meta"):
-        network = build_network(architecture, channels, window, n_classes)
+    try:
+        with torch.device("meta"):
+            network = build_network(architecture, channels, window, n_classes)
+    except (OverflowError, RuntimeError, TypeError, ValueError) as exc:  # sizes past what torch can index
+        raise ModelFileError(
+            f"the architecture's layer sizes are too large to build a network ({str(exc).splitlines()[0][:200]}); "
+            "the spec is damaged or was not written by lociflow.") from None
     parameters = sum(p.numel() for p in network.parameters()) + sum(b.numel() for b in network.buffers())
     return ModelSize(int(parameters) * members, int(activations) * members)
 
