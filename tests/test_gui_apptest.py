@@ -388,9 +388,11 @@ def test_two_class_evaluation_shows_one_curve_of_the_positive_class_and_explains
     assert [trace["name"] for trace in roc["data"]] == ["b"] and [trace["name"] for trace in pr["data"]] == ["b"]
     assert "b (positive class)" in roc["layout"]["title"]["text"]
     assert pr["data"][0]["line"]["shape"] == "hv"  # a step, never a diagonal over tied scores
-    numbers = next(t.value for t in at.dataframe if "metric" in t.value)
+    element = next(t for t in at.dataframe if "metric" in t.value)
+    numbers = element.value
     assert {"MCC", "log loss", "accuracy"} <= set(numbers["metric"])
-    assert list(numbers.loc[numbers["metric"] == "balanced accuracy", "value"]) == ["–"]  # not None
+    assert numbers.loc[numbers["metric"] == "balanced accuracy", "value"].isna().all()
+    assert element.proto.placeholder == "–"  # an empty cell shows a dash, not None
     notes = " ".join(c.value for c in at.caption)
     assert "Matthews correlation" in notes and "-ln(probability given to the true class)" in notes
     assert "step 3\ndone" in at.code[0].value and "step 1" not in at.code[0].value
@@ -419,6 +421,7 @@ def test_runs_page_compares_two_runs(root):
     params, metrics = at.dataframe[1].value, at.dataframe[2].value
     assert list(params["key"]) == ["window"]  # only what differs
     assert list(metrics.loc[metrics["key"] == "auroc.macro", "second"]) == [0.9]
+    assert all(element.proto.placeholder == "–" for element in at.dataframe)  # no table shows None
 
 
 def test_log_tail_keeps_only_the_last_state_of_progress_bars(tmp_path):
