@@ -600,3 +600,23 @@ def test_paths_in_code_spans_show_as_typed():
 
     assert md_code("/runs/my_run/index.html") == "`/runs/my_run/index.html`"  # no \\_ escapes inside code
     assert md_code("odd`name") == "``odd`name``"
+
+
+def test_file_picker_takes_a_typed_path_and_opens_a_picked_folder_at_once(root, tmp_path):
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    target = deep / "genome.fa"
+    target.write_text(">chr1\nACGT\n")
+    _, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    # a pasted file path is used in one click, however deep
+    at.text_input(key="preprocess::genome#folder").set_value(str(target)).run()
+    at.button(key="preprocess::genome#use-typed").click().run()
+    assert at.text_input(key="preprocess::genome").value == str(target)
+    # picking a folder in the list opens it, without an extra click per level
+    at.text_input(key="preprocess::genome#folder").set_value(str(tmp_path / "a")).run()
+    at.selectbox(key="preprocess::genome#entry").set_value("b/").run()
+    assert at.text_input(key="preprocess::genome#folder").value == str(tmp_path / "a" / "b")
+    assert "c/" in at.selectbox(key="preprocess::genome#entry").options
+    no_exception(at)
