@@ -388,6 +388,8 @@ def test_two_class_evaluation_shows_one_curve_of_the_positive_class_and_explains
     assert [trace["name"] for trace in roc["data"]] == ["b"] and [trace["name"] for trace in pr["data"]] == ["b"]
     assert "b (positive class)" in roc["layout"]["title"]["text"]
     assert pr["data"][0]["line"]["shape"] == "hv"  # a step, never a diagonal over tied scores
+    per_class = next(t.value for t in at.dataframe if "a" in t.value)
+    assert list(per_class.columns) == ["a", "b"]  # no micro or macro column beside the one AUROC
     element = next(t for t in at.dataframe if "metric" in t.value)
     numbers = element.value
     assert {"MCC", "log loss", "accuracy"} <= set(numbers["metric"])

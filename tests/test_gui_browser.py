@@ -295,3 +295,33 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for shot in DOC_SHOTS:
         shutil.copyfile(ARTIFACTS / f"{shot}.png", DOCS_IMG / f"gui-{shot.split('-', 1)[1]}.png")
+
+
+@pytest.mark.timeout(300)
+def test_preprocess_form_checks_bed_input_as_you_type(server, browser_page, tmp_path):
+    """BED input without a genome is caught in the form, before anything runs: the genome
+    field appears with a message in the page's words, and Run stays disabled until it is given."""
+    url, _, _ = server
+    page = browser_page
+    genome, bed = tmp_path / "genome.fa", tmp_path / "peaks.bed"
+    genome.write_text(">chr1\n" + "ACGT" * 200 + "\n")
+    bed.write_text("chr1\t100\t140\tp1\t0\t+\nchr1\t300\t340\tp2\t0\t-\n")
+    page.goto(f"{url}/preprocess")
+    page.get_by_role("heading", name="Preprocess", exact=True).wait_for()
+    settle(page)
+    assert page.get_by_label("Reference genome (FASTA)", exact=True).count() == 0  # no input yet
+    type_into(page, "Class 1 name", "bound")
+    type_into(page, "Class 1 files", str(bed))
+    type_into(page, "Class 2 name", "unbound")
+    type_into(page, "Class 2 files", str(bed))
+    page.get_by_label("Reference genome (FASTA)", exact=True).wait_for()
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "peaks.bed is BED" in alerts and "--genome" not in alerts
+    assert not page.get_by_role("button", name="Run preprocess").is_enabled()
+    screenshot(page, "08-preprocess-bed-needs-genome")
+    type_into(page, "Reference genome (FASTA)", str(genome))
+    type_into(page, "Window (nt)", "40")
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "is BED" not in alerts
+    assert page.get_by_role("button", name="Run preprocess").is_enabled(), alerts
+    assert_no_exception(page)

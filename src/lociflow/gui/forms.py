@@ -199,7 +199,7 @@ def bed_inputs(files: list[str] | None) -> list[str]:
     from lociflow.io.files import strip_suffixes
 
     found = []
-    for name in files or []:
+    for name in dict.fromkeys(files or []):  # a file given for two classes counts once
         if not str(name).strip():
             continue
         try:

@@ -153,6 +153,8 @@ def show_metrics(path: Path) -> None:
     """metrics.json as tables."""
     metrics = json.loads(path.read_text(encoding="utf-8"))
     per_class, numbers = metrics_tables(metrics)
+    if metrics.get("positive") and not per_class.empty:  # two classes: the averages only repeat them
+        per_class = per_class.drop(columns=["macro", "micro"], errors="ignore")
     if not per_class.empty:
         table(per_class, width="stretch")
     if not numbers.empty:
