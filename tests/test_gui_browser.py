@@ -69,10 +69,11 @@ def server(tmp_path_factory):
     _write_fasta(inputs / "unbound.fa", 150, 40, None, rng)
     port = _free_port()
     env = dict(os.environ, LOCIFLOW_PROGRESS="0")
+    terminal = open(base / "terminal.log", "wb")  # what a user sees in the terminal that started the GUI
     process = subprocess.Popen(
         [sys.executable, "-c", "from lociflow.cli import app; app()", "gui", "--port", str(port),
          "--output-root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=base,
+        stdout=terminal, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=base,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -85,13 +86,19 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         process.kill()
-        pytest.fail(f"lociflow gui did not answer on {url}: {process.stdout.read().decode()[-2000:]}")
+        pytest.fail(f"lociflow gui did not answer on {url}: {(base / 'terminal.log').read_text()[-2000:]}")
     yield url, root, inputs
     os.killpg(process.pid, 15)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, 9)
+    terminal.close()
+
+
+def terminal_text(root: Path) -> str:
+    """What ``lociflow gui`` has printed so far (the server fixture's terminal)."""
+    return (root.parent / "terminal.log").read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +297,10 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
         assert f"\t{stage}\t" in ledger
 
     print(f"walk took {time.time() - started:.0f} s")
+    # the terminal stays quiet: no tracebacks (e.g. ArrowTypeError) and no deprecation notices
+    terminal = terminal_text(root)
+    for noise in ("Traceback", "ArrowTypeError", "deprecated", "will be removed", "Please replace"):
+        assert noise not in terminal, terminal[-3000:]
     if os.environ.get("LOCIFLOW_UPDATE_DOC_SCREENSHOTS") != "1":
         return  # a test run never rewrites tracked files; set the variable to refresh docs/img
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
