@@ -137,10 +137,13 @@ def test_genome_field_appears_only_for_bed_input_and_is_required_there(root, tmp
     assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # FASTA needs none
     fill_two_classes(at, pos, neg)
     assert at.text_input(key="preprocess::genome").value in ("", None)
+    at.text_input(key="preprocess::classes[0].name").set_value("").run()
+    assert at.text_input(key="preprocess::genome")  # a BED file without a class name yet still asks
     text = messages(at).replace("\\", "")
     assert "pos.bed and 1 more is BED: its sequences are cut from a reference genome" in text
     assert "--genome" not in text  # said in the page's terms, not the command line's
     assert at.button(key="preprocess::#run").disabled
+    at.text_input(key="preprocess::classes[0].name").set_value("bound")
     at.text_input(key="preprocess::genome").set_value(str(genome)).run()
     assert "is BED" not in messages(at)
 

@@ -56,6 +56,8 @@ class Form:
         self.skipped: set[tuple[str, ...]] = set()
         self.problems: list[tuple[tuple[str, ...], str]] = []
         self.slots: dict[tuple[str, ...], Any] = {}
+        # every file typed into a per-class field, named or not (the genome check needs them all)
+        self.typed_files: dict[tuple[str, ...], list[str]] = {}
 
     # -- placing fields
 

@@ -202,6 +202,7 @@ def _class_files(form: Form, path, info, label, help, rows: int = 2, required: b
     count = _row_count(key, max(rows, len(default_of(info) or {})))
     st.markdown(f"**{md_escape(label)}**", help=help)
     result: dict[str, list[str]] = {}
+    form.typed_files[tuple(path)] = []
     for i in range(count):
         name_col, files_col = st.columns([1, 3])
         name_key = f"{key}[{i}].name"
@@ -213,6 +214,7 @@ def _class_files(form: Form, path, info, label, help, rows: int = 2, required: b
             files = paths.path_field(f"{key}[{i}].files", f"Class {i + 1} files", None, form.upload_dir,
                                      multiple=True, placeholder="BED/narrowPeak/FASTA files, one per line")
         name = st.session_state[name_key].strip()
+        form.typed_files[tuple(path)] += files
         for message in paths.missing_paths(files, False):
             form.problem(path, message)
         if files and not name:

@@ -51,8 +51,8 @@ def render() -> None:
         else:
             form.skip("data")
             form.skip("split")
-            classes = form.field("classes", required=True, label="Classes and their files")
-            genome_field(form, [f for group in (classes or {}).values() for f in group])
+            form.field("classes", required=True, label="Classes and their files")
+            genome_field(form, form.typed_files.get(("classes",), []))
             track_fields(form, model)
     with st.expander("More options"):
         form.rest(title=None)
