@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lociflow.curves import positive_class
 from lociflow.io.store import SplitArrays
 from lociflow.metrics import classification_metrics
 from lociflow.training.data import make_loader
@@ -49,4 +50,6 @@ def score_split(network: nn.Module, split: SplitArrays, branches: list[str], cla
     probs, loss = split_probabilities(network, split, branches, batch_size, device)
     metrics = classification_metrics(np.asarray(split.labels), probs, classes)
     metrics["loss"] = round(loss, 6)
+    if len(classes) == 2:  # as evaluate's report: the class its one AUROC and AUPRC are about
+        metrics["positive"] = positive_class(list(classes))
     return metrics
