@@ -275,8 +275,9 @@ def evaluate(
 
     Writes metrics.json (per class and micro/macro AUROC and AUPRC, accuracy, balanced
     accuracy, MCC, F1, log loss, confusion matrix), ROC and precision-recall curves
-    (PNG, SVG and TSV), a calibration plot, predictions.tsv and report.html.
-    See docs/evaluate.md.
+    (PNG, SVG and TSV), a calibration plot, predictions.tsv and report.html. With two
+    classes the plots and the report show one curve and one AUROC/AUPRC, of the first
+    class or of --set positive=NAME. See docs/evaluate.md.
     """
     from lociflow.config import EvaluateConfig, load_stage
 
