@@ -625,3 +625,19 @@ def test_file_picker_takes_a_typed_path_and_opens_a_picked_folder_at_once(root, 
     assert at.text_input(key="preprocess::genome#folder").value == str(tmp_path / "a" / "b")
     assert "c/" in at.selectbox(key="preprocess::genome#entry").options
     no_exception(at)
+
+
+def test_evaluate_offers_the_models_two_classes_as_the_positive_class(root, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "spec.yaml").write_text("format_version: 2\nclasses: [bound, unbound]\nbranches: [seq]\n")
+    at = page("evaluate")
+    at.text_input(key="evaluate::model").set_value(str(model)).run()
+    choice = at.selectbox(key="evaluate::positive")
+    assert choice.options[1:] == ["bound", "unbound"] and "default: the first class (bound)" in choice.options[0]
+    choice.set_value("unbound").run()
+    no_exception(at)
+    (model / "spec.yaml").write_text("format_version: 2\nclasses: [a, b, c]\nbranches: [seq]\n")
+    at = page("evaluate")
+    at.text_input(key="evaluate::model").set_value(str(model)).run()
+    assert not [s for s in at.selectbox if s.key == "evaluate::positive"]  # three classes: a curve each

@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 _UNSET = "\u2205"  # stands for None in a choice list (Streamlit shows None as "nothing chosen")
 
 
-def _choice(form: Form, path, info, label, help, none_label: str = "(not set)", **_) -> Any:
+def _choice(form: Form, path, info, label, help, none_label: str = "(not set)", options: list | None = None,
+            **_) -> Any:
     ann, optional = unwrap(info.annotation)
-    options = [*([_UNSET] if optional else []), *get_args(ann)]
+    # the choices of a Literal, or those the page gives (e.g. the classes of the chosen model)
+    options = [*([_UNSET] if optional else []), *(get_args(ann) if options is None else options)]
     key = form.key(path)
     default = _UNSET if default_of(info) is None else default_of(info)
     state.init(key, default)
