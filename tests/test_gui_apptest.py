@@ -137,10 +137,13 @@ def test_genome_field_appears_only_for_bed_input_and_is_required_there(root, tmp
     assert not [t for t in at.text_input if t.key == "preprocess::genome"]  # FASTA needs none
     fill_two_classes(at, pos, neg)
     assert at.text_input(key="preprocess::genome").value in ("", None)
+    at.text_input(key="preprocess::classes[0].name").set_value("").run()
+    assert at.text_input(key="preprocess::genome")  # a BED file without a class name yet still asks
     text = messages(at).replace("\\", "")
     assert "pos.bed and 1 more is BED: its sequences are cut from a reference genome" in text
     assert "--genome" not in text  # said in the page's terms, not the command line's
     assert at.button(key="preprocess::#run").disabled
+    at.text_input(key="preprocess::classes[0].name").set_value("bound")
     at.text_input(key="preprocess::genome").set_value(str(genome)).run()
     assert "is BED" not in messages(at)
 
@@ -388,9 +391,13 @@ def test_two_class_evaluation_shows_one_curve_of_the_positive_class_and_explains
     assert [trace["name"] for trace in roc["data"]] == ["b"] and [trace["name"] for trace in pr["data"]] == ["b"]
     assert "b (positive class)" in roc["layout"]["title"]["text"]
     assert pr["data"][0]["line"]["shape"] == "hv"  # a step, never a diagonal over tied scores
-    numbers = next(t.value for t in at.dataframe if "metric" in t.value)
+    per_class = next(t.value for t in at.dataframe if "a" in t.value)
+    assert list(per_class.columns) == ["a", "b"]  # no micro or macro column beside the one AUROC
+    element = next(t for t in at.dataframe if "metric" in t.value)
+    numbers = element.value
     assert {"MCC", "log loss", "accuracy"} <= set(numbers["metric"])
-    assert list(numbers.loc[numbers["metric"] == "balanced accuracy", "value"]) == ["–"]  # not None
+    assert numbers.loc[numbers["metric"] == "balanced accuracy", "value"].isna().all()
+    assert element.proto.placeholder == "–"  # an empty cell shows a dash, not None
     notes = " ".join(c.value for c in at.caption)
     assert "Matthews correlation" in notes and "-ln(probability given to the true class)" in notes
     assert "step 3\ndone" in at.code[0].value and "step 1" not in at.code[0].value
@@ -419,6 +426,7 @@ def test_runs_page_compares_two_runs(root):
     params, metrics = at.dataframe[1].value, at.dataframe[2].value
     assert list(params["key"]) == ["window"]  # only what differs
     assert list(metrics.loc[metrics["key"] == "auroc.macro", "second"]) == [0.9]
+    assert all(element.proto.placeholder == "–" for element in at.dataframe)  # no table shows None
 
 
 def test_log_tail_keeps_only_the_last_state_of_progress_bars(tmp_path):
@@ -598,3 +606,39 @@ def test_paths_in_code_spans_show_as_typed():
 
     assert md_code("/runs/my_run/index.html") == "`/runs/my_run/index.html`"  # no \\_ escapes inside code
     assert md_code("odd`name") == "``odd`name``"
+
+
+def test_file_picker_takes_a_typed_path_and_opens_a_picked_folder_at_once(root, tmp_path):
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    target = deep / "genome.fa"
+    target.write_text(">chr1\nACGT\n")
+    _, pos, neg = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    fill_two_classes(at, pos, neg)
+    # a pasted file path is used in one click, however deep
+    at.text_input(key="preprocess::genome#folder").set_value(str(target)).run()
+    at.button(key="preprocess::genome#use-typed").click().run()
+    assert at.text_input(key="preprocess::genome").value == str(target)
+    # picking a folder in the list opens it, without an extra click per level
+    at.text_input(key="preprocess::genome#folder").set_value(str(tmp_path / "a")).run()
+    at.selectbox(key="preprocess::genome#entry").set_value("b/").run()
+    assert at.text_input(key="preprocess::genome#folder").value == str(tmp_path / "a" / "b")
+    assert "c/" in at.selectbox(key="preprocess::genome#entry").options
+    no_exception(at)
+
+
+def test_evaluate_offers_the_models_two_classes_as_the_positive_class(root, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "spec.yaml").write_text("format_version: 2\nclasses: [bound, unbound]\nbranches: [seq]\n")
+    at = page("evaluate")
+    at.text_input(key="evaluate::model").set_value(str(model)).run()
+    choice = at.selectbox(key="evaluate::positive")
+    assert choice.options[1:] == ["bound", "unbound"] and "default: the first class (bound)" in choice.options[0]
+    choice.set_value("unbound").run()
+    no_exception(at)
+    (model / "spec.yaml").write_text("format_version: 2\nclasses: [a, b, c]\nbranches: [seq]\n")
+    at = page("evaluate")
+    at.text_input(key="evaluate::model").set_value(str(model)).run()
+    assert not [s for s in at.selectbox if s.key == "evaluate::positive"]  # three classes: a curve each

@@ -69,10 +69,11 @@ def server(tmp_path_factory):
     _write_fasta(inputs / "unbound.fa", 150, 40, None, rng)
     port = _free_port()
     env = dict(os.environ, LOCIFLOW_PROGRESS="0")
+    terminal = open(base / "terminal.log", "wb")  # what a user sees in the terminal that started the GUI
     process = subprocess.Popen(
         [sys.executable, "-c", "from lociflow.cli import app; app()", "gui", "--port", str(port),
          "--output-root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=base,
+        stdout=terminal, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=base,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -85,13 +86,19 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         process.kill()
-        pytest.fail(f"lociflow gui did not answer on {url}: {process.stdout.read().decode()[-2000:]}")
+        pytest.fail(f"lociflow gui did not answer on {url}: {(base / 'terminal.log').read_text()[-2000:]}")
     yield url, root, inputs
     os.killpg(process.pid, 15)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, 9)
+    terminal.close()
+
+
+def terminal_text(root: Path) -> str:
+    """What ``lociflow gui`` has printed so far (the server fixture's terminal)."""
+    return (root.parent / "terminal.log").read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -290,8 +297,42 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
         assert f"\t{stage}\t" in ledger
 
     print(f"walk took {time.time() - started:.0f} s")
+    # the terminal stays quiet: no tracebacks (e.g. ArrowTypeError) and no deprecation notices
+    terminal = terminal_text(root)
+    for noise in ("Traceback", "ArrowTypeError", "deprecated", "will be removed", "Please replace"):
+        assert noise not in terminal, terminal[-3000:]
     if os.environ.get("LOCIFLOW_UPDATE_DOC_SCREENSHOTS") != "1":
         return  # a test run never rewrites tracked files; set the variable to refresh docs/img
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for shot in DOC_SHOTS:
         shutil.copyfile(ARTIFACTS / f"{shot}.png", DOCS_IMG / f"gui-{shot.split('-', 1)[1]}.png")
+
+
+@pytest.mark.timeout(300)
+def test_preprocess_form_checks_bed_input_as_you_type(server, browser_page, tmp_path):
+    """BED input without a genome is caught in the form, before anything runs: the genome
+    field appears with a message in the page's words, and Run stays disabled until it is given."""
+    url, _, _ = server
+    page = browser_page
+    genome, bed = tmp_path / "genome.fa", tmp_path / "peaks.bed"
+    genome.write_text(">chr1\n" + "ACGT" * 200 + "\n")
+    bed.write_text("chr1\t100\t140\tp1\t0\t+\nchr1\t300\t340\tp2\t0\t-\n")
+    page.goto(f"{url}/preprocess")
+    page.get_by_role("heading", name="Preprocess", exact=True).wait_for()
+    settle(page)
+    assert page.get_by_label("Reference genome (FASTA)", exact=True).count() == 0  # no input yet
+    type_into(page, "Class 1 name", "bound")
+    type_into(page, "Class 1 files", str(bed))
+    type_into(page, "Class 2 name", "unbound")
+    type_into(page, "Class 2 files", str(bed))
+    page.get_by_label("Reference genome (FASTA)", exact=True).wait_for()
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "peaks.bed is BED" in alerts and "--genome" not in alerts
+    assert not page.get_by_role("button", name="Run preprocess").is_enabled()
+    screenshot(page, "08-preprocess-bed-needs-genome")
+    type_into(page, "Reference genome (FASTA)", str(genome))
+    type_into(page, "Window (nt)", "40")
+    alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert "is BED" not in alerts
+    assert page.get_by_role("button", name="Run preprocess").is_enabled(), alerts
+    assert_no_exception(page)

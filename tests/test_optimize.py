@@ -110,7 +110,7 @@ def test_a_logo_of_a_slice_is_drawn_at_its_true_positions(tmp_path, monkeypatch)
         return original(frame, *args, **kwargs)
 
     monkeypatch.setattr(logomaker, "Logo", spy)
-    pwm = np.full((33, 4), 0.25)
+    pwm = np.random.default_rng(0).dirichlet([0.5] * 4, 33)
     plot_logo(pwm, tmp_path / "row.png", first_position=68)
     plot_logo(pwm[:5], tmp_path / "plain.png")
     assert drawn[0] == list(range(68, 101)) and drawn[1] == [0, 1, 2, 3, 4]

@@ -314,14 +314,16 @@ def test_a_crashed_search_folder_is_found_again_and_a_running_one_is_refused(tmp
     assert not _continuing(tmp_path, "new", force=False)
 
 
-def test_shipped_example_search_config_passes_every_check_before_a_trial(tmp_path):
-    """The README names examples/search.yaml: it must exist, parse, and fit a PUM2-like dataset."""
+@pytest.mark.parametrize("branches", [("seq",), ("seq", "fold")])
+def test_shipped_example_search_config_passes_every_check_before_a_trial(tmp_path, branches):
+    """The README runs examples/search.yaml on the user's dataset: it must exist, parse, and
+    fit a dataset of the sequence alone as well as one with structure."""
     from lociflow.searching.run import _load, _prepare
 
     example = Path(__file__).resolve().parents[1] / "examples" / "search.yaml"
-    data = write_dataset(tmp_path / "pum2", n=60, window=150, branches=("seq", "fold"))
+    data = write_dataset(tmp_path / "pum2", n=60, window=150, branches=branches)
     config, base = _load(example, None)
     config = config.model_copy(update={"data": data})
     prepared = _prepare(config, base)
-    assert {p.name for p in prepared["params"]} >= {"learning_rate", "preset", "branches", "layers.common"}
+    assert {p.name for p in prepared["params"]} >= {"learning_rate", "preset", "layers.common"}
     assert prepared["total"] == 20 and prepared["epochs"] == 10

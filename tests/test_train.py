@@ -424,3 +424,9 @@ def test_an_interrupted_ensemble_keeps_its_networks_and_resumes(seq_data, tmp_pa
 def test_ensemble_of_zero_networks_is_refused(seq_data, tmp_path):
     with pytest.raises(ConfigError, match="ensemble"):
         train({**tiny(), "data": seq_data, "ensemble": 0}, tmp_path / "runs")
+
+
+def test_two_class_test_metrics_name_the_positive_class(seq_data, tmp_path):
+    folder = train({**tiny(), "data": seq_data, "epochs": 1}, tmp_path / "runs", name="pos")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["positive"] == metrics["classes"][0] == "bound"

@@ -281,8 +281,9 @@ def evaluate(
 
     Writes metrics.json (per class and micro/macro AUROC and AUPRC, accuracy, balanced
     accuracy, MCC, F1, log loss, confusion matrix), ROC and precision-recall curves
-    (PNG, SVG and TSV), a calibration plot, predictions.tsv and report.html.
-    See docs/evaluate.md.
+    (PNG, SVG and TSV), a calibration plot, predictions.tsv and report.html. With two
+    classes the plots and the report show one curve and one AUROC/AUPRC, of the first
+    class or of --set positive=NAME. See docs/evaluate.md.
     """
     from lociflow.config import EvaluateConfig, load_stage
 
@@ -410,51 +411,9 @@ def gui(
                "--", "--output-root", str(root)]
     typer.echo(f"lociflow GUI on http://127.0.0.1:{port} (output root {root}); Ctrl-C stops it.", err=True)
     env = dict(os.environ, LOCIFLOW_GUI_OUTPUT_ROOT=str(root))
+    from lociflow.gui.server import serve
+
     raise typer.Exit(code=serve(command, env))
-
-
-def serve(command: list[str], env: dict[str, str], grace_s: float = 10.0) -> int:
-    """Run the GUI server ``command`` until it ends or this process is told to stop.
-
-    Ctrl-C, SIGTERM and SIGHUP stop the server too: a server left behind would keep the
-    port and keep serving after ``lociflow gui`` has gone. Background runs started from
-    the GUI live in their own sessions and go on.
-
-    Parameters
-    ----------
-    command, env
-        The server's command line and environment.
-    grace_s
-        Seconds the server has to stop before it is killed. Default is 10.
-
-    Returns
-    -------
-    int
-        The exit status for ``lociflow gui``: the server's own, or 0 when stopped.
-    """
-    import signal
-    import subprocess
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    process = subprocess.Popen(command, env=env)
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        code = 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    return code
 
 
 def entry() -> None:  # pragma: no cover - console script

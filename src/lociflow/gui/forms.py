@@ -64,6 +64,8 @@ class Form:
         self.skipped: set[tuple[str, ...]] = set()
         self.problems: list[tuple[tuple[str, ...], str]] = []
         self.slots: dict[tuple[str, ...], Any] = {}
+        # every file typed into a per-class field, named or not (the genome check needs them all)
+        self.typed_files: dict[tuple[str, ...], list[str]] = {}
 
     # -- placing fields
 
@@ -207,7 +209,7 @@ def bed_inputs(files: list[str] | None) -> list[str]:
     from lociflow.io.files import strip_suffixes
 
     found = []
-    for name in files or []:
+    for name in dict.fromkeys(files or []):  # a file given for two classes counts once
         if not str(name).strip():
             continue
         try:

@@ -66,23 +66,47 @@ def _picker(key: str, upload_dir: Path, multiple: bool) -> None:
 
 
 def _browser(key: str, multiple: bool) -> None:
+    """Browse the server: type or paste any path (a folder is listed, a file can be used
+    at once), or pick entries; picking a folder opens it, so no extra click per level."""
     folder_key, pick_key = f"{key}#folder", f"{key}#entry"
     current = [line.strip() for line in str(st.session_state.get(key, "")).splitlines() if line.strip()]
     start = Path(current[-1]).expanduser().parent if current else Path.cwd()
     state.init(folder_key, str(start if start.is_dir() else Path.cwd()))
-    st.text_input("Folder", key=folder_key)
-    folder = Path(st.session_state[folder_key]).expanduser()
+    st.text_input("Folder or file", key=folder_key,
+                  help="Type or paste a path (~ for your home folder): a folder is listed below, "
+                  "a file can be used at once.")
+    typed = Path(str(st.session_state[folder_key]).strip() or ".").expanduser()
+    if typed.is_file():  # a pasted file path: use it, or browse its folder
+        st.button(f"Use {typed.name}", key=f"{key}#use-typed", type="primary",
+                  on_click=_use, args=(key, str(typed.resolve()), multiple))
+        folder = typed.parent
+    else:
+        folder = typed
     entries = _entries(folder)
     if not entries:
-        st.caption("This folder cannot be read.")
+        st.caption(f"{folder} does not exist or cannot be read." if not folder.is_dir()
+                   else "This folder cannot be read.")
         return
-    choice = st.selectbox("Entry", entries, key=pick_key)
-    target = (folder / choice.rstrip("/")).resolve() if choice != "../" else folder.resolve().parent
-    left, right = st.columns(2)
-    left.button("Open folder", key=f"{key}#open", disabled=not target.is_dir(),
-                on_click=state.put, args=(folder_key, str(target)))
-    right.button("Use this path", key=f"{key}#use", type="primary",
+    choice = st.selectbox(f"In {folder.resolve()}", entries, key=pick_key, index=None,
+                          placeholder="pick a file, or a folder to open it", on_change=_open_picked,
+                          args=(folder_key, pick_key, folder), help="Picking a folder opens it; ../ goes up.")
+    if choice is None:
+        target = folder.resolve()
+    else:
+        target = (folder / choice.rstrip("/")).resolve() if choice != "../" else folder.resolve().parent
+    right = st.columns(2)[1]
+    right.button("Use this path" if choice else "Use this folder", key=f"{key}#use", type="primary",
                  on_click=_use, args=(key, str(target), multiple))
+
+
+def _open_picked(folder_key: str, pick_key: str, folder: Path) -> None:
+    """When a folder (or ../) is picked, list it at once."""
+    choice = st.session_state.get(pick_key)
+    if not choice or not choice.endswith("/"):
+        return
+    target = folder.resolve().parent if choice == "../" else (folder / choice.rstrip("/")).resolve()
+    state.put(folder_key, str(target))
+    del st.session_state[pick_key]
 
 
 def _entries(folder: Path) -> list[str]:

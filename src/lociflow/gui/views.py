@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import streamlit.components.v1 as components
 import yaml
 
 from lociflow.gui.fields import md_code
@@ -56,11 +55,11 @@ def readable(name: Any) -> str:
     return " ".join(_WORDS.get(word.lower(), word) for word in text.split("_") if word)
 
 
-def for_display(frame: pd.DataFrame, labels: bool = True, numbers: bool = True) -> pd.DataFrame:
-    """A copy of ``frame`` to show in a table: readable column (and index) labels, and
-    missing values as a dash. A column that is not all numbers, or has gaps, becomes text,
-    so one column never mixes types (Arrow refuses those). ``numbers=False`` keeps number
-    columns with gaps as numbers, so that they still sort by value (a sortable ledger)."""
+def for_display(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
+    """A copy of ``frame`` to show in a table: readable column (and index) labels, and a
+    column that is not all numbers as text with a dash for missing values, so that one
+    column never mixes types (Arrow refuses those). Number columns stay numbers, so that
+    they sort by value; :func:`table` shows their gaps as a dash too."""
     out = frame.copy()
     if labels:
         out.columns = [readable(c) for c in out.columns]
@@ -68,13 +67,17 @@ def for_display(frame: pd.DataFrame, labels: bool = True, numbers: bool = True) 
             out.index = [readable(i) for i in out.index]
     for column in list(out.columns):
         values = out[column]
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if numeric and (not numbers or not values.isna().any()):
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             continue
         out[column] = [MISSING if _missing(v) else (f"{v:.6g}" if isinstance(v, float) else
                                                     json.dumps(v) if isinstance(v, (list, dict)) else str(v))
                        for v in values]
     return out
+
+
+def table(frame: pd.DataFrame, labels: bool = True, **options: Any) -> None:
+    """Show ``frame`` (see :func:`for_display`) with a dash in every empty cell."""
+    st.dataframe(for_display(frame, labels=labels), placeholder=MISSING, **options)
 
 
 def _missing(value: Any) -> bool:
@@ -164,13 +167,15 @@ def show_metrics(path: Path) -> None:
     metrics = json.loads(path.read_text(encoding="utf-8"))
     for line in metrics.get("warnings") or []:  # why the numbers may not deserve trust, first
         st.warning(line)
-    table, numbers = metrics_tables(metrics)
-    if not table.empty:
-        st.dataframe(for_display(table), width="stretch")
+    per_class, numbers = metrics_tables(metrics)
+    if metrics.get("positive") and not per_class.empty:  # two classes: the averages only repeat them
+        per_class = per_class.drop(columns=["macro", "micro"], errors="ignore")
+    if not per_class.empty:
+        table(per_class, width="stretch")
     if not numbers.empty:
         numbers = numbers.assign(metric=[readable(m) for m in numbers["metric"]])
-        st.dataframe(for_display(numbers), hide_index=True)
-    shown = {readable(k) for k in table.index} | set(numbers["metric"] if not numbers.empty else ())
+        table(numbers, hide_index=True)
+    shown = {readable(k) for k in per_class.index} | set(numbers["metric"] if not numbers.empty else ())
     notes = [f"**{name}**: {text}" for name, text in EXPLANATIONS.items() if name in shown]
     if notes:
         st.caption("  \n".join(notes))
@@ -178,7 +183,7 @@ def show_metrics(path: Path) -> None:
     if isinstance(matrix, list) and matrix:
         labels = metrics.get("classes") or [str(i) for i in range(len(matrix))]
         st.caption("Confusion matrix (rows: true class, columns: predicted class)")
-        st.dataframe(pd.DataFrame(matrix, index=labels, columns=labels))
+        table(pd.DataFrame(matrix, index=labels, columns=labels), labels=False)
 
 
 def _monitor(folder: Path) -> str:
@@ -254,9 +259,9 @@ def show_preprocess(folder: Path) -> None:
     counts = info.get("counts")
     if summary.exists():
         st.caption("Loci per class: read, changed, dropped, and per split")
-        st.dataframe(read_table(summary), hide_index=True, width="stretch")
+        table(read_table(summary), labels=False, hide_index=True, width="stretch")
     elif isinstance(counts, dict) and counts:
-        st.dataframe(pd.DataFrame(counts).T.fillna(0), width="stretch")
+        table(pd.DataFrame(counts).T.fillna(0), labels=False, width="stretch")
 
 
 def show_train(folder: Path) -> None:
@@ -272,7 +277,7 @@ def show_train(folder: Path) -> None:
             show_metrics(folder / METRICS_FILE)
             if ensemble:
                 st.caption("The ensemble's networks, each alone on the test split")
-                st.dataframe(for_display(pd.DataFrame(members)), hide_index=True)
+                table(pd.DataFrame(members), hide_index=True)
     with network_col:
         show_network(folder)
 
@@ -305,7 +310,7 @@ def show_evaluate(folder: Path) -> None:
     report = folder / REPORT_FILE
     if report.exists():
         with st.expander("HTML report"):
-            components.html(report.read_text(encoding="utf-8"), height=800, scrolling=True)
+            st.iframe(report, height=800)
 
 
 def show_predict(folder: Path) -> None:
@@ -313,9 +318,9 @@ def show_predict(folder: Path) -> None:
     path = folder / PREDICTIONS_FILE
     if not path.exists():
         return
-    table = read_table(path)
-    st.markdown(f"**Predictions** ({len(table):,} rows shown)")
-    st.dataframe(table, width="stretch", hide_index=True)
+    predictions = read_table(path)
+    st.markdown(f"**Predictions** ({len(predictions):,} rows shown)")
+    table(predictions, labels=False, width="stretch", hide_index=True)
     if path.stat().st_size < 200 * 2**20:
         st.download_button("Download predictions.tsv", path.read_bytes(), file_name=PREDICTIONS_FILE,
                            mime="text/tab-separated-values", key=f"download::{folder}")
@@ -324,7 +329,7 @@ def show_predict(folder: Path) -> None:
     attributions = folder / "attributions.html"
     if attributions.exists():
         with st.expander("Attribution maps of the most confident loci"):
-            components.html(attributions.read_text(encoding="utf-8"), height=800, scrolling=True)
+            st.iframe(attributions, height=800)
 
 
 def show_interpret(folder: Path) -> None:
@@ -332,7 +337,7 @@ def show_interpret(folder: Path) -> None:
     index = folder / DASHBOARD_FILE
     if index.exists():
         st.markdown(f"**Dashboard** ({md_code(index)})")
-        components.html(index.read_text(encoding="utf-8"), height=900, scrolling=True)
+        st.iframe(index, height=900)
     images = sorted(p for p in folder.rglob("*.png"))
     if images:
         with st.expander(f"Images ({len(images)})"):
@@ -345,7 +350,7 @@ def show_search(folder: Path) -> None:
     trials = folder / TRIALS_FILE
     if trials.exists():
         st.markdown("**Trials**")
-        st.dataframe(read_table(trials), hide_index=True, width="stretch")
+        table(read_table(trials), labels=False, hide_index=True, width="stretch")
     plots = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
     for column, path in zip(st.columns(max(1, len(plots))), plots):
         with column:
@@ -371,15 +376,15 @@ def show_files(folder: Path, key: str) -> None:
         return
     listing = pd.DataFrame({"file": [str(p.relative_to(folder)) for p in files],
                             "size (kB)": [round(p.stat().st_size / 1024, 1) for p in files]})
-    st.dataframe(listing, hide_index=True, width="stretch")
+    table(listing, labels=False, hide_index=True, width="stretch")
     chosen = st.selectbox("Open a file", files, key=key, format_func=lambda p: str(p.relative_to(folder)))
     name = chosen.name.lower()
     if name.endswith(IMAGE_TYPES):
         show_image(chosen)
     elif name.endswith(TABLE_TYPES):
-        st.dataframe(read_table(chosen), width="stretch")
+        table(read_table(chosen), labels=False, width="stretch")
     elif name.endswith(".html"):
-        components.html(chosen.read_text(encoding="utf-8"), height=800, scrolling=True)
+        st.iframe(chosen, height=800)
     elif name.endswith(TEXT_TYPES) and chosen.stat().st_size < 2 * 2**20:
         language = "yaml" if name.endswith((".yaml", ".yml")) else "json" if name.endswith(".json") else None
         st.code(chosen.read_text(encoding="utf-8", errors="replace"), language=language)

@@ -20,9 +20,11 @@ from lociflow.gui.fields import OMIT, FormLike, default_of, md_escape, unwrap, y
 _UNSET = "\u2205"  # stands for None in a choice list (Streamlit shows None as "nothing chosen")
 
 
-def _choice(form: FormLike, path, info, label, help, none_label: str = "(not set)", **_) -> Any:
+def _choice(form: FormLike, path, info, label, help, none_label: str = "(not set)", options: list | None = None,
+            **_) -> Any:
     ann, optional = unwrap(info.annotation)
-    options = [*([_UNSET] if optional else []), *get_args(ann)]
+    # the choices of a Literal, or those the page gives (e.g. the classes of the chosen model)
+    options = [*([_UNSET] if optional else []), *(get_args(ann) if options is None else options)]
     key = form.key(path)
     default = _UNSET if default_of(info) is None else default_of(info)
     state.init(key, default)
@@ -197,6 +199,7 @@ def _class_files(form: FormLike, path, info, label, help, rows: int = 2, require
     count = _row_count(key, max(rows, len(default_of(info) or {})))
     st.markdown(f"**{md_escape(label)}**", help=help)
     result: dict[str, list[str]] = {}
+    form.typed_files[tuple(path)] = []
     for i in range(count):
         name_col, files_col = st.columns([1, 3])
         name_key = f"{key}[{i}].name"
@@ -208,6 +211,7 @@ def _class_files(form: FormLike, path, info, label, help, rows: int = 2, require
             files = paths.path_field(f"{key}[{i}].files", f"Class {i + 1} files", None, form.upload_dir,
                                      multiple=True, placeholder="BED/narrowPeak/FASTA files, one per line")
         name = st.session_state[name_key].strip()
+        form.typed_files[tuple(path)] += files
         for message in paths.missing_paths(files, False):
             form.problem(path, message)
         if files and not name:

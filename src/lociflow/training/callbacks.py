@@ -314,13 +314,14 @@ class StderrProgressBar(TQDMProgressBar):
 
     def init_train_tqdm(self) -> Tqdm:
         return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
-                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+                    leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT,
+                    unit="batch")  # what the bar counts, not tqdm's "it"
 
     def init_validation_tqdm(self) -> Tqdm:
         has_main_bar = self.trainer.state.fn != "validate"
         return Tqdm(desc=self.validation_description, position=2 * self.process_position + has_main_bar,
                     disable=self.is_disabled, leave=not has_main_bar, dynamic_ncols=True, file=sys.stderr,
-                    bar_format=self.BAR_FORMAT)
+                    bar_format=self.BAR_FORMAT, unit="batch")
 
     def get_metrics(self, trainer, pl_module) -> dict[str, Any]:
         """The metrics shown on the bar: Lightning's, without the ``v_num`` version number.

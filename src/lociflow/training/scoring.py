@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lociflow.evaluation.curves import positive_class
 from lociflow.io.store import SplitArrays
 from lociflow.metrics import classification_metrics
 from lociflow.result_warnings import metrics_warnings
@@ -110,4 +111,6 @@ def score_split(network: nn.Module, split: SplitArrays, branches: list[str], cla
     metrics = classification_metrics(np.asarray(split.labels), probs, classes)
     metrics["loss"] = round(loss, 6)
     metrics["warnings"] = metrics_warnings(np.asarray(split.labels), probs, classes, metrics, split.inputs.get("seq"))
+    if len(classes) == 2:  # as evaluate's report: the class its one AUROC and AUPRC are about
+        metrics["positive"] = positive_class(list(classes))
     return metrics

@@ -51,9 +51,15 @@ def render() -> None:
         else:
             form.skip("data")
             form.skip("split")
-            classes = form.field("classes", required=True, label="Classes and their files")
-            genome_field(form, [f for group in (classes or {}).values() for f in group])
+            form.field("classes", required=True, label="Classes and their files")
+            genome_field(form, form.typed_files.get(("classes",), []))
             track_fields(form, model)
+    classes = suggest.model_classes(model) or []
+    if len(classes) == 2:  # which class the one ROC and PR curve are about
+        form.field("positive", kind="choice", options=classes, label="Positive class",
+                   none_label=f"default: the first class ({classes[0]})")
+    elif classes:
+        form.skip("positive")  # three or more classes: a curve each
     with st.expander("More options"):
         form.rest(title=None)
     config = form.check()

@@ -70,7 +70,7 @@ def _from_files(form: Form) -> None:
         classes = form.field("classes", label="Classes and their files")
         files = [f.lower() for group in classes.values() for f in group]
         fasta = [f for f in files if f.endswith(FASTA_ENDINGS)]
-        if genome_field(form, [f for group in classes.values() for f in group], label="Reference genome (FASTA)",
+        if genome_field(form, form.typed_files.get(("classes",), []), label="Reference genome (FASTA)",
                         help="Needed for BED input: windows are cut from it. Plain or bgzip FASTA."):
             form.field("edge")
         else:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from lociflow.gui import settings
 from lociflow.gui.fields import md_code
-from lociflow.gui.views import STAGE_VIEWS, flatten, for_display, run_params, show_files
+from lociflow.gui.views import STAGE_VIEWS, flatten, run_params, show_files, table
 from lociflow.layout import LEDGER_FILE, METRICS_FILE
 from lociflow.runs import read_ledger
 
@@ -87,8 +87,7 @@ def render() -> None:
     st.markdown(f"Every run in {md_code(root / LEDGER_FILE)}, newest last. Click a column header to sort.")
     stages = sorted(set(ledger["stage"]))
     shown = st.multiselect("Stages", stages, default=stages, key="runs::#stages")
-    table = ledger_table(ledger[ledger["stage"].isin(shown)])
-    st.dataframe(for_display(table, numbers=False), hide_index=True, width="stretch")
+    table(ledger_table(ledger[ledger["stage"].isin(shown)]), hide_index=True, width="stretch")
 
     folders = [Path(p) for p in ledger["path"] if Path(p).is_dir()]
     names = {str(p): f"{p.name} ({stage})" for p, stage in zip(map(Path, ledger["path"]), ledger["stage"])}
@@ -107,9 +106,9 @@ def render() -> None:
         st.markdown("**Parameters**")
         shown = params[params["differs"]] if only else params
         # one column holds a run's values of every kind (numbers, text, lists): shown as text
-        st.dataframe(for_display(shown.drop(columns="differs"), labels=False), hide_index=True, width="stretch")
+        table(shown.drop(columns="differs"), labels=False, hide_index=True, width="stretch")
         st.markdown("**Metrics**")
-        st.dataframe(for_display(metrics.drop(columns="differs"), labels=False), hide_index=True, width="stretch")
+        table(metrics.drop(columns="differs"), labels=False, hide_index=True, width="stretch")
 
     st.subheader("Open a run")
     if folders:

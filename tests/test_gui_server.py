@@ -1,4 +1,4 @@
-"""Stopping ``lociflow gui`` stops its Streamlit server: the port is free afterwards."""
+"""Stopping ``lociflow gui`` stops its Streamlit server (gui/server.py): the port is free afterwards."""
 
 from __future__ import annotations
 
