@@ -42,7 +42,18 @@ so that a later run can tell a folder whose process was killed from one still at
 
 
 def new_run_name(stage: str) -> str:
-    """A unique run name: the stage, the time to the second and a short random suffix."""
+    """A unique run name: the stage, the time to the second and a short random suffix.
+
+    Parameters
+    ----------
+    stage : str
+        The stage (``"preprocess"``, ``"train"``, ...), the name's first part.
+
+    Returns
+    -------
+    str
+        ``<stage>-YYYYmmdd-HHMMSS-<4 hex digits>``, in local time.
+    """
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stage}-{stamp}-{secrets.token_hex(2)}"
 
@@ -62,7 +73,15 @@ class Run:
     summary_params: dict[str, Any] = field(default_factory=dict)
 
     def record(self, **metrics: Any) -> None:
-        """Add headline metrics to this run's ledger row."""
+        """Add headline metrics to this run's ledger row.
+
+        Parameters
+        ----------
+        **metrics
+            Metric values by name, merged into :attr:`metrics` (a name recorded again
+            takes the new value); the ledger row's ``metrics`` column holds them as JSON
+            when the run ends.
+        """
         self.metrics.update(metrics)
 
     @property
@@ -121,6 +140,12 @@ def remove_dead_runs(root: Path) -> list[str]:
     (``--resume`` reopens only folders moved into place), so it is removed. A resumed run's
     folder was in place, resumable, before it was reopened: it is put back instead.
 
+    Parameters
+    ----------
+    root : Path
+        The output root whose hidden temporary folders are checked; nothing is done
+        when it is not a folder.
+
     Returns
     -------
     list of str
@@ -171,6 +196,15 @@ def append_ledger(root: Path, row: dict[str, Any]) -> None:
     """Append one row to ``root/runs.tsv``, writing the header first if the file is new.
 
     A file lock keeps rows whole when several processes (search workers) append at once.
+
+    Parameters
+    ----------
+    root : Path
+        The output root, created if needed.
+    row : dict
+        Values by ledger column (:data:`~lociflow.layout.LEDGER_COLUMNS`): a missing
+        column is left empty, other keys are ignored, dicts and lists are written as
+        JSON, and tabs and newlines in a value become spaces.
     """
     root.mkdir(parents=True, exist_ok=True)
     ledger = root / LEDGER_FILE
@@ -193,7 +227,20 @@ def append_ledger(root: Path, row: dict[str, Any]) -> None:
 
 
 def read_ledger(root: str | os.PathLike):
-    """Read ``root/runs.tsv`` as a DataFrame, with ``params`` and ``metrics`` parsed."""
+    """Read ``root/runs.tsv`` as a DataFrame, with ``params`` and ``metrics`` parsed.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The output root.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, the :data:`~lociflow.layout.LEDGER_COLUMNS` as text but
+        ``params`` and ``metrics`` as dicts (``{}`` for an empty cell); no rows when
+        there is no ledger.
+    """
     import pandas as pd
 
     ledger = Path(root) / LEDGER_FILE
@@ -230,6 +277,40 @@ def open_run(
     (under a temporary name again until the stage ends), appends to its ``run.log`` and
     keeps its files; if the resumed stage fails, the folder is put back as it was found
     rather than reduced to its log.
+
+    Parameters
+    ----------
+    stage : str
+        The stage (``"preprocess"``, ``"train"``, ...): the ``params.yaml`` key and the
+        ledger row's ``stage``.
+    root : str or os.PathLike
+        Output root (``~`` expanded), created if needed; the run folder is made inside it.
+    params : dict
+        The complete resolved configuration.
+    name : str or None
+        Run folder name. Default is None: :func:`new_run_name` of ``stage``.
+    force : bool
+        Replace an existing folder of the same name. Default is False.
+    summary_params : dict or None
+        The few parameters shown in the ledger row's ``params`` column. Default is None
+        (an empty mapping).
+    keep_on_interrupt : bool
+        Keep the folder, renamed into place, when the stage is interrupted. Default is False.
+    resume : bool
+        Reopen the existing folder ``<root>/<name>`` instead of creating one. Default is False.
+
+    Yields
+    ------
+    Run
+        The run; its outputs go under :attr:`Run.path` until it is renamed to
+        :attr:`Run.final_path`.
+
+    Raises
+    ------
+    LociflowError
+        When ``name`` is not a valid folder name, the folder to resume does not exist, the
+        folder exists already (without ``force`` or ``resume``), or another run of the same
+        name finished first and keeps the folder.
     """
     root = Path(root).expanduser().resolve()
     name = name or new_run_name(stage)

@@ -47,13 +47,36 @@ class BedTable:
         return int(self.start.shape[0])
 
     def subset(self, index: np.ndarray) -> BedTable:
-        """The intervals selected by a boolean mask or an index array."""
+        """The intervals selected by a boolean mask or an index array.
+
+        Parameters
+        ----------
+        index : numpy.ndarray
+            A boolean mask over the intervals, or an array of their positions.
+
+        Returns
+        -------
+        BedTable
+            The selected intervals, with this table's ``source``.
+        """
         return BedTable(self.chrom[index], self.start[index], self.end[index], self.name[index],
                         self.strand[index], self.line[index], self.source)
 
     @classmethod
     def concat(cls, tables: Iterable[BedTable]) -> BedTable:
-        """Join tables (e.g. the chunks of :func:`iter_bed`) into one."""
+        """Join tables (e.g. the chunks of :func:`iter_bed`) into one.
+
+        Parameters
+        ----------
+        tables : iterable of BedTable
+            The tables, joined in the order given.
+
+        Returns
+        -------
+        BedTable
+            Their intervals in one table, with the first table's ``source``; an empty
+            table when ``tables`` is empty.
+        """
         tables = list(tables)
         if not tables:
             return cls.empty()
@@ -63,7 +86,18 @@ class BedTable:
 
     @classmethod
     def empty(cls, source: Path | None = None) -> BedTable:
-        """A table with no intervals."""
+        """A table with no intervals.
+
+        Parameters
+        ----------
+        source : Path or None
+            The file the table stands for. Default is None.
+
+        Returns
+        -------
+        BedTable
+            A table of length 0.
+        """
         obj = np.empty(0, dtype=object)
         num = np.empty(0, dtype=np.int64)
         return cls(obj, num, num.copy(), obj.copy(), obj.copy(), num.copy(), source)
@@ -192,8 +226,16 @@ def iter_bed(path: str | os.PathLike, chunk_size: int = 1_000_000) -> Iterator[B
 
     Parameters
     ----------
-    path : the file; gzip/bgzip compression is detected from its first bytes.
-    chunk_size : lines parsed per chunk (bounds memory). Default is 1,000,000.
+    path : str or os.PathLike
+        The file; gzip/bgzip compression is detected from its first bytes.
+    chunk_size : int
+        Lines parsed per chunk (bounds memory). Default is 1,000,000.
+
+    Yields
+    ------
+    BedTable
+        The intervals of one chunk, in file order; never an empty one (chunks of only
+        header, comment or blank lines are skipped).
 
     Raises
     ------
@@ -234,7 +276,24 @@ def _iter_chunks(path: Path, chunk_size: int) -> Iterator[BedTable]:
 
 
 def read_bed(path: str | os.PathLike) -> BedTable:
-    """Read a whole BED/narrowPeak file into one :class:`BedTable` (see :func:`iter_bed`)."""
+    """Read a whole BED/narrowPeak file into one :class:`BedTable` (see :func:`iter_bed`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, gzip-compressed or not.
+
+    Returns
+    -------
+    BedTable
+        Every interval of the file.
+
+    Raises
+    ------
+    InputFileError
+        As :func:`iter_bed`: the file is missing, holds no intervals, or a line is
+        malformed.
+    """
     return BedTable.concat(iter_bed(path))
 
 
@@ -243,7 +302,23 @@ def file_kind(path: str | os.PathLike) -> str:
 
     Judged by the suffix (through ``.gz``); an unknown suffix falls back to the content:
     a first non-blank character ``>`` means FASTA, three or more tab-separated columns
-    mean BED, anything else is plain text.
+    (or a first line starting with ``#``, ``track`` or ``browser``) mean BED, anything
+    else is plain text.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file; it is opened only when its suffix is not a known one.
+
+    Returns
+    -------
+    str
+        ``"bed"``, ``"fasta"`` or ``"text"``.
+
+    Raises
+    ------
+    InputFileError
+        When the suffix is unknown and the file does not exist or cannot be read.
     """
     _, ext = strip_suffixes(path)
     if ext in FASTA_SUFFIXES:
@@ -266,5 +341,16 @@ def file_kind(path: str | os.PathLike) -> str:
 
 
 def is_fasta(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a FASTA file (see :func:`file_kind`)."""
+    """Whether ``path`` is a FASTA file (see :func:`file_kind`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input file.
+
+    Returns
+    -------
+    bool
+        True when :func:`file_kind` says ``"fasta"``.
+    """
     return file_kind(path) == "fasta"

@@ -47,6 +47,21 @@ COPY_CHUNK = 50_000
 def resplit_params(cfg: PreprocessConfig, source_params: dict[str, Any]) -> dict[str, Any]:
     """The new dataset's parameters: the source's encoding, the new balance and split.
 
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The preprocess config with ``source``; only the fields it sets explicitly are
+        compared with the source's.
+    source_params : dict
+        The source dataset's stored preprocess parameters, possibly partial (missing keys
+        take the config defaults, see :func:`~lociflow.preprocessing.stream.resolve_params`).
+
+    Returns
+    -------
+    dict
+        The source's complete parameters, with the keys in :data:`CHANGEABLE` (``reduce``,
+        ``balance``, ``split``, ``seed``, ...) taken from ``cfg``.
+
     Raises
     ------
     ConfigError
@@ -68,7 +83,33 @@ def resplit_params(cfg: PreprocessConfig, source_params: dict[str, Any]) -> dict
 
 
 def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None = None, force: bool = False) -> Path:
-    """Write a new dataset from ``cfg.source`` with ``cfg``'s balance, split and seed."""
+    """Write a new dataset from ``cfg.source`` with ``cfg``'s balance, split and seed.
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+        The preprocess config; ``source`` names the dataset, ``reduce``, ``balance``,
+        ``split`` and ``seed`` say how to select and split its pooled loci.
+    output : str or os.PathLike
+        Output root; the new dataset is the run folder created inside it.
+    name : str or None
+        Run folder name. Default is None: the stage, the time and a random suffix.
+    force : bool
+        Replace an existing folder of the same name. Default is False.
+
+    Returns
+    -------
+    Path
+        The new dataset directory.
+
+    Raises
+    ------
+    ConfigError
+        When ``cfg`` changes an encoding parameter (see :func:`resplit_params`) or
+        ``reduce`` names a class the source dataset does not have.
+    DatasetError
+        When ``cfg.source`` is not a readable lociflow dataset.
+    """
     dataset = open_dataset(cfg.source)
     params = resplit_params(cfg, dataset.params)
     class_names = dataset.classes
