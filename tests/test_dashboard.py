@@ -59,3 +59,33 @@ def test_per_class_numbers_in_log_lines_are_rounded_and_signed():
     values = np.array([2.165, -2.508], dtype=np.float32)  # float32: 2.1649999618530273 as a Python float
     assert per_class_text(values) == "+2.165, -2.508"
     assert per_class_text(values, ["bound", "unbound"]) == "bound +2.165, unbound -2.508"
+
+
+def test_the_motifs_the_model_uses_lead_with_match_seqlets_filters_and_effect(tmp_path):
+    from lociflow.interpretation.dashboard import _motifs_found_section
+    from lociflow.interpretation.gia import GIAResult
+    from lociflow.interpretation.motifs import Pattern
+
+    ppm = np.eye(4)[[3, 2, 3, 0, 0, 0, 3, 0]]  # TGTAAATA
+    pattern = Pattern("pos_patterns.pattern_0", 1, ppm, ppm, ppm, 57)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    filters = pd.DataFrame({"filter": ["filter2", "filter5"], "informative": [True, False],
+                            "q_value": [0.001, 0.001], "best_match": ["MA1592.1", "MA1592.1"]})
+    ctx = SimpleNamespace(
+        results={"modisco": {"bound": {"patterns": [pattern], "logos": {"bound/pos_patterns.pattern_0": (logo, logo)},
+                                       "note": ""},
+                             "shuffled": {"patterns": [], "note": "none expected: shuffled is background"}},
+                 "filters": {"summary": filters},
+                 "gia": {"UGUAAAUA": GIAResult(np.array([2.5, -2.5]), np.array([0.1, -0.1]), np.ones(2), np.ones(2),
+                                               ppm, ppm, 10)}},
+        tables={"modisco_tomtom.tsv": pd.DataFrame({"pattern": ["bound/pos_patterns.pattern_0"], "rank": [1],
+                                                    "jaspar_id": ["MA1592.1"], "name": ["PUM2"],
+                                                    "p_value": [1e-6], "q_value": [1e-4]})},
+        letters="ACGU", model=SimpleNamespace(classes=["bound", "shuffled"]))
+    page = _motifs_found_section(ctx)
+    assert "<code>UGUAAAUA</code>" in page and "PUM2 MA1592.1 (q=1.0e-04)" in page
+    assert "<td>57</td>" in page
+    assert "<td>filter2</td>" in page  # the informative filter with the same match; filter5 is not
+    assert "+2.50 (control +0.10)" in page
+    assert "none expected: shuffled is background" in page

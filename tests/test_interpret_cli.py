@@ -53,6 +53,9 @@ def test_all_methods_on_a_cnn_skip_temporal_and_write_dashboard_arrays_and_table
     assert 'src="data:image/png;base64,' in page and "<img src=\"plots" not in page  # self-contained
     for heading in ("Class bound", "Class unbound", "Filters", "Class optimization", "Global importance analysis"):
         assert heading in page
+    assert page.index("Motifs the model uses") < page.index("Class bound")  # the dashboard leads with them
+    filters = pd.read_csv(folder / "filters.tsv", sep="\t", keep_default_na=False)
+    assert {"information_content", "informative"} <= set(filters.columns)
     with np.load(folder / "attributions.npz") as arrays:
         for key in ("index", "target", "shown", "saliency_seq", "ig_seq", "deepshap_seq",
                     "deepshap_hypothetical_seq", "ism_seq", "filters_pfm"):

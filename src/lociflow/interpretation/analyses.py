@@ -349,11 +349,10 @@ def _gia_motifs(ctx: Context) -> list[str]:
         if positive:
             found.append(consensus(trim_pattern(positive[0])[0]))
     if not found and "filters" in ctx.results:
-        pfms, sites = ctx.arrays["filters_pfm"], ctx.arrays["filters_n_sites"]
-        for name in ctx.results["filters"]["summary"]["filter"]:
-            f = int(name.removeprefix("filter"))
-            trimmed = trim_ppm(to_ppm(pfms[f]))
-            if sites[f] >= ctx.options["filters"]["min_sites"] and len(trimmed) >= 4:
+        pfms, summary = ctx.arrays["filters_pfm"], ctx.results["filters"]["summary"]
+        for name in summary.loc[summary["informative"], "filter"]:  # most influential first
+            trimmed = trim_ppm(to_ppm(pfms[int(name.removeprefix("filter"))]))
+            if len(trimmed) >= 4:
                 found.append(consensus(trimmed))
                 break
     return list(dict.fromkeys(found))[:2]

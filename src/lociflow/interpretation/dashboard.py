@@ -298,6 +298,79 @@ def _filters_section(ctx) -> str:
             f'<div class="cards">{"".join(cards)}</div>')
 
 
+def _best_match(matches: pd.DataFrame, key_column: str, key: str):
+    """The lowest-q match of a filter or pattern, or None."""
+    hits = matches[matches[key_column] == key] if len(matches) else matches
+    if not len(hits):
+        return None
+    return hits.sort_values("q_value", kind="stable", na_position="last").iloc[0]
+
+
+def _motifs_found_section(ctx) -> str:
+    """What the model uses, per class, first: each TF-MoDISco pattern with its logo, best
+    JASPAR match, seqlets, the filters that match the same motif, and its GIA effect."""
+    from lociflow.interpretation.motifdb import consensus
+    from lociflow.interpretation.motifs import trim_pattern
+    from lociflow.report import img_tag
+
+    modisco = ctx.results.get("modisco") or {}
+    filters = ctx.results.get("filters")
+    matches = ctx.tables.get("modisco_tomtom.tsv", pd.DataFrame())
+    gia = {str(label): result for label, result in (ctx.results.get("gia") or {}).items()}
+    parts = ["<p>The motifs the model uses, per class, as TF-MoDISco found them in the DeepLIFT/SHAP "
+             "contributions (the evidence that matters: what moves the predictions), each with its best "
+             "JASPAR match, the number of seqlets (contribution peaks) it is built from, the first-layer "
+             "filters that match the same JASPAR motif, and the class-score change when it is inserted "
+             "into shuffled loci (global importance analysis). Details follow further down.</p>"]
+    rows = []
+    for cls, info in modisco.items():
+        positive = [p for p in info["patterns"] if p.sign > 0][:3]
+        if not positive:
+            rows.append(f'<tr><td>{html.escape(cls)}</td><td colspan="5" style="text-align:left">'
+                        f'{html.escape(info.get("note") or "no motif found")}</td></tr>')
+            continue
+        for p in positive:
+            key = f"{cls}/{p.name}"
+            best = _best_match(matches, "pattern", key)
+            if best is None:
+                match = "no JASPAR match"
+            else:
+                strength = "strong" if _is_strong(best.q_value) else "weak"
+                match = (f'<span class="{strength}">{html.escape(str(best["name"]))} {html.escape(str(best.jaspar_id))} '
+                         f"(q={best.q_value:.1e}){'' if strength == 'strong' else ' · weak'}</span>")
+            agreeing = "–"
+            if filters is not None and best is not None and _is_strong(best.q_value):
+                base = str(best.jaspar_id).split(".")[0]
+                summary = filters["summary"]
+                same = summary[summary["informative"] & (summary["q_value"] <= WEAK_Q)
+                               & summary["best_match"].astype(str).str.startswith(base)]
+                agreeing = ", ".join(same["filter"].head(5)) or "none"
+            letters = consensus(trim_pattern(p)[0], ctx.letters)
+            effect = "–"
+            label = _gia_label(letters, gia)
+            if label is not None:
+                k = ctx.model.classes.index(cls)
+                result = gia[label]
+                effect = f"{float(result.effect[k]):+.2f} (control {float(result.control[k]):+.2f})"
+            cwm = info["logos"][key][0]
+            rows.append(f"<tr><td>{html.escape(cls)}</td><td class=\"logo-cell\">{img_tag(cwm, alt=key)}"
+                        f"<br><code>{html.escape(letters)}</code></td><td style=\"text-align:left\">{match}</td>"
+                        f"<td>{p.n_seqlets}</td><td>{html.escape(agreeing)}</td><td>{effect}</td></tr>")
+    head = ("<tr><th>class</th><th>motif (contribution logo)</th><th>best JASPAR match</th><th>seqlets</th>"
+            "<th>filters matching it</th><th>GIA effect on the class score</th></tr>")
+    parts.append(f'<table class="data">{head}{"".join(rows)}</table>')
+    return "".join(parts)
+
+
+def _gia_label(letters: str, gia: dict) -> str | None:
+    """The GIA motif tested for a pattern (GIA labels discovered motifs by their consensus)."""
+    for label in gia:
+        plain = label.replace("U", "T")
+        if plain == letters.replace("U", "T"):
+            return label
+    return None
+
+
 def _modisco_section(ctx) -> str:
     from lociflow.report import img_tag
 
@@ -364,6 +437,8 @@ def write_dashboard(ctx, timings: dict[str, float]) -> Path:
     from lociflow.seqmap import SEQMAP_CSS
 
     sections = [("Overview", _overview(ctx, timings))]
+    if "modisco" in ctx.results:
+        sections.append(("Motifs the model uses", _motifs_found_section(ctx)))
     if "seq" in ctx.inputs:
         for c, cls in enumerate(ctx.model.classes):
             sections.append((f"Class {cls}: most confident loci", _class_section(ctx, c)))
