@@ -68,7 +68,7 @@ def table(frame: pd.DataFrame, labels: bool = True, **options: Any) -> None:
 
 
 def _missing(value: Any) -> bool:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):  # nothing to read: a dash
         return True
     try:
         return bool(pd.isna(value))
