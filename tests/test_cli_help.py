@@ -48,7 +48,7 @@ def test_help_shows_placeholders_not_python_types(command):
 def test_input_is_a_file_placeholder_and_says_how_to_give_several():
     for command in ("predict", "interpret"):
         line = option_line(help_text(command), "--input")
-        assert "-i, --input FILE" in line and "-i a.fa -i b" in line
+        assert "-i, --input FILE..." in line and "-i a.fa b." in line and "-i a.fa -i b" in line
 
 
 @pytest.mark.parametrize("command, example", [

@@ -601,6 +601,21 @@ def test_class_rows_have_different_placeholders(root):
     assert placeholders == ["e.g. bound", "e.g. unbound"]
 
 
+def test_tables_show_a_dash_for_empty_text_and_none_and_one_type_per_column():
+    import pandas as pd
+
+    from lociflow.gui.views import for_display
+
+    shown = for_display(pd.DataFrame({"best_val_loss": [0.5, None], "skipped": ["", "ig"],
+                                      "mixed": [1, "a"], "listed": [[1, 2], None]}))
+    assert list(shown.columns) == ["best validation loss", "skipped", "mixed", "listed"]
+    assert list(shown["skipped"]) == ["–", "ig"] and list(shown["mixed"]) == ["1", "a"]
+    assert list(shown["listed"]) == ["[1, 2]", "–"]
+    assert shown["best validation loss"].dtype.kind == "f"  # numbers stay numbers (sortable)
+    classes = for_display(pd.DataFrame({"my_class": [0.9], "val": [0.8]}, index=["auroc"]), labels="index")
+    assert list(classes.columns) == ["my_class", "val"] and list(classes.index) == ["AUROC"]  # names as given
+
+
 def test_paths_in_code_spans_show_as_typed():
     from lociflow.gui.fields import md_code
 

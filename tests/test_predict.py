@@ -258,3 +258,17 @@ def test_graphprot_ids_are_the_records_first_word_and_coordinates_stay_parsed(mo
     assert table["id"].is_unique
     assert list(table["chrom"]) == ["chr5", "chr1", "chr2"]
     assert list(table["orig_start"]) == [137088438, 1000, 500] and list(table["strand"]) == ["-", "+", "+"]
+
+
+def test_one_input_flag_takes_several_files(model, tmp_path):
+    first, second = tmp_path / "a.fa", tmp_path / "b.fa"
+    first.write_text(">a1\nACGTACGTTGTAAATAACGT\n")
+    second.write_text(">b1\nTTTTACGTACGTACGTACGA\n>b2\nACGTTGTAAATAACGTACGT\n")
+    code, out, err = cli("predict", "--model", model, "-i", first, second, "-o", tmp_path, "--name", "one")
+    assert code == 0, err
+    code, out2, err = cli("predict", "--model", model, "-i", first, "-i", second, "-o", tmp_path, "--name", "two")
+    assert code == 0, err
+    pd.testing.assert_frame_equal(predictions(out), predictions(out2))
+    assert list(predictions(out)["id"]) == ["a1", "b1", "b2"]
+    code, _, err = cli("predict", "--model", model, first, "-o", tmp_path)
+    assert code == 2 and "is not an option: give input files with -i" in err

@@ -246,7 +246,17 @@ ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", metavar="DIR"
 GenomeOpt = Annotated[Optional[Path], typer.Option("--genome", metavar="FILE", help="Reference FASTA, needed for BED input.")]
 ConsOpt = Annotated[Optional[Path], typer.Option("--conservation", metavar="FILE", help="Conservation bigWig, for models with a cons branch.")]
 TrackOpt = Annotated[Optional[list[str]], typer.Option("--track", metavar="NAME=FILE", help="A named bigWig track the model reads (repeatable).")]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", help="BED (with --genome), FASTA or text file of one sequence per line; repeat for more files: -i a.fa -i b.bed.")]
+InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE...", help="BED (with --genome), FASTA or text files of one sequence per line: -i a.fa b.bed (or -i a.fa -i b.bed).")]
+# the files after the first -i FILE: click options take one value each, so the rest arrive as arguments
+MoreInputsArg = Annotated[Optional[list[str]], typer.Argument(metavar="FILE", show_default=False, hidden=True)]
+
+
+def input_paths(given: Optional[list[str]], more: Optional[list[str]]) -> Optional[list[Path]]:
+    """The --input files: those after -i flags, then those written without a flag (-i a.fa b.fa)."""
+    files = [*(given or []), *(more or [])]
+    if more and not given:
+        raise LociflowError(f"{more[0]!r} is not an option: give input files with -i, e.g. -i {' '.join(more)}.")
+    return [Path(p) for p in files] or None
 
 
 def batch_option(config: type):
@@ -302,6 +312,7 @@ def evaluate(
 @app.command(no_args_is_help=True)
 def predict(
     model: ModelOpt = None,
+    more_inputs: MoreInputsArg = None,
     input_: InputsOpt = None,
     genome: GenomeOpt = None,
     conservation: ConsOpt = None,
@@ -332,7 +343,7 @@ def predict(
                 thresholds = {k: float(v) for k, v in thresholds.items()}
             except ValueError:
                 raise LociflowError(f"--threshold values must be numbers between 0 and 1, got {threshold}.") from None
-        extra = {"model": model, "input": [Path(p) for p in input_] if input_ else None, "genome": genome,
+        extra = {"model": model, "input": input_paths(input_, more_inputs), "genome": genome,
                  "conservation": conservation, "tracks": _track_paths(track),
                  "thresholds": thresholds, "attribute": attribute, "chunk_size": chunk_size,
                  "batch_size": batch_size, "device": device}
@@ -349,7 +360,8 @@ def interpret(
     model: ModelOpt = None,
     data: Annotated[Optional[Path], typer.Option("--data", "-d", metavar="DIR", help="Dataset directory made by `lociflow preprocess`.")] = None,
     split: Annotated[Optional[str], typer.Option("--split", metavar="SPLIT", help="Dataset split to explain: test, blackbox, valid, train.", show_default=default(InterpretConfig, "split"))] = None,
-    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", help="BED (with --genome), FASTA or text file instead of --data; repeat for more files: -i a.fa -i b.fa.")] = None,
+    more_inputs: MoreInputsArg = None,
+    input_: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE...", help="BED (with --genome), FASTA or text files instead of --data: -i a.fa b.fa (or -i a.fa -i b.fa).")] = None,
     methods: Annotated[Optional[str], typer.Option("--methods", metavar="LIST", help="Comma-separated: saliency,ig,deepshap,ism,temporal,optimize,filters,modisco,gia, or all.", show_default=default(InterpretConfig, "methods"))] = None,
     motif: Annotated[Optional[list[str]], typer.Option("--motif", metavar="MOTIF", help="Motif for global importance analysis: consensus, JASPAR ID or name (repeatable).", show_default="the motif TF-MoDISco or the filters find")] = None,
     motif_db: Annotated[Optional[Path], typer.Option("--motif-db", metavar="FILE", help="MEME motif file to match against instead of JASPAR.", show_default=f"{default(InterpretConfig, 'jaspar_release')} {default(InterpretConfig, 'jaspar_collection')}, {default(InterpretConfig, 'jaspar_taxon')}")] = None,
@@ -379,7 +391,7 @@ def interpret(
     from lociflow.config import InterpretConfig, load_stage
 
     def call() -> Path:
-        extra = {"model": model, "data": data, "split": split, "input": [Path(p) for p in input_] if input_ else None,
+        extra = {"model": model, "data": data, "split": split, "input": input_paths(input_, more_inputs),
                  "methods": methods, "motifs": motif, "motif_db": motif_db, "top": top, "max_loci": max_loci,
                  "genome": genome, "conservation": conservation, "tracks": _track_paths(track),
                  "batch_size": batch_size, "device": device, "threads": threads, "seed": seed}

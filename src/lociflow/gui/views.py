@@ -55,14 +55,16 @@ def readable(name: Any) -> str:
     return " ".join(_WORDS.get(word.lower(), word) for word in text.split("_") if word)
 
 
-def for_display(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
+def for_display(frame: pd.DataFrame, labels: bool | str = True) -> pd.DataFrame:
     """A copy of ``frame`` to show in a table: readable column (and index) labels, and a
     column that is not all numbers as text with a dash for missing values, so that one
     column never mixes types (Arrow refuses those). Number columns stay numbers, so that
-    they sort by value; :func:`table` shows their gaps as a dash too."""
+    they sort by value; :func:`table` shows their gaps as a dash too. ``labels="index"``
+    keeps the column names (class names, say, which are the user's own words)."""
     out = frame.copy()
     if labels:
-        out.columns = [readable(c) for c in out.columns]
+        if labels != "index":
+            out.columns = [readable(c) for c in out.columns]
         if not isinstance(out.index, pd.RangeIndex):
             out.index = [readable(i) for i in out.index]
     for column in list(out.columns):
@@ -75,13 +77,13 @@ def for_display(frame: pd.DataFrame, labels: bool = True) -> pd.DataFrame:
     return out
 
 
-def table(frame: pd.DataFrame, labels: bool = True, **options: Any) -> None:
+def table(frame: pd.DataFrame, labels: bool | str = True, **options: Any) -> None:
     """Show ``frame`` (see :func:`for_display`) with a dash in every empty cell."""
     st.dataframe(for_display(frame, labels=labels), placeholder=MISSING, **options)
 
 
 def _missing(value: Any) -> bool:
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):  # nothing to read: a dash
         return True
     try:
         return bool(pd.isna(value))
@@ -170,8 +172,8 @@ def show_metrics(path: Path) -> None:
     per_class, numbers = metrics_tables(metrics)
     if metrics.get("positive") and not per_class.empty:  # two classes: the averages only repeat them
         per_class = per_class.drop(columns=["macro", "micro"], errors="ignore")
-    if not per_class.empty:
-        table(per_class, width="stretch")
+    if not per_class.empty:  # rows: metrics, read as words; columns: the classes, as named
+        table(per_class, labels="index", width="stretch")
     if not numbers.empty:
         numbers = numbers.assign(metric=[readable(m) for m in numbers["metric"]])
         table(numbers, hide_index=True)

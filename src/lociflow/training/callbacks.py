@@ -302,6 +302,10 @@ class StderrProgressBar(TQDMProgressBar):
         super().__init__(**kwargs)
         self.network = network
 
+    @property
+    def train_description(self) -> str:  # shown until the first epoch starts
+        return epoch_description(0, self.trainer.max_epochs, self.network) if self._trainer else "training"
+
     def on_train_epoch_start(self, trainer, *args: Any) -> None:
         # Lightning's own body, with our label: its "Epoch 0" would be drawn once first
         if self._leave:
