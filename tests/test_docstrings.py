@@ -38,7 +38,7 @@ CHECKED_MODULES = (
     "lociflow/interpretation/temporal.py",
     "lociflow/interpretation/attribution.py",
     "lociflow/interpretation/mutagenesis.py",
-    "lociflow/interpretation/shuffle.py",
+    "lociflow/preprocessing/shuffle.py",
     "lociflow/interpretation/motifs.py",
     "lociflow/metrics.py",
     "lociflow/searching/__init__.py",
