@@ -225,6 +225,16 @@ class Genome:
         windows = np.lib.stride_tricks.sliding_window_view(self._seq, length)
         return np.asarray(windows[offsets + starts])
 
+    def chromosome(self, chrom: str) -> np.ndarray:
+        """The whole sequence of ``chrom`` as a read-only memory-mapped uint8 array (raw ASCII codes).
+
+        Nothing is read until the array is used, so a caller that walks it in pieces
+        keeps only those pieces in memory.
+        """
+        self.check_chromosomes([chrom])
+        offset = int(self._offsets[chrom])
+        return self._seq[offset:offset + self.chrom_sizes[chrom]]
+
     def sequence(self, chrom: str, start: int, end: int) -> str:
         """The sequence of one interval as a string (raw case), for inspection and tests."""
         return self.fetch(np.array([chrom], dtype=object), np.array([start]), end - start)[0].tobytes().decode("latin-1")
