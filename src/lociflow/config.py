@@ -100,7 +100,18 @@ class GeneratedClass(Section):
         return self
 
     def target(self, n_like: int) -> int:
-        """How many loci to make for ``n_like`` loci of the named class."""
+        """How many loci to make.
+
+        Parameters
+        ----------
+        n_like : int
+            Loci of the named class (``like``).
+
+        Returns
+        -------
+        int
+            ``count`` when given, else ``ratio`` (default 1.0) times ``n_like``, rounded.
+        """
         if self.count is not None:
             return int(self.count)
         return int(round((1.0 if self.ratio is None else self.ratio) * n_like))

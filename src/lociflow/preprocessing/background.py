@@ -48,12 +48,32 @@ class Features:
         return len(self.gc)
 
     def values(self, name: str) -> np.ndarray:
-        """One matched value by its ``match`` name (gc, repeats, n)."""
+        """One matched value by its ``match`` name.
+
+        Parameters
+        ----------
+        name : str
+            ``gc``, ``repeats`` or ``n``.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return {"gc": self.gc, "repeats": self.repeats, "n": self.n}[name]
 
 
 def window_features(codes: np.ndarray) -> Features:
-    """GC, repeat (lowercase) and N fractions of windows of ASCII codes ``[N, L]``."""
+    """GC, repeat (lowercase) and N fractions of windows.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        uint8 ``[N, L]`` ASCII codes, soft-masked case kept.
+
+    Returns
+    -------
+    Features
+    """
     codes = np.asarray(codes, dtype=np.uint8)
     length = max(1, codes.shape[1]) if codes.ndim == 2 else 1
     upper = codes & ~np.uint8(_CASE)
@@ -71,7 +91,15 @@ class Regions:
         self._merged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(self, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray, margin: int = 0) -> None:
-        """Add intervals (0-based half-open), each widened by ``margin`` on both sides."""
+        """Add intervals.
+
+        Parameters
+        ----------
+        chroms, starts, ends : numpy.ndarray
+            0-based half-open intervals.
+        margin : int
+            nt added on both sides of each. Default is 0.
+        """
         chroms = np.asarray(chroms, dtype=object)
         starts = np.asarray(starts, dtype=np.int64) - margin
         ends = np.asarray(ends, dtype=np.int64) + margin
@@ -81,7 +109,13 @@ class Regions:
         self._merged.clear()
 
     def add_bed(self, path: str | os.PathLike) -> None:
-        """Add every interval of a BED file."""
+        """Add every interval of a BED file.
+
+        Parameters
+        ----------
+        path : path
+            The BED file.
+        """
         for table in iter_bed(path):
             self.add(table.chrom, table.start, table.end)
 
@@ -104,7 +138,22 @@ class Regions:
         return self._merged[chrom]
 
     def overlaps(self, chrom: str, starts: np.ndarray, length: int) -> np.ndarray:
-        """Whether each window ``[start, start + length)`` on ``chrom`` overlaps a region."""
+        """Whether each window overlaps a region.
+
+        Parameters
+        ----------
+        chrom : str
+            The chromosome.
+        starts : numpy.ndarray
+            0-based window starts.
+        length : int
+            Window length.
+
+        Returns
+        -------
+        numpy.ndarray
+            bool per window.
+        """
         region_starts, region_ends = self._merge(chrom)
         starts = np.asarray(starts, dtype=np.int64)
         if len(region_starts) == 0:
@@ -128,10 +177,21 @@ class Candidates:
 
 
 def tile_chromosome(sequence: np.ndarray, window: int, offset: int) -> tuple[np.ndarray, Features]:
-    """Starts and features of the non-overlapping windows of one chromosome, from ``offset``.
+    """Starts and features of the non-overlapping windows of one chromosome.
 
-    ``sequence`` is the chromosome's bytes (a memory-mapped slice); it is read in pieces of
-    :data:`PIECE` bytes so that the temporary arrays stay small whatever its length.
+    Parameters
+    ----------
+    sequence : numpy.ndarray
+        The chromosome's bytes (a memory-mapped slice), read in pieces of :data:`PIECE`
+        bytes so that the temporary arrays stay small whatever its length.
+    window : int
+        Window length (and step).
+    offset : int
+        Start of the first window.
+
+    Returns
+    -------
+    tuple of numpy.ndarray and Features
     """
     usable = (len(sequence) - offset) // window
     starts = offset + np.arange(usable, dtype=np.int64) * window
@@ -150,7 +210,27 @@ def tile_chromosome(sequence: np.ndarray, window: int, offset: int) -> tuple[np.
 
 def candidates(genome: Genome, chroms: Sequence[str], window: int, excluded: Regions, keep_n: bool,
                rng: np.random.Generator) -> Candidates:
-    """Tile ``chroms`` into candidate windows, dropping those in excluded regions or holding N."""
+    """Tile chromosomes into candidate windows, dropping those in excluded regions or holding N.
+
+    Parameters
+    ----------
+    genome : Genome
+        The reference.
+    chroms : sequence of str
+        The chromosomes to tile (taken in genome order).
+    window : int
+        Window length.
+    excluded : Regions
+        Regions no candidate may overlap.
+    keep_n : bool
+        Keep windows with some N (when N is matched); all-N windows are always dropped.
+    rng : numpy.random.Generator
+        Draws each chromosome's tiling offset.
+
+    Returns
+    -------
+    Candidates
+    """
     parts_chrom, parts_start, parts = [], [], []
     names = [c for c in genome.chrom_sizes if c in set(chroms)]  # genome order: the same on every run
     for index, chrom in enumerate(names):
@@ -172,7 +252,22 @@ def candidates(genome: Genome, chroms: Sequence[str], window: int, excluded: Reg
 
 
 def bin_index(features: Features, match: Sequence[str], bins: int) -> np.ndarray:
-    """One joint bin per window over the matched values, each cut into ``bins`` equal bins of [0, 1]."""
+    """One joint bin per window over the matched values.
+
+    Parameters
+    ----------
+    features : Features
+        The windows' values.
+    match : sequence of str
+        The matched values, in order.
+    bins : int
+        Equal bins of [0, 1] per value.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 bin per window, below ``bins ** len(match)``.
+    """
     index = np.zeros(len(features), dtype=np.int64)
     for name in match:
         index = index * bins + np.minimum((features.values(name) * bins).astype(np.int64), bins - 1)
@@ -202,6 +297,26 @@ def _demand(wanted: np.ndarray, available: np.ndarray, gc_bin: np.ndarray) -> np
 def sample_matched(pool: Candidates, target: Features, n: int, match: Sequence[str], bins: int,
                    rng: np.random.Generator) -> np.ndarray:
     """Indices into ``pool`` of ``n`` windows whose matched values follow ``target``'s histogram.
+
+    Parameters
+    ----------
+    pool : Candidates
+        The candidate windows.
+    target : Features
+        The matched class's windows.
+    n : int
+        Windows to draw.
+    match : sequence of str
+        The matched values.
+    bins : int
+        Bins per value.
+    rng : numpy.random.Generator
+        Draws within each bin.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted indices into the pool.
 
     Raises
     ------
@@ -253,7 +368,17 @@ class Match:
 
 
 def gc_match(target: np.ndarray, background: np.ndarray) -> Match:
-    """Two-sample Kolmogorov-Smirnov statistic between two GC distributions."""
+    """Two-sample Kolmogorov-Smirnov statistic between two GC distributions.
+
+    Parameters
+    ----------
+    target, background : numpy.ndarray
+        GC fractions of the matched class and of the background.
+
+    Returns
+    -------
+    Match
+    """
     from scipy.stats import ks_2samp
 
     if len(target) == 0 or len(background) == 0:
@@ -263,7 +388,17 @@ def gc_match(target: np.ndarray, background: np.ndarray) -> Match:
 
 
 def plot_match(matches: Mapping[str, tuple[str, Match]], stem: str | os.PathLike, bins: int = 20) -> None:
-    """GC histograms of each background class and the class it matches, one panel each."""
+    """GC histograms of each background class and the class it matches, one panel each.
+
+    Parameters
+    ----------
+    matches : mapping of str to (str, Match)
+        Background class -> (matched class, match).
+    stem : path
+        Output path without extension (a PNG is written).
+    bins : int
+        Histogram bins. Default is 20.
+    """
     from lociflow.report import new_figure, save_figure
 
     fig = new_figure(4.5 * len(matches), 3.5)

@@ -50,7 +50,22 @@ class Made:
 
 
 def with_codes(loci: Loci, genome: Genome | None, window: int) -> Loci:
-    """The same loci carrying their window codes (fetched in genome orientation when missing)."""
+    """The same loci carrying their window codes.
+
+    Parameters
+    ----------
+    loci : Loci
+        Loci with or without codes.
+    genome : Genome or None
+        Where genomic loci's windows are fetched from (genome orientation).
+    window : int
+        Window length.
+
+    Returns
+    -------
+    Loci
+        ``loci`` itself when it has codes, else a copy with them.
+    """
     if loci.codes is not None:
         return loci
     if genome is None:
@@ -65,7 +80,22 @@ def with_codes(loci: Loci, genome: Genome | None, window: int) -> Loci:
 
 
 def copies(n_source: int, n_target: int, rng: np.random.Generator) -> np.ndarray:
-    """Source index of each of ``n_target`` made loci: every source equally often, the remainder drawn."""
+    """Which source each made locus comes from: every source equally often, the remainder drawn.
+
+    Parameters
+    ----------
+    n_source : int
+        Loci of the named class.
+    n_target : int
+        Loci to make.
+    rng : numpy.random.Generator
+        Draws the sources of the remainder.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``[n_target]`` source indices, sorted.
+    """
     if n_source == 0:
         return np.zeros(0, dtype=np.int64)
     base, extra = divmod(n_target, n_source)
@@ -77,9 +107,25 @@ def copies(n_source: int, n_target: int, rng: np.random.Generator) -> np.ndarray
 
 def shuffled(spec: ShuffleClass, name: str, source: Loci, source_index: np.ndarray,
              rng: np.random.Generator) -> Made:
-    """k-mer shuffles of the windows of ``source`` (which carries codes), ``spec.target`` of them.
+    """k-mer shuffles of the windows of the named class.
 
-    ``source_index`` gives each source locus's position among all loci, for the family.
+    Parameters
+    ----------
+    spec : ShuffleClass
+        The class's ``from: shuffle`` section (kmer, ratio or count).
+    name : str
+        The class's name.
+    source : Loci
+        The named class's loci, carrying codes (see :func:`with_codes`).
+    source_index : numpy.ndarray
+        Each source locus's position among all loci, for the family.
+    rng : numpy.random.Generator
+        The class's random generator.
+
+    Returns
+    -------
+    Made
+        Shuffles named ``<source>~shuffle<i>``, with the source's coordinates and strand.
     """
     pick = copies(len(source), spec.target(len(source)), rng)
     codes = np.empty((len(pick), source.codes.shape[1]), dtype=np.uint8)
@@ -94,7 +140,20 @@ def shuffled(spec: ShuffleClass, name: str, source: Loci, source_index: np.ndarr
 
 
 def excluded_regions(spec: GenomicClass, loci: Loci) -> Regions:
-    """Every locus of every class (window and given interval, widened by the margin) and the exclude BEDs."""
+    """The regions a genomic background may not overlap.
+
+    Parameters
+    ----------
+    spec : GenomicClass
+        The class's section (``margin``, ``exclude``).
+    loci : Loci
+        Every locus of every class read from files.
+
+    Returns
+    -------
+    Regions
+        Each locus's window and given interval, widened by the margin, and the exclude BEDs.
+    """
     regions = Regions()
     meta = loci.meta
     chrom = meta["chrom"].to_numpy(object)
@@ -153,6 +212,29 @@ def flanks(spec: FlanksClass, name: str, like: Loci, like_index: np.ndarray, eve
     Flanks that leave their chromosome, overlap any class's locus or an excluded region,
     or hold an N are left out; of the rest, ``spec.target`` are drawn (seeded), each kept
     in the split of the locus it flanks.
+
+    Parameters
+    ----------
+    spec : FlanksClass
+        The class's ``from: flanks`` section.
+    name : str
+        The class's name, for messages.
+    like : Loci
+        The loci of the named class.
+    like_index : numpy.ndarray
+        Their positions among all loci, for the family.
+    every : Loci
+        The loci of every class read from files (none may be overlapped).
+    genome : Genome or None
+        The reference genome.
+    window : int
+        Window length.
+    rng : numpy.random.Generator
+        The class's random generator.
+
+    Returns
+    -------
+    Made
     """
     genome = _require_genomic(spec, name, like, genome)
     meta = like.meta

@@ -54,7 +54,21 @@ class LabelledLoci:
 
 
 def class_of(labels: np.ndarray, names: Mapping[str, str]) -> np.ndarray:
-    """Class names of ``labels``: mapped through ``names``, or the labels themselves when it is empty."""
+    """Class names of ``labels``.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Label strings as written.
+    names : mapping of str to str
+        Label -> class name; empty keeps the labels as the class names.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of class names (NaN where a label is not in ``names``; the reader
+        has refused or dropped such rows before).
+    """
     if not names:
         return labels.astype(object)
     return pd.Series(labels, dtype=object).map(dict(names)).to_numpy(object)
