@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from lociflow.config import FlanksClass, GenomeClass, GenomicClass, ShuffleClass
 from lociflow.errors import LociflowError
@@ -164,6 +165,11 @@ def excluded_regions(spec: GenomicClass, loci: Loci) -> Regions:
     return regions
 
 
+def _names(chrom: np.ndarray, start: np.ndarray, window: int) -> np.ndarray:
+    """``chrom:start-end`` per window (a Python loop: numpy's string arithmetic is slower)."""
+    return np.array([f"{c}:{s}-{s + window}" for c, s in zip(chrom.tolist(), start.tolist())], dtype=object)
+
+
 def _require_genomic(spec: GenomicClass, name: str, like: Loci, genome: Genome | None) -> Genome:
     if genome is None or not like.genomic:
         raise LociflowError(
@@ -193,14 +199,16 @@ def genomic_background(spec: GenomeClass, name: str, like: Loci, every: Loci, ge
         With the match of the GC distributions.
     """
     genome = _require_genomic(spec, name, like, genome)
-    target = window_features(with_codes(like, genome, window).codes)
-    chroms = list(dict.fromkeys(like.meta["chrom"].astype(str)))
-    pool = candidates(genome, chroms, window, excluded_regions(spec, every), "n" in spec.match, rng)
+    target = window_features(with_codes(like, genome, window).codes, repeats="repeats" in spec.match)
+    genome.release()  # the positives' windows touched pages all over the genome
+    chroms = [str(c) for c in pd.unique(like.meta["chrom"].to_numpy(object))]
+    pool = candidates(genome, chroms, window, excluded_regions(spec, every), "n" in spec.match, rng,
+                      repeats="repeats" in spec.match)
     chosen = sample_matched(pool, target, spec.target(len(like)), spec.match, spec.bins, rng)
     chrom = np.asarray(pool.names, dtype=object)[pool.chrom[chosen]]
     start = pool.start[chosen]
-    names = (chrom.astype(str) + ":" + start.astype(str) + "-" + (start + window).astype(str)).astype(object)
-    loci = window_loci(names, f"genome background matched to {spec.like}", chrom, start, window)
+    loci = window_loci(_names(chrom, start, window), f"genome background matched to {spec.like}", chrom, start,
+                       window)
     match = gc_match(target.gc, pool.features.gc[chosen])
     return Made(loci, np.full(len(loci), -1, dtype=np.int64), match)
 
@@ -264,7 +272,5 @@ def flanks(spec: FlanksClass, name: str, like: Loci, like_index: np.ndarray, eve
                     "keeping those", name, wanted, len(index))
         wanted = len(index)
     chosen = np.sort(rng.choice(index, size=wanted, replace=False)) if wanted else index[:0]
-    names = (chroms[chosen].astype(str) + ":" + starts[chosen].astype(str) + "-" +
-             (starts[chosen] + window).astype(str)).astype(object)
-    loci = window_loci(names, f"flanks of {spec.like} at {spec.distance} nt", chroms[chosen], starts[chosen], window)
+    loci = window_loci(_names(chroms[chosen], starts[chosen], window), f"flanks of {spec.like} at {spec.distance} nt", chroms[chosen], starts[chosen], window)
     return Made(loci, family[chosen])
