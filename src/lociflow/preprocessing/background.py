@@ -399,13 +399,22 @@ def gc_match(target: np.ndarray, background: np.ndarray) -> Match:
     Returns
     -------
     Match
+        The statistic D (largest gap between the two empirical distribution functions)
+        and its asymptotic p-value.
     """
-    from scipy.stats import ks_2samp
+    from scipy.stats import kstwobign
 
+    target = np.asarray(target, dtype=np.float64)
+    background = np.asarray(background, dtype=np.float64)
     if len(target) == 0 or len(background) == 0:
         return Match(float("nan"), float("nan"), target, background)
-    result = ks_2samp(target, background, method="asymp")  # the exact p-value costs seconds at 10^5
-    return Match(float(result.statistic), float(result.pvalue), target, background)
+    a, b = np.sort(target), np.sort(background)
+    values = np.concatenate([a, b])
+    gap = np.abs(np.searchsorted(a, values, side="right") / len(a) - np.searchsorted(b, values, side="right") / len(b))
+    statistic = float(gap.max())
+    effective = len(a) * len(b) / (len(a) + len(b))
+    pvalue = float(min(1.0, kstwobign.sf(statistic * np.sqrt(effective))))
+    return Match(statistic, pvalue, target, background)
 
 
 def plot_match(matches: Mapping[str, tuple[str, Match]], stem: str | os.PathLike, bins: int = 20) -> None:

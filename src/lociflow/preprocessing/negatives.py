@@ -24,6 +24,7 @@ from lociflow.config import FlanksClass, GenomeClass, GenomicClass, ShuffleClass
 from lociflow.errors import LociflowError
 from lociflow.io.fasta import Genome
 from lociflow.preprocessing.background import (
+    Features,
     Match,
     Regions,
     candidates,
@@ -38,6 +39,7 @@ log = logging.getLogger("lociflow.preprocess.negatives")
 
 SHUFFLE_CHUNK = 20_000
 FETCH_CHUNK = 100_000
+FEATURE_CHUNK = 4_096
 
 
 @dataclass
@@ -78,6 +80,38 @@ def with_codes(loci: Loci, genome: Genome | None, window: int) -> Loci:
         codes[first:first + FETCH_CHUNK] = genome.fetch(chrom[first:first + FETCH_CHUNK],
                                                          start[first:first + FETCH_CHUNK], window)
     return Loci(loci.meta, codes, loci.genomic, loci.counts)
+
+
+def loci_features(loci: Loci, genome: Genome, window: int, repeats: bool = True) -> Features:
+    """GC, repeat and N fractions of the loci's windows, fetched a few thousand at a time.
+
+    Parameters
+    ----------
+    loci : Loci
+        Genomic loci (their codes are used when they carry them).
+    genome : Genome
+        The reference.
+    window : int
+        Window length.
+    repeats : bool
+        Count soft-masked letters too. Default is True.
+
+    Returns
+    -------
+    Features
+    """
+    if loci.codes is not None:
+        return window_features(loci.codes, repeats)
+    chrom = loci.meta["chrom"].to_numpy(object)
+    start = loci.meta["start"].to_numpy(np.int64)
+    parts = []
+    for first in range(0, len(loci), FEATURE_CHUNK):
+        codes = genome.fetch(chrom[first:first + FEATURE_CHUNK], start[first:first + FEATURE_CHUNK], window)
+        parts.append(window_features(codes, repeats))
+        genome.release()  # windows spread over the genome touch a page each: do not keep them all
+    if not parts:
+        return window_features(np.zeros((0, window), np.uint8))
+    return Features(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("gc", "repeats", "n")))
 
 
 def copies(n_source: int, n_target: int, rng: np.random.Generator) -> np.ndarray:
@@ -199,8 +233,7 @@ def genomic_background(spec: GenomeClass, name: str, like: Loci, every: Loci, ge
         With the match of the GC distributions.
     """
     genome = _require_genomic(spec, name, like, genome)
-    target = window_features(with_codes(like, genome, window).codes, repeats="repeats" in spec.match)
-    genome.release()  # the positives' windows touched pages all over the genome
+    target = loci_features(like, genome, window, repeats="repeats" in spec.match)
     chroms = [str(c) for c in pd.unique(like.meta["chrom"].to_numpy(object))]
     pool = candidates(genome, chroms, window, excluded_regions(spec, every), "n" in spec.match, rng,
                       repeats="repeats" in spec.match)
