@@ -77,7 +77,7 @@ def test_columns_by_number_and_gzip_and_shuffled_negatives(tmp_path):
     cfg = {"table": {"file": str(table), "sequence": 1, "label": 2, "header": False, "names": {"1": "bound"}},
            "classes": {"shuffled": {"from": "shuffle", "like": "bound"}}, "window": 30}
     classes, totals = _counts(lociflow.preprocess(cfg, tmp_path / "out", name="d"))
-    assert classes == ["shuffled", "bound"] and totals == {"shuffled": 50, "bound": 50}
+    assert classes == ["bound", "shuffled"] and totals == {"bound": 50, "shuffled": 50}
 
 
 # --------------------------------------------------------------------------- bad rows

@@ -153,7 +153,8 @@ def read_classes(cfg: PreprocessConfig) -> ReadInput:
     rng = rng_for(cfg.seed, STREAM_PLACEMENT)
     parts: list[Loci] = []
     part_classes: list[np.ndarray] = []
-    rows = {name: _counts_row(name) for name in cfg.classes}
+    # classes read from files, then those of a table or labelled FASTA, then the made ones
+    rows = {name: _counts_row(name) for name, spec in cfg.classes.items() if not isinstance(spec, GeneratedClass)}
     total_bad = 0
     for name, files in cfg.classes.items():
         if isinstance(files, GeneratedClass):
@@ -187,6 +188,12 @@ def read_classes(cfg: PreprocessConfig) -> ReadInput:
                 map(str, source.files)), ", ".join(f"{n} row(s) with {reason.replace('_', ' ')}"
                                                    for reason, n in sorted(bad_rows.items())))
             total_bad += sum(bad_rows.values())
+    for name, spec in cfg.classes.items():
+        if isinstance(spec, GeneratedClass):
+            if name in rows:
+                raise LociflowError(f"classes.{name} is made (from: {spec.from_}), but the table or labelled FASTA "
+                                    f"has a class {name!r} too: give the made class another name.")
+            rows[name] = _counts_row(name)
     class_names = _class_order(cfg, rows)
     index_of = {name: k for k, name in enumerate(class_names)}
     loci = Loci.concat(parts)
