@@ -241,3 +241,18 @@ def test_summit_placement_centres_windows_on_column_10(tmp_path, peaks):
     summit = bound["orig_start"] + 125
     assert ((bound["start"] + WINDOW // 2) == summit).all()
     assert set(SPLITS[:3]) == set(meta["split"])
+
+
+def test_a_resplit_keeps_shuffles_with_their_source(tmp_path):
+    rng = np.random.default_rng(2)
+    fasta = tmp_path / "bound.fa"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 40))}\n" for i in range(200)))
+    cfg = {"classes": {"bound": [str(fasta)], "shuffled": {"from": "shuffle", "like": "bound"}}, "window": 40}
+    first = lociflow.preprocess(cfg, tmp_path / "out", name="d")
+    again = lociflow.preprocess({"source": str(first), "seed": 9, "split": {"ratios": {"train": 0.5, "valid": 0.25,
+                                                                                       "test": 0.25}}},
+                                tmp_path / "out", name="e")
+    _, meta = _all_meta(again)
+    split_of = dict(zip(meta.loc[meta["class"] == "bound", "name"], meta.loc[meta["class"] == "bound", "split"]))
+    made = meta[meta["class"] == "shuffled"]
+    assert (made["name"].str.split("~").str[0].map(split_of) == made["split"]).all()

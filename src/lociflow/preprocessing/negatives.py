@@ -38,6 +38,8 @@ from lociflow.preprocessing.shuffle import kmer_shuffle_codes
 log = logging.getLogger("lociflow.preprocess.negatives")
 
 SHUFFLE_CHUNK = 20_000
+#: a shuffle is named ``<source name>~shuffle<i>``, which lets a re-split find its source again
+SHUFFLE_MARK = "~shuffle"
 FETCH_CHUNK = 100_000
 FEATURE_CHUNK = 4_096
 
@@ -169,9 +171,33 @@ def shuffled(spec: ShuffleClass, name: str, source: Loci, source_index: np.ndarr
         codes[first:first + len(rows)] = kmer_shuffle_codes(source.codes[rows], spec.kmer, rng)
     meta = source.meta.iloc[pick].reset_index(drop=True)
     copy_number = np.concatenate([np.arange(c) for c in np.bincount(pick, minlength=len(source))]) if len(pick) else pick
-    meta["name"] = (meta["name"].astype(str) + f"~shuffle" + (copy_number + 1).astype(str)).to_numpy(object)
+    meta["name"] = (meta["name"].astype(str) + SHUFFLE_MARK + (copy_number + 1).astype(str)).to_numpy(object)
     meta["source"] = f"shuffle (k={spec.kmer}) of {spec.like}"
     return Made(Loci(meta, codes, source.genomic, {}), source_index[pick])
+
+
+def families_from_names(names: np.ndarray) -> np.ndarray:
+    """Per locus, the index of the locus a shuffle was made from (found by name), else -1.
+
+    Parameters
+    ----------
+    names : numpy.ndarray
+        The loci's names, as a dataset's ``meta.tsv.gz`` holds them.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 per locus; a re-split passes it on so that shuffles stay with their source.
+    """
+    names = pd.Series(np.asarray(names, dtype=object)).astype(str)
+    made = names.str.contains(SHUFFLE_MARK, regex=False)
+    family = np.full(len(names), -1, dtype=np.int64)
+    if made.any():
+        first = pd.Series(np.arange(len(names)), index=names)
+        first = first[~first.index.duplicated()]
+        sources = names[made].str.rsplit(SHUFFLE_MARK, n=1).str[0]
+        family[made.to_numpy()] = sources.map(first).fillna(-1).to_numpy(np.int64)
+    return family
 
 
 def excluded_regions(spec: GenomicClass, loci: Loci) -> Regions:

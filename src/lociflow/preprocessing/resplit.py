@@ -23,6 +23,7 @@ import pandas as pd
 from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
+from lociflow.preprocessing.negatives import families_from_names
 from lociflow.preprocessing.pipeline import (
     STREAM_ORDER,
     count_splits,
@@ -81,7 +82,8 @@ def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None =
         pooled = _pool(dataset)
         table = pd.DataFrame({"class": class_names,
                               "loci_in": np.bincount(pooled["labels"], minlength=len(class_names))})
-        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table)
+        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table,
+                                           family=families_from_names(pooled["meta"]["name"].to_numpy(object)))
         orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
         writer = DatasetWriter(run.path, dataset.channels, dataset.window, class_names)
         with bar("Copying loci", total=len(selected), unit="loci") as progress:
