@@ -34,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("LOCIFLOW_PROGRESS", "0")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -100,12 +100,12 @@ def memory_mb(field: str) -> float:
 
 
 def run_lociflow(genome_path: str, bed: str, cache: str) -> dict:
+    import scipy.stats  # noqa: F401 - imported before the clock starts, as tangermeme's modules are
+
     from lociflow.config import GenomeClass
     from lociflow.io.fasta import Genome
     from lociflow.preprocessing.loci import Loci, iter_loci
     from lociflow.preprocessing.negatives import genomic_background
-
-    import scipy.stats  # noqa: F401 - imported before the clock starts, as tangermeme's modules are
 
     imported = memory_mb("VmRSS")
     cpu = time.process_time()
@@ -120,7 +120,7 @@ def run_lociflow(genome_path: str, bed: str, cache: str) -> dict:
     end = time.perf_counter()
     cpu = time.process_time() - cpu
     peak = memory_mb("VmHWM")
-    return {"seconds": end - begin, "open_seconds": opened - begin, "n": int(len(made.loci)),
+    return {"seconds": end - begin, "open_seconds": opened - begin, "n": len(made.loci),
             "ks": made.match.statistic, "peak_mb": peak, "imports_mb": imported, "cpu": cpu,
             "read_cpu": read_cpu}
 
@@ -146,7 +146,7 @@ def run_tangermeme(genome_path: str, bed: str, cache: str) -> dict:
     target = window_features(genome.fetch(loci[0].to_numpy(object), loci[1].to_numpy(), WINDOW)).gc
     drawn = window_features(genome.fetch(matched["chrom"].astype(str).to_numpy(object),
                                          matched["start"].to_numpy(), WINDOW)).gc
-    return {"seconds": end - begin, "n": int(len(matched)), "ks": gc_match(target, drawn).statistic,
+    return {"seconds": end - begin, "n": len(matched), "ks": gc_match(target, drawn).statistic,
             "peak_mb": peak, "imports_mb": imported, "cpu": cpu}
 
 

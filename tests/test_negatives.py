@@ -40,8 +40,7 @@ def peaks(tmp_path_factory, genome):
     chosen = np.sort(rng.choice(starts, size=200, replace=False, p=weight / weight.sum()))
     path = folder / "peaks.narrowPeak"
     with open(path, "w") as handle:
-        for i, start in enumerate(chosen):
-            handle.write(f"chrIV\t{start - 50}\t{start + 250}\tpeak{i}\t0\t{'+-'[i % 2]}\t5\t-1\t-1\t{125}\n")
+        handle.writelines(f"chrIV\t{start - 50}\t{start + 250}\tpeak{i}\t0\t{'+-'[i % 2]}\t5\t-1\t-1\t{125}\n" for i, start in enumerate(chosen))
     blacklist = folder / "blacklist.bed"
     blacklist.write_text("chrIV\t300000\t400000\nchrIV\t900000\t950000\n")
     return path, blacklist
@@ -136,7 +135,7 @@ def test_shuffle_count_and_refused_track_branch(tmp_path, peaks):
 
 
 def test_genome_background_matches_gc_and_avoids_loci_and_excluded_regions(tmp_path, peaks, genome):
-    path, blacklist = peaks
+    _, blacklist = peaks
     margin = 200
     background = {"from": "genome", "like": "bound", "exclude": [str(blacklist)], "margin": margin}
     out = lociflow.preprocess(_config(peaks, background), tmp_path, name="d")
@@ -193,7 +192,7 @@ def test_too_many_background_windows_is_a_clear_error(tmp_path, peaks):
 
 
 def test_flanks_lie_at_the_distance_and_avoid_every_locus(tmp_path, peaks):
-    path, blacklist = peaks
+    _, blacklist = peaks
     out = lociflow.preprocess(_config(peaks, {"from": "flanks", "like": "bound", "distance": 400,
                                               "exclude": [str(blacklist)]}), tmp_path, name="d")
     _, meta = _all_meta(out)

@@ -138,11 +138,11 @@ def test_a_pattern_without_a_group_is_refused(tmp_path):
 
 @pytest.mark.skipif(not RBP31.is_file(), reason="the shared RBP-31 data (../shared/data/rbp31) is not here")
 def test_whole_rbp31_file_reads_with_its_class_balance():
-    labels, names, _ = _read(iter_labelled(LabelledSource(files=[RBP31], pattern=r"class:(\d+)"), 101))
+    labels, _, _ = _read(iter_labelled(LabelledSource(files=[RBP31], pattern=r"class:(\d+)"), 101))
     assert len(labels) == 30_000 and (labels == "1").sum() == 6_000
 
 
 @pytest.mark.skipif(not DEEPBIND.is_file(), reason="the shared DeepBind data (../shared/data/deepbind) is not here")
 def test_whole_deepbind_test_file_reads_by_naming_columns():
-    labels, names, _ = _read(iter_table(TableSource(file=DEEPBIND, sequence="seq", label="Bound", id="EventID"), 101))
+    labels, _, _ = _read(iter_table(TableSource(file=DEEPBIND, sequence="seq", label="Bound", id="EventID"), 101))
     assert len(labels) == 1_000 and (labels == "1").sum() == 500

@@ -114,7 +114,7 @@ class GeneratedClass(Section):
         """
         if self.count is not None:
             return int(self.count)
-        return int(round((1.0 if self.ratio is None else self.ratio) * n_like))
+        return round((1.0 if self.ratio is None else self.ratio) * n_like)
 
 
 class ShuffleClass(GeneratedClass):
