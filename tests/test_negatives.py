@@ -255,3 +255,20 @@ def test_a_resplit_keeps_shuffles_with_their_source(tmp_path):
     split_of = dict(zip(meta.loc[meta["class"] == "bound", "name"], meta.loc[meta["class"] == "bound", "split"]))
     made = meta[meta["class"] == "shuffled"]
     assert (made["name"].str.split("~").str[0].map(split_of) == made["split"]).all()
+
+
+def test_background_stays_on_the_positives_chromosomes_and_off_n_runs(tmp_path):
+    rng = np.random.default_rng(5)
+    chroms = {name: rng.choice(list("ACGT"), 40_000) for name in ("chrA", "chrB", "chrC")}
+    chroms["chrA"][10_000:20_000] = "N"
+    genome = tmp_path / "genome.fa"
+    genome.write_text("".join(f">{name}\n{''.join(seq)}\n" for name, seq in chroms.items()))
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("".join(f"chr{'AB'[i % 2]}\t{1_000 + 300 * i}\t{1_100 + 300 * i}\n" for i in range(40)))
+    cfg = {"classes": {"bound": [str(bed)], "bg": {"from": "genome", "like": "bound", "ratio": 3}},
+           "genome": str(genome), "window": 100, "cache_dir": str(tmp_path / "cache")}
+    _, meta = _all_meta(lociflow.preprocess(cfg, tmp_path / "out", name="d"))
+    made = meta[meta["class"] == "bg"]
+    assert len(made) == 120 and set(made["chrom"]) <= {"chrA", "chrB"}
+    on_a = made[made["chrom"] == "chrA"]
+    assert not ((on_a["end"] > 10_000) & (on_a["start"] < 20_000)).any()
