@@ -663,3 +663,16 @@ def test_table_input_is_offered(root, tmp_path, started):
     assert not at.button(key="preprocess::#run").disabled, messages(at)
     at.button(key="preprocess::#run").click().run()
     assert started[0]["document"]["preprocess"]["table"]["file"] == str(table)
+
+
+def test_finished_preprocess_job_shows_the_background_match(root):
+    from lociflow.layout import BACKGROUND_FILE, MANIFEST_FILE
+
+    folder = fake_finished_job(root, "preprocess", "ds")
+    write_json(folder / MANIFEST_FILE, {"classes": ["bound", "background"], "window": 40, "alphabet": "dna",
+                                        "branches": {"seq": {}}, "counts": {"train": {"bound": 4, "background": 4}}})
+    (folder / BACKGROUND_FILE).write_text("class\tlike\tks_statistic\nbackground\tbound\t0.02\n")
+    at = page("preprocess")
+    no_exception(at)
+    assert any("Kolmogorov" in c.value for c in at.caption)
+    assert list(at.dataframe[-1].value["ks_statistic"]) == [0.02]

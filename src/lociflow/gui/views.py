@@ -19,6 +19,8 @@ import yaml
 
 from lociflow.gui.fields import md_code
 from lociflow.layout import (
+    BACKGROUND_FILE,
+    BACKGROUND_PLOT,
     BEST_DIR,
     DASHBOARD_FILE,
     HISTORY_FILE,
@@ -255,6 +257,14 @@ def show_preprocess(folder: Path) -> None:
         st.dataframe(read_table(summary), hide_index=True, width="stretch")
     elif isinstance(counts, dict) and counts:
         st.dataframe(pd.DataFrame(counts).T.fillna(0), width="stretch")
+    background = folder / BACKGROUND_FILE
+    if background.exists():
+        st.caption("How well each background drawn from the genome matches its class's GC content "
+                   "(Kolmogorov-Smirnov D: below 0.05 is a close match)")
+        st.dataframe(read_table(background), hide_index=True, width="stretch")
+        plot = folder / f"{BACKGROUND_PLOT}.png"
+        if plot.exists():
+            st.image(str(plot))
 
 
 def show_train(folder: Path) -> None:
