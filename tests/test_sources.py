@@ -146,3 +146,10 @@ def test_whole_rbp31_file_reads_with_its_class_balance():
 def test_whole_deepbind_test_file_reads_by_naming_columns():
     labels, _, _ = _read(iter_table(TableSource(file=DEEPBIND, sequence="seq", label="Bound", id="EventID"), 101))
     assert len(labels) == 1_000 and (labels == "1").sum() == 500
+
+
+def test_numbers_as_label_keys_mean_the_labels_as_written(tmp_path):
+    cfg = {"table": {"file": str(EXCERPTS / "deepbind_GABPA_B.seq"), "sequence": "seq", "label": "Bound",
+                     "names": {1: "bound", 0: "unbound"}}, "window": 101}
+    classes, totals = _counts(lociflow.preprocess(cfg, tmp_path, name="d"))
+    assert classes == ["bound", "unbound"] and totals == {"bound": 10, "unbound": 10}

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lociflow.configfile import (  # noqa: F401 - re-exported: callers import them from here
     Section,
@@ -188,6 +188,13 @@ def _class_files(data: Any) -> Any:
     return data
 
 
+def _label_keys(value: Any) -> Any:
+    """Labels are read as text, so ``names: {1: bound}`` (YAML numbers as keys) means the label ``"1"``."""
+    if isinstance(value, dict):
+        return {(str(k).lower() if isinstance(k, bool) else str(k)): v for k, v in value.items()}
+    return value
+
+
 class TableSource(Section):
     """A table with a sequence and a label per row (CSV or TSV, gzip allowed)."""
 
@@ -203,6 +210,8 @@ class TableSource(Section):
     on_bad_row: Literal["error", "drop"] = Field(
         default="error", description="A row with a missing or unknown label or invalid letters: error, or drop and count.")
 
+    _names = field_validator("names", mode="before")(_label_keys)
+
 
 class LabelledSource(Section):
     """FASTA files whose headers carry each record's class (e.g. RBP-31's ``class:1``)."""
@@ -213,6 +222,8 @@ class LabelledSource(Section):
         default_factory=dict, description="Label value -> class name (default: the labels are the class names).")
     on_bad_row: Literal["error", "drop"] = Field(
         default="error", description="A record with a missing or unknown label or invalid letters: error, or drop and count.")
+
+    _names = field_validator("names", mode="before")(_label_keys)
 
     @model_validator(mode="after")
     def _check(self):
