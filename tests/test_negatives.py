@@ -272,3 +272,14 @@ def test_background_stays_on_the_positives_chromosomes_and_off_n_runs(tmp_path):
     assert len(made) == 120 and set(made["chrom"]) <= {"chrA", "chrB"}
     on_a = made[made["chrom"] == "chrA"]
     assert not ((on_a["end"] > 10_000) & (on_a["start"] < 20_000)).any()
+
+
+def test_params_yaml_of_a_made_class_loads_back(tmp_path, peaks):
+    from lociflow.config import PreprocessConfig, load_stage
+    from lociflow.layout import PARAMS_FILE
+
+    cfg = _config(peaks, {"from": "flanks", "like": "bound", "distance": 250})
+    out = lociflow.preprocess(cfg, tmp_path, name="d")
+    again = load_stage(PreprocessConfig, "preprocess", out / PARAMS_FILE)
+    assert again.classes["background"].from_ == "flanks" and again.classes["background"].distance == 250
+    assert again.dump() == lociflow.config.coerce(PreprocessConfig, cfg, "preprocess").dump()
