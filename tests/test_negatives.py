@@ -146,6 +146,9 @@ def test_genome_background_matches_gc_and_avoids_loci_and_excluded_regions(tmp_p
     # the GC distributions match: the background alone would differ by far (D ~ 0.6)
     report = pd.read_csv(out / BACKGROUND_FILE, sep="\t")
     assert report.loc[0, "ks_statistic"] < 0.1
+    from lociflow.runs import read_ledger
+
+    assert read_ledger(tmp_path).iloc[-1]["metrics"]["gc_ks_background"] < 0.1  # and the ledger has it
     assert (out / f"{BACKGROUND_PLOT}.png").is_file()
     gc_bound = window_features(genome.fetch(bound["chrom"].to_numpy(object), bound["start"].to_numpy(), WINDOW)).gc
     gc_made = window_features(genome.fetch(made["chrom"].to_numpy(object), made["start"].to_numpy(), WINDOW)).gc

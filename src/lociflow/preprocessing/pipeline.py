@@ -101,6 +101,8 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
             log.info("%d positions were N or another ambiguity code and are encoded as all zeros",
                      encoder.n_ambiguous)
     write_matches(run.path, read.matches)
+    for name, (_, match) in read.matches.items():  # the ledger row carries the match too
+        run.record(**{f"gc_ks_{name}": round(match.statistic, 4)})
     if read.bad_rows:
         run.record(bad_rows=read.bad_rows)
     finish(run, writer, table, params, input_hash(cfg), source_kind="bed" if loci.genomic else "fasta")
