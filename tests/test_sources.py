@@ -153,3 +153,17 @@ def test_numbers_as_label_keys_mean_the_labels_as_written(tmp_path):
                      "names": {1: "bound", 0: "unbound"}}, "window": 101}
     classes, totals = _counts(lociflow.preprocess(cfg, tmp_path, name="d"))
     assert classes == ["bound", "unbound"] and totals == {"bound": 10, "unbound": 10}
+
+
+def test_a_row_with_too_many_columns_names_its_line(tmp_path):
+    table = tmp_path / "ragged.csv"
+    table.write_text("sequence,label\nACGT,1\nACGT,0,extra\n")
+    with pytest.raises(InputFileError, match=r"ragged.csv, line 3: found 3 columns where the table has 2"):
+        _read(iter_table(TableSource(file=table), 4))
+
+
+def test_rows_narrower_than_the_header_name_the_line(tmp_path):
+    table = tmp_path / "narrow.tsv"
+    table.write_text("id\tsequence\tlabel\nACGT\n")
+    with pytest.raises(InputFileError, match=r"narrow.tsv, line 2: found 1 column\(s\), but the header names 3"):
+        _read(iter_table(TableSource(file=table), 4))

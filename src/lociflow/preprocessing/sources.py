@@ -179,13 +179,17 @@ def iter_table(source: TableSource, window: int, chunk_rows: int = CHUNK_ROWS) -
             columns["id"] = _column(source.id, header, path, "id")
         reader = pd.read_csv(path, sep=sep, header=None, skiprows=1 if source.header else 0, dtype=str,
                              keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                             usecols=sorted(set(columns.values())), chunksize=chunk_rows,
+                             chunksize=chunk_rows,  # every column: a row wider than the rest is an error
                              engine="python" if len(sep) > 1 else "c",
                              compression="gzip" if is_gzip(path) else None, encoding="utf-8-sig")
         first_line = 2 if source.header else 1
         total = 0
-        for chunk in reader:
+        for chunk in _chunks(reader, path):
             lines = np.arange(first_line, first_line + len(chunk), dtype=np.int64)
+            if max(columns.values()) >= chunk.shape[1]:
+                raise InputFileError(f"{path}, line {first_line}: found {chunk.shape[1]} column(s), but the "
+                                     f"{'header names' if header else 'columns asked for need'} "
+                                     f"{max(len(header or []), max(columns.values()) + 1)}.")
             first_line += len(chunk)
             seqs = chunk[columns["sequence"]].fillna("").astype(str).str.strip()
             labels = chunk[columns["label"]].fillna("").astype(str).str.strip()
@@ -204,6 +208,19 @@ def iter_table(source: TableSource, window: int, chunk_rows: int = CHUNK_ROWS) -
                                dropped)
     if total == 0:
         raise InputFileError(f"{path} holds no usable rows (every row was empty or bad).")
+
+
+def _chunks(reader, path: Path) -> Iterator[pd.DataFrame]:
+    """The reader's chunks, a row with too many columns reported with its line."""
+    try:
+        yield from reader
+    except (pd.errors.ParserError, ValueError) as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise InputFileError(f"{path} could not be read as a table: {exc}") from None
+        raise InputFileError(f"{path}, line {found.group(2)}: found {found.group(3)} columns where the table has "
+                             f"{found.group(1)}; is a sequence or label quoted wrongly, or the separator (sep) "
+                             "another one?") from None
 
 
 # --------------------------------------------------------------------------- labelled FASTA
