@@ -93,7 +93,11 @@ def prediction_row(data: Path, device: torch.device, tmp: Path) -> None:
 def attribution_rows(device: torch.device, n: int, naive_n: int) -> None:
     from interpret import ChannelsFirst, naive_captum  # bench/interpret.py
 
-    from lociflow.interpretation.attribution import deep_lift_shap, integrated_gradients, saliency
+    from lociflow.interpretation.attribution import (
+        deep_lift_shap,
+        integrated_gradients,
+        saliency,
+    )
     from lociflow.interpretation.mutagenesis import in_silico_mutagenesis
     from lociflow.model.network import build_network
     from lociflow.model.presets import resolve_architecture

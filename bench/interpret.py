@@ -46,9 +46,9 @@ from lociflow.interpretation.attribution import (  # noqa: E402
     saliency,
 )
 from lociflow.interpretation.mutagenesis import in_silico_mutagenesis  # noqa: E402
-from lociflow.interpretation.shuffle import dinucleotide_shuffle  # noqa: E402
 from lociflow.model.network import build_network  # noqa: E402
 from lociflow.model.presets import resolve_architecture  # noqa: E402
+from lociflow.preprocessing.shuffle import dinucleotide_shuffle  # noqa: E402
 
 warnings.filterwarnings("ignore")
 TARGET = 1

@@ -143,3 +143,18 @@ def test_windows_line_endings_and_byte_order_mark_are_tolerated(tmp_path):
     table = read_bed(path)
     assert list(table.chrom) == ["chr1", "chr2"] and list(table.strand) == ["-", "+"]
     assert table.line.tolist() == [2, 3]
+
+
+def test_narrowpeak_summit_is_read_from_column_10(tmp_path):
+    path = tmp_path / "peaks.narrowPeak"
+    path.write_text("chr1\t100\t400\t.\t0\t+\t5\t-1\t-1\t30\nchr1\t500\t600\t.\t0\t-\t5\t-1\t-1\t-1\n")
+    table = read_bed(path)
+    assert list(table.summit) == [30, -1]
+    assert list(read_bed(path).subset(np.array([1])).summit) == [-1]
+
+
+def test_a_summit_past_the_peak_end_names_the_line(tmp_path):
+    path = tmp_path / "peaks.narrowPeak"
+    path.write_text("chr1\t100\t400\t.\t0\t+\t5\t-1\t-1\t30\nchr1\t500\t600\t.\t0\t-\t5\t-1\t-1\t150\n")
+    with pytest.raises(InputFileError, match="line 2: summit offset 150 lies past the end of the peak"):
+        read_bed(path)

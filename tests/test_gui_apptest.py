@@ -657,3 +657,79 @@ def test_evaluate_offers_the_models_two_classes_as_the_positive_class(root, tmp_
     at = page("evaluate")
     at.text_input(key="evaluate::model").set_value(str(model)).run()
     assert not [s for s in at.selectbox if s.key == "evaluate::positive"]  # three classes: a curve each
+def test_a_background_class_made_from_the_genome_reaches_the_run(root, tmp_path, started):
+    genome, pos, _ = loci_files(tmp_path / "in")
+    blacklist = tmp_path / "in" / "blacklist.bed"
+    blacklist.write_text("chr1\t200\t300\n")
+    at = page("preprocess")
+    at.text_input(key="preprocess::classes[0].name").set_value("bound")
+    at.text_area(key="preprocess::classes[0].files").set_value(str(pos))
+    at.checkbox(key="preprocess::classes#made.on").check().run()
+    at.selectbox(key="preprocess::classes#made.from").set_value("genome").run()
+    at.number_input(key="preprocess::classes#made.ratio").set_value(2.0)
+    at.text_area(key="preprocess::classes#made.exclude").set_value(str(blacklist))
+    at.number_input(key="preprocess::classes#made.margin").set_value(100)
+    at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.number_input(key="preprocess::window").set_value(50)
+    at.run()
+    assert not at.button(key="preprocess::#run").disabled, messages(at)
+    at.button(key="preprocess::#run").click().run()
+    no_exception(at)
+    made = started[0]["document"]["preprocess"]["classes"]["background"]
+    assert (made["from"], made["like"], made["ratio"], made["margin"]) == ("genome", "bound", 2.0, 100)
+    assert made["exclude"] == [str(blacklist)] and made["match"] == ["gc"]
+
+
+def test_a_made_class_named_like_a_file_class_is_reported(root, tmp_path):
+    _, pos, _ = loci_files(tmp_path / "in")
+    at = page("preprocess")
+    at.text_input(key="preprocess::classes[0].name").set_value("bound")
+    at.text_area(key="preprocess::classes[0].files").set_value(str(pos))
+    at.checkbox(key="preprocess::classes#made.on").check().run()
+    at.selectbox(key="preprocess::classes#made.from").set_value("shuffle").run()
+    at.text_input(key="preprocess::classes#made.name").set_value("bound").run()
+    assert "already a class with files" in messages(at)
+    assert at.button(key="preprocess::#run").disabled
+
+
+def test_loading_parameters_with_a_made_class_fills_its_widgets(root, tmp_path):
+    genome, pos, _ = loci_files(tmp_path / "in")
+    params = tmp_path / "in" / "params.yaml"
+    write_yaml(params, {"preprocess": {
+        "classes": {"bound": [str(pos)], "shuffled": {"from": "shuffle", "like": "bound", "kmer": 3}},
+        "genome": str(genome), "window": 50}})
+    at = page("preprocess")
+    at.radio(key="preprocess::#load_from").set_value("a params.yaml file").run()
+    at.text_input(key="preprocess::#load_file").set_value(str(params)).run()
+    at.button(key="preprocess::#load").click().run()
+    no_exception(at)
+    assert at.checkbox(key="preprocess::classes#made.on").value is True
+    assert at.text_input(key="preprocess::classes#made.name").value == "shuffled"
+    assert at.number_input(key="preprocess::classes#made.kmer").value == 3
+    assert at.text_input(key="preprocess::classes[0].name").value == "bound"
+    assert not messages(at), messages(at)
+
+
+def test_table_input_is_offered(root, tmp_path, started):
+    table = tmp_path / "gue.csv"
+    table.write_text("sequence,label\n" + "".join(f"ACGTACGTAC,{i % 2}\n" for i in range(20)))
+    at = page("preprocess")
+    at.checkbox(key="preprocess::table#on").check().run()
+    at.text_input(key="preprocess::table.file").set_value(str(table)).run()
+    at.number_input(key="preprocess::window").set_value(10).run()
+    assert not at.button(key="preprocess::#run").disabled, messages(at)
+    at.button(key="preprocess::#run").click().run()
+    assert started[0]["document"]["preprocess"]["table"]["file"] == str(table)
+
+
+def test_finished_preprocess_job_shows_the_background_match(root):
+    from lociflow.layout import BACKGROUND_FILE, MANIFEST_FILE
+
+    folder = fake_finished_job(root, "preprocess", "ds")
+    write_json(folder / MANIFEST_FILE, {"classes": ["bound", "background"], "window": 40, "alphabet": "dna",
+                                        "branches": {"seq": {}}, "counts": {"train": {"bound": 4, "background": 4}}})
+    (folder / BACKGROUND_FILE).write_text("class\tlike\tks_statistic\nbackground\tbound\t0.02\n")
+    at = page("preprocess")
+    no_exception(at)
+    assert any("Kolmogorov" in c.value for c in at.caption)
+    assert list(at.dataframe[-1].value["ks_statistic"]) == [0.02]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lociflow.errors import LociflowError
-from lociflow.interpretation.shuffle import dinucleotide_shuffle
+from lociflow.preprocessing.shuffle import dinucleotide_shuffle
 
 
 def _letters(onehot: np.ndarray) -> np.ndarray:

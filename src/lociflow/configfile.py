@@ -253,6 +253,10 @@ def _resolve_paths(value: Any, base: Path) -> Any:
         return {k: _resolve_paths(v, base) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_paths(v, base) for v in value]
+    if isinstance(value, BaseModel):  # a nested section, e.g. a table source with its file
+        changed = {name: _resolve_paths(getattr(value, name), base) for name in type(value).model_fields}
+        changed = {name: v for name, v in changed.items() if v != getattr(value, name)}
+        return value.model_copy(update=changed) if changed else value
     return value
 
 

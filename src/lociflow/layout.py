@@ -72,6 +72,9 @@ SUMMARY_FILE = "summary.tsv"
 #: per split: the loci's metadata and their labels
 META_FILE = "meta.tsv.gz"
 LABELS_FILE = "labels.npy"
+#: how well each ``from: genome`` class matched its class's GC content, and the histograms
+BACKGROUND_FILE = "background.tsv"
+BACKGROUND_PLOT = "background_gc"
 
 # --------------------------------------------------------------------------- search folder
 

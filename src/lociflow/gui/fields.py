@@ -26,6 +26,7 @@ class FormLike(Protocol):
     upload_dir: Path
     rendered: set[tuple[str, ...]]
     skipped: set[tuple[str, ...]]
+    typed_files: dict[tuple[str, ...], list[str]]
 
     def key(self, path: tuple[str, ...]) -> str: ...
 
@@ -69,6 +70,8 @@ def kind_of(annotation: Any) -> str:
             return "named_paths"
         if get_origin(value) is list and get_args(value) == (Path,):
             return "class_files"
+        if get_origin(value) in (typing.Union, types.UnionType) and list[Path] in get_args(value):
+            return "class_files"  # files per class; a made class (from:) has its own widgets
         if value in (float, int):
             return "numbers"
     return "yaml"

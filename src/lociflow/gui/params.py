@@ -48,12 +48,29 @@ def load_values(stage: str, model: type[BaseModel], values: dict[str, Any], pref
                 state.put(f"{key}[{i}].path", str(file))
         elif kind == "class_files":
             state.forget(key + "[")
-            state.put(key + "#n", max(1, len(value or {})))
-            for i, (sub, files) in enumerate((value or {}).items()):
+            state.forget(key + "#made")
+            files_classes = {k: v for k, v in (value or {}).items() if not isinstance(v, dict)}
+            made = {k: v for k, v in (value or {}).items() if isinstance(v, dict)}
+            state.put(key + "#n", max(1, len(files_classes)))
+            for i, (sub, files) in enumerate(files_classes.items()):
                 state.put(f"{key}[{i}].name", sub)
                 state.put(f"{key}[{i}].files", "\n".join(str(f) for f in files))
+            load_made_class(key, made)
         else:
             state.put(key, _widget_value(kind, info, value))
+
+
+def load_made_class(key: str, made: dict[str, Any]) -> None:
+    """Fill the widgets of the made (``from:``) class of the preprocess page; the page offers one."""
+    state.put(key + "#made.on", bool(made))
+    if not made:
+        return
+    name, spec = next(iter(made.items()))
+    state.put(key + "#made.name", name)
+    for option, value in spec.items():
+        if option in ("exclude",):
+            value = "\n".join(str(v) for v in value or [])
+        state.put(f"{key}#made.{option}", value)
 
 
 def _widget_value(kind: str, info: Any, value: Any) -> Any:

@@ -18,6 +18,8 @@ import yaml
 
 from lociflow.gui.fields import md_code
 from lociflow.layout import (
+    BACKGROUND_FILE,
+    BACKGROUND_PLOT,
     BEST_DIR,
     DASHBOARD_FILE,
     HISTORY_FILE,
@@ -264,6 +266,14 @@ def show_preprocess(folder: Path) -> None:
         table(read_table(summary), labels=False, hide_index=True, width="stretch")
     elif isinstance(counts, dict) and counts:
         table(pd.DataFrame(counts).T.fillna(0), labels=False, width="stretch")
+    background = folder / BACKGROUND_FILE
+    if background.exists():
+        st.caption("How well each background drawn from the genome matches its class's GC content "
+                   "(Kolmogorov-Smirnov D: below 0.05 is a close match)")
+        table(read_table(background), labels=False, width="stretch")
+        plot = folder / f"{BACKGROUND_PLOT}.png"
+        if plot.exists():
+            st.image(str(plot))
 
 
 def show_train(folder: Path) -> None:

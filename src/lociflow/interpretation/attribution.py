@@ -40,9 +40,9 @@ from lociflow.interpretation.scoring import (
     progress,
     targets_for,
 )
-from lociflow.interpretation.shuffle import dinucleotide_shuffle
 from lociflow.layout import SEQUENCE_BRANCH
 from lociflow.model.device import resolve_device
+from lociflow.preprocessing.shuffle import dinucleotide_shuffle
 
 __all__ = [
     "Attributions",

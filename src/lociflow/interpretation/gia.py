@@ -32,7 +32,7 @@ from lociflow.interpretation.motifdb import (
     ppm_from_consensus,
 )
 from lociflow.interpretation.scoring import class_scores, progress
-from lociflow.interpretation.shuffle import dinucleotide_shuffle
+from lociflow.preprocessing.shuffle import dinucleotide_shuffle
 
 log = logging.getLogger("lociflow.interpret.gia")
 

@@ -33,6 +33,8 @@ class BedTable:
 
     ``start``/``end`` are 0-based half-open as in BED; ``line`` holds the source line
     number of each interval so that later checks can still point at the file.
+    ``summit`` is a narrowPeak's column 10 (the summit's offset from ``start``), -1 where
+    the file has no such column or gives none.
     """
 
     chrom: np.ndarray
@@ -42,6 +44,11 @@ class BedTable:
     strand: np.ndarray
     line: np.ndarray
     source: Path | None = field(default=None)
+    summit: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.summit is None:
+            self.summit = np.full(len(self.start), -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
@@ -60,7 +67,7 @@ class BedTable:
             The selected intervals, with this table's ``source``.
         """
         return BedTable(self.chrom[index], self.start[index], self.end[index], self.name[index],
-                        self.strand[index], self.line[index], self.source)
+                        self.strand[index], self.line[index], self.source, self.summit[index])
 
     @classmethod
     def concat(cls, tables: Iterable[BedTable]) -> BedTable:
@@ -81,7 +88,7 @@ class BedTable:
         if not tables:
             return cls.empty()
         cols = {name: np.concatenate([getattr(t, name) for t in tables])
-                for name in ("chrom", "start", "end", "name", "strand", "line")}
+                for name in ("chrom", "start", "end", "name", "strand", "line", "summit")}
         return cls(**cols, source=tables[0].source)
 
     @classmethod
@@ -100,7 +107,7 @@ class BedTable:
         """
         obj = np.empty(0, dtype=object)
         num = np.empty(0, dtype=np.int64)
-        return cls(obj, num, num.copy(), obj.copy(), obj.copy(), num.copy(), source)
+        return cls(obj, num, num.copy(), obj.copy(), obj.copy(), num.copy(), source, num.copy())
 
 
 def _header_lines(path: Path) -> tuple[int, str | None]:
@@ -198,7 +205,25 @@ def _parse_chunk(chunk: pd.DataFrame, first_line: int, path: Path) -> BedTable:
         strand = strand_col.to_numpy(object)
     else:
         strand = np.full(len(chunk), ".", dtype=object)
-    return BedTable(chrom, start, end, name, strand, lines, path)
+    summit = _summits(chunk[9], lines, start, end, path) if ncols >= 10 else None
+    return BedTable(chrom, start, end, name, strand, lines, path, summit)
+
+
+def _summits(values: pd.Series, lines: np.ndarray, start: np.ndarray, end: np.ndarray, path: Path) -> np.ndarray:
+    """narrowPeak column 10: the summit's offset from the start, or -1 for none."""
+    text = values.astype(str).str.strip()
+    bad = ~text.str.fullmatch(r"-1|[0-9]{1,18}").to_numpy(bool)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise _bad_line(path, int(lines[first]), f"summit {text.iloc[first]!r} in column 10 is not a whole number "
+                        "(a narrowPeak summit is an offset from the start, or -1 for none)", int(bad.sum()) - 1)
+    summit = text.to_numpy(object).astype(np.int64)
+    past = summit > end - start
+    if past.any():
+        first = int(np.flatnonzero(past)[0])
+        raise _bad_line(path, int(lines[first]), f"summit offset {summit[first]} lies past the end of the peak "
+                        f"({start[first]}-{end[first]} is {end[first] - start[first]} nt long)", int(past.sum()) - 1)
+    return summit
 
 
 def _reader(path: Path, ncols: int, skip: int, chunk_size: int):

@@ -259,6 +259,45 @@ class Genome:
         windows = np.lib.stride_tricks.sliding_window_view(self._seq, length)
         return np.asarray(windows[offsets + starts])
 
+    def release(self) -> None:
+        """Drop the pages of the sequence cache this process has touched from its resident memory.
+
+        The OS keeps them cached for the next reader; a pass over windows spread over a
+        whole genome otherwise leaves this process holding up to the genome's size.
+        """
+        import mmap
+
+        handle = getattr(self._seq, "_mmap", None)
+        if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
+            handle.madvise(mmap.MADV_DONTNEED)
+
+    def read(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """The bytes of ``chrom`` from ``start`` to ``end`` (0-based, clipped to the chromosome), read from disk.
+
+        Unlike :meth:`fetch`, which serves many small windows from the memory map, this
+        reads one long stretch into a fresh array, so a caller walking a whole genome in
+        pieces holds only the piece in memory (mapped pages would stay resident).
+
+        Parameters
+        ----------
+        chrom : str
+            The chromosome.
+        start, end : int
+            The stretch.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 raw ASCII codes (soft-masked lowercase kept).
+        """
+        self.check_chromosomes([chrom])
+        size = self.chrom_sizes[chrom]
+        start, end = max(0, int(start)), min(size, int(end))
+        if end <= start:
+            return np.zeros(0, dtype=np.uint8)
+        return np.fromfile(self._entry / "sequence.u8", dtype=np.uint8, count=end - start,
+                           offset=int(self._offsets[chrom]) + start)
+
     def sequence(self, chrom: str, start: int, end: int) -> str:
         """The sequence of one interval as a string (raw case), for inspection and tests.
 

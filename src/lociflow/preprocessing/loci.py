@@ -31,6 +31,8 @@ log = logging.getLogger("lociflow.preprocess.loci")
 META_FIELDS = ("name", "source", "chrom", "start", "end", "strand", "orig_chrom", "orig_start", "orig_end")
 # GraphProt FASTA headers: ">ID;chrom,start,end,strand" (the viewpoint's coordinates)
 _GRAPHPROT = r"^(?P<name>[^;\s]+);(?P<chrom>[^,\s]+),(?P<start>\d+),(?P<end>\d+),(?P<strand>[-+.])"
+# iONMF (RBP-31) FASTA headers: ">chrom,strand,start,end; class:0"
+_IONMF = r"^(?P<chrom>[^,;\s]+),(?P<strand>[-+.]),(?P<start>\d+),(?P<end>\d+)"
 
 
 @dataclass
@@ -129,12 +131,33 @@ def _meta(name, source, chrom, start, end, strand, orig_chrom, orig_start, orig_
     })
 
 
+def window_loci(names: np.ndarray, source: str, chrom: np.ndarray, starts: np.ndarray, window: int,
+                strand: np.ndarray | str = "+", codes: np.ndarray | None = None) -> Loci:
+    """Genomic loci whose windows are the loci themselves (drawn backgrounds, flanks).
+
+    Parameters
+    ----------
+    names, chrom, starts : per locus; ``starts`` 0-based.
+    source : what made them, for the ``source`` column.
+    window : window length; each locus is ``[start, start + window)``.
+    strand : per locus, or one for all. Default is ``"+"``.
+    codes : the windows' ASCII codes when already fetched. Default is None.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    strands = np.full(len(starts), strand, dtype=object) if isinstance(strand, str) else np.asarray(strand, object)
+    meta = _meta(names, source, chrom, starts, starts + window, strands, chrom, starts, starts + window)
+    return Loci(meta, codes, True, {})
+
+
 # --------------------------------------------------------------------------- BED
 
 
 def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "center", edge: str = "shift",
              rng: np.random.Generator | None = None) -> Loci:
     """Place windows on BED intervals; loci dropped at chromosome ends are left out (and counted).
+
+    ``placement="summit"`` centres each window on its narrowPeak summit (column 10), and
+    on the interval where the file gives none.
 
     Parameters
     ----------
@@ -145,8 +168,8 @@ def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "cen
     window : int
         The window length in nt.
     placement : str
-        ``"center"`` or ``"random"`` (see :func:`lociflow.preprocessing.windows.place_windows`).
-        Default is ``"center"``.
+        ``"center"``, ``"random"`` or ``"summit"`` (see
+        :func:`lociflow.preprocessing.windows.place_windows`). Default is ``"center"``.
     edge : str
         ``"shift"`` moves windows past a chromosome end inside it, ``"drop"`` drops those
         loci. Default is ``"shift"``.
@@ -169,7 +192,17 @@ def bed_loci(table: BedTable, genome: Genome, window: int, placement: str = "cen
     codes, names = pd.factorize(table.chrom)
     sizes = np.array([genome.chrom_sizes[n] for n in names], dtype=np.int64)[codes]
     check_inside_chromosomes(table, sizes, genome.path)
-    placed = place_windows(table.start, table.end, sizes, window, placement, edge, rng)
+    starts, ends = table.start, table.end
+    if placement == "summit":
+        # a window centred on the summit: place it on the one-nucleotide interval there
+        has = table.summit >= 0
+        starts = np.where(has, table.start + table.summit, table.start)
+        ends = np.where(has, starts + 1, table.end)
+        placement = "center"
+        if not has.all():
+            log.info("%s: %d of %d loci have no summit (column 10); their windows are centred on the interval",
+                     table.source, int((~has).sum()), len(table))
+    placed = place_windows(starts, ends, sizes, window, placement, edge, rng)
     keep = placed.keep
     if placed.n_short:
         log.warning("%s: %d loci lie on chromosomes shorter than the %d-nt window and are dropped",
@@ -224,8 +257,8 @@ def sequence_loci(names: list[str], seqs: list[str], source: str | os.PathLike, 
                   viewpoint: str = "center", record_names: bool = False) -> Loci:
     """Cut FASTA/text sequences to windows; parse GraphProt headers into coordinates.
 
-    A header ``>ID;chrom,start,end,strand`` gives the locus its name ``ID`` and original
-    coordinates; its window coordinates are the window centred on that interval (exact
+    A header ``>ID;chrom,start,end,strand`` (GraphProt) or ``>chrom,strand,start,end``
+    (iONMF, RBP-31) gives the locus its name and original coordinates; its window coordinates are the window centred on that interval (exact
     for GraphProt records with ``viewpoint: uppercase``), which lets the random split keep
     overlapping windows together and the chromosome split work on FASTA input.
 
@@ -259,8 +292,14 @@ def sequence_loci(names: list[str], seqs: list[str], source: str | os.PathLike, 
     cut = fasta_windows(seqs, window, viewpoint)
     header = pd.Series(names, dtype=object)
     parsed = header.str.extract(_GRAPHPROT)
-    has = parsed["chrom"].notna().to_numpy()
     short_names = header.str.split(n=1).str[0].fillna("").to_numpy(object)
+    other = parsed["chrom"].isna()
+    if other.any():
+        ionmf = header[other].str.extract(_IONMF)
+        for column in ("chrom", "start", "end", "strand"):
+            parsed.loc[other, column] = ionmf[column]
+        parsed.loc[other, "name"] = pd.Series(short_names, dtype=object)[other].str.rstrip(";,")
+    has = parsed["chrom"].notna().to_numpy()
     name = short_names if record_names else np.where(has, parsed["name"].to_numpy(object), short_names)
     chrom = np.where(has, parsed["chrom"].to_numpy(object), "")
     strand = np.where(has, parsed["strand"].to_numpy(object), ".")

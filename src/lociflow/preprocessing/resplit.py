@@ -24,6 +24,7 @@ from lociflow.config import PreprocessConfig
 from lociflow.errors import ConfigError
 from lociflow.io.store import open_dataset
 from lociflow.preprocessing.duplicates import count_duplicates, pooled_same_content
+from lociflow.preprocessing.negatives import families_from_names
 from lociflow.preprocessing.pipeline import (
     STREAM_ORDER,
     count_splits,
@@ -126,7 +127,8 @@ def resplit(cfg: PreprocessConfig, output: str | os.PathLike, name: str | None =
         same = pooled_same_content(pooled, dataset.manifest.get("input") == "bed")
         if same is not None:
             count_duplicates(same, pooled["labels"], table, "identical loci or window sequences")
-        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table, same)
+        selected, split = select_and_split(cfg, pooled["meta"], pooled["labels"], class_names, table, same,
+                                           family=families_from_names(pooled["meta"]["name"].to_numpy(object)))
         orders = order_within_splits(split, rng_for(cfg.seed, STREAM_ORDER))
         writer = DatasetWriter(run.path, dataset.channels, dataset.window, class_names)
         with bar("Copying loci", total=len(selected), unit="loci") as progress:

@@ -42,7 +42,7 @@ def preprocess(config: Any, output: str | os.PathLike, name: str | None = None, 
     if cfg.source is not None:
         return resplit(cfg, output, name=name, force=force)
     params = cfg.dump()
-    summary = {"window": cfg.window, "branches": ",".join(cfg.branches), "classes": ",".join(cfg.classes),
+    summary = {"window": cfg.window, "branches": ",".join(cfg.branches), "classes": ",".join(cfg.known_classes() or [*cfg.classes, "(from labels)"]),
                "split": cfg.split.method, "seed": cfg.seed}
     with open_run("preprocess", output, params, name, force, summary_params=summary) as run:
         build_dataset(cfg, run)

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from lociflow.config import PreprocessConfig
-from lociflow.gui import settings, state
+from lociflow.gui import paths, settings, state
 from lociflow.gui.forms import Form, genome_field
 from lociflow.gui.params import params_loader
 from lociflow.gui.running import job_panel, run_controls
@@ -33,7 +33,7 @@ def render() -> None:
     st.title("Preprocess")
     st.markdown(
         "Turn loci into a dataset for training: one or more **BED/narrowPeak or FASTA** files per "
-        "class, cut into windows of equal length, encoded per input branch (sequence, RNA structure, "
+        "class (or a table, or labelled FASTA; negatives can be made for you), cut into windows of equal length, encoded per input branch (sequence, RNA structure, "
         "conservation, other tracks), balanced and split into train/valid/test. "
         "Same as `lociflow preprocess --config params.yaml`."
     )
@@ -68,7 +68,8 @@ def _from_files(form: Form) -> None:
     with st.container(border=True):
         st.subheader("Loci")
         classes = form.field("classes", label="Classes and their files")
-        files = [f.lower() for group in classes.values() for f in group]
+        made_class(form, classes)
+        files = [f.lower() for group in classes.values() if isinstance(group, list) for f in group]
         fasta = [f for f in files if f.endswith(FASTA_ENDINGS)]
         if genome_field(form, form.typed_files.get(("classes",), []), label="Reference genome (FASTA)",
                         help="Needed for BED input: windows are cut from it. Plain or bgzip FASTA."):
@@ -79,6 +80,11 @@ def _from_files(form: Form) -> None:
             form.field("viewpoint")
         else:
             form.skip("viewpoint")
+        form.field("table", label="a table of sequences and labels (CSV/TSV, e.g. DeepBind .seq or GUE CSV)",
+                   help="Each row a sequence and its label; name the columns (or give their numbers from 1). "
+                   "Labels are the class names unless names maps them.")
+        form.field("labelled", label="labelled FASTA (the class in each header, e.g. RBP-31's class:1)",
+                   help="One or more FASTA files whose headers carry the class; pattern's first group is the label.")
     with st.container(border=True):
         st.subheader("Inputs of the network")
         conservation = form.field("conservation", label="Conservation track (bigWig, wig or bedGraph)", dir=False)
@@ -105,6 +111,91 @@ def _from_files(form: Form) -> None:
         with right:
             form.field("placement")
             form.field("strand", label="Reverse-complement minus-strand loci")
+
+
+MADE_KINDS = {
+    "genome": "from the genome, matched to the class's GC content (harder, closer to biology)",
+    "shuffle": "k-mer-preserving shuffles of the class's windows (as DeepBind; a model can win on composition)",
+    "flanks": "windows beside each locus, at a distance",
+}
+
+
+def made_class(form: Form, classes: dict[str, Any]) -> None:
+    """A class of negatives made from another class (``from: genome | shuffle | flanks``), added to ``classes``."""
+    key = form.key(("classes",)) + "#made"
+    state.init(f"{key}.on", False)
+    on = st.checkbox("Add a class of negatives made for you (no negative files needed)", key=f"{key}.on",
+                     help="Most peak sets come without negatives: draw them from the genome, shuffle the "
+                     "positives, or take the flanks of each peak. See docs/preprocess.md for which to choose.")
+    state.keep(f"{key}.on")
+    if not on:
+        return
+    names = [n for n, files in classes.items() if isinstance(files, list)]
+    left, middle, right = st.columns(3)
+    with left:
+        state.init(f"{key}.name", "background")
+        st.text_input("Name of the made class", key=f"{key}.name")
+        state.keep(f"{key}.name")
+    with middle:
+        state.init(f"{key}.from", "genome")
+        kind = st.selectbox("Made how", list(MADE_KINDS), key=f"{key}.from", format_func=lambda k: k,
+                            help="; ".join(f"{k}: {v}" for k, v in MADE_KINDS.items()))
+        state.keep(f"{key}.from")
+    with right:
+        if names:
+            state.init(f"{key}.like", names[0])
+            if st.session_state[f"{key}.like"] not in names:
+                st.session_state[f"{key}.like"] = names[0]
+            like = st.selectbox("From (or matched to) the class", names, key=f"{key}.like")
+            state.keep(f"{key}.like")
+        else:
+            like = None
+            st.caption("Name a class with files first.")
+    st.caption(MADE_KINDS[kind])
+    spec: dict[str, Any] = {"from": kind, "like": like}
+    columns = st.columns(3)
+    with columns[0]:
+        state.init(f"{key}.ratio", 1.0)
+        spec["ratio"] = st.number_input("Ratio (made loci per locus of that class)", min_value=0.01, step=0.5,
+                                        key=f"{key}.ratio")
+        state.keep(f"{key}.ratio")
+    with columns[1]:
+        if kind == "shuffle":
+            state.init(f"{key}.kmer", 2)
+            spec["kmer"] = st.number_input("k-mer kept (2: dinucleotides)", min_value=1, max_value=4, step=1,
+                                           key=f"{key}.kmer")
+            state.keep(f"{key}.kmer")
+        elif kind == "flanks":
+            state.init(f"{key}.distance", 1000)
+            spec["distance"] = st.number_input("Distance from the locus (nt)", min_value=0, step=100,
+                                               key=f"{key}.distance")
+            state.keep(f"{key}.distance")
+        else:
+            state.init(f"{key}.match", ["gc"])
+            spec["match"] = st.multiselect("Match the distribution of", ["gc", "repeats", "n"], key=f"{key}.match",
+                                           help="gc: G+C fraction; repeats: soft-masked (lowercase) fraction; "
+                                           "n: fraction of N.")
+            state.keep(f"{key}.match")
+    if kind != "shuffle":
+        with columns[2]:
+            state.init(f"{key}.margin", 0)
+            spec["margin"] = st.number_input("Margin kept free around every locus (nt)", min_value=0, step=100,
+                                             key=f"{key}.margin")
+            state.keep(f"{key}.margin")
+        excluded = paths.path_field(f"{key}.exclude", "Excluded regions (BED files, e.g. the ENCODE blacklist)", None,
+                                    form.upload_dir, multiple=True, placeholder="BED files, one per line")
+        for message in paths.missing_paths(excluded, False):
+            form.problem(("classes",), message)
+        spec["exclude"] = excluded
+    name = st.session_state[f"{key}.name"].strip()
+    if not name:
+        form.problem(("classes",), "the made class needs a name")
+    elif name in classes:
+        form.problem(("classes",), f"the made class's name {name!r} is already a class with files: choose another")
+    elif like is None:
+        form.problem(("classes",), "the made class needs a class with files to be made from")
+    else:
+        form.put(("classes",), {**classes, name: spec})
 
 
 def _balance_and_split(form: Form) -> None:
