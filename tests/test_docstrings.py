@@ -22,6 +22,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Paths relative to src/.  Keep this the one list of converted modules.
 CHECKED_MODULES = (
     "lociflow/model/spec.py",
+    "lociflow/io/vcf.py",
+    "lociflow/variation/alleles.py",
+    "lociflow/variation/run.py",
+    "lociflow/scanning.py",
     "lociflow/model/plan.py",
     "lociflow/model/summary.py",
     "lociflow/model/network.py",

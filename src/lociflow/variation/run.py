@@ -72,11 +72,14 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
         For a missing model, VCF or genome, a malformed VCF line, a chromosome the genome
         lacks, or (with ``ref_mismatch: error``) a REF that differs from the genome.
     """
-    from lociflow.model.inputs import open_model
+    from lociflow.model.inputs import check_file, check_genome_inputs, open_model
 
     cfg = coerce(VariantsConfig, config, "variants")
     model = open_model(cfg)
-    encoder_args = check_variant_inputs(cfg, model)
+    if cfg.vcf is None:
+        raise ConfigError("No variants given: name a VCF file (--vcf VARIANTS.vcf[.gz]).")
+    check_file(cfg.vcf, "VCF file")
+    encoder_args = check_genome_inputs(cfg, model, "Variants are read")
     genome = Genome(encoder_args["genome"], cache_dir=cfg.cache_dir)
     first = next(iter_variants(cfg.vcf, chunk_size=min(cfg.chunk_size, 1000)), [])
     if not first:
@@ -93,45 +96,6 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
         run.record(**counts)
         log.info("scored %d variants with %s", counts["scored"], model.path)
     return run.final_path
-
-
-def check_variant_inputs(cfg: VariantsConfig, model) -> dict[str, Any]:
-    """Check the VCF, genome and branch files before any work; return the encoder's files.
-
-    Parameters
-    ----------
-    cfg : VariantsConfig
-        The stage's config.
-    model : LoadedModel
-        The model the variants are scored with.
-
-    Returns
-    -------
-    dict
-        ``genome``, ``conservation`` and ``tracks`` for the encoder (defaults taken from
-        the model's training files where they still exist).
-
-    Raises
-    ------
-    LociflowError
-        When the VCF or genome is missing or empty, or a branch's file is missing.
-    """
-    from lociflow.model.inputs import check_branch_inputs, check_file, trained_file
-
-    if cfg.vcf is None:
-        raise ConfigError("No variants given: name a VCF file (--vcf VARIANTS.vcf[.gz]).")
-    check_file(cfg.vcf, "VCF file")
-    check_file(cfg.genome, "Genome FASTA")
-    genome = cfg.genome or trained_file(model, "genome")
-    if genome is None:
-        raise InputFileError("Variants are read from the reference genome: give it (--genome GENOME.fa).")
-    conservation = cfg.conservation or trained_file(model, "conservation")
-    tracks = dict(cfg.tracks or {})
-    for branch in model.branches:
-        if branch not in tracks and trained_file(model, "tracks", branch) is not None:
-            tracks[branch] = trained_file(model, "tracks", branch)
-    check_branch_inputs(model, conservation if "cons" in model.branches else None, tracks)
-    return {"genome": Path(genome), "conservation": conservation, "tracks": tracks}
 
 
 def _checked(genome: Genome, chunk: list[Variant], cfg: VariantsConfig) -> tuple[list[Variant], int]:
@@ -197,7 +161,8 @@ class VariantScorer:
     genome : Genome
         The opened reference genome.
     files : dict
-        ``genome``, ``conservation`` and ``tracks`` (from :func:`check_variant_inputs`).
+        ``genome``, ``conservation`` and ``tracks`` (from
+        :func:`lociflow.model.inputs.check_genome_inputs`).
 
     Attributes
     ----------

@@ -1,0 +1,197 @@
+"""``lociflow variants``: effects of VCF variants, checked on a model trained on a planted motif."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from genome_model import SITES, WINDOW, genome_sequences, save_planted_model, write_genome
+from planted import jaspar_motif, one_thread
+from typer.testing import CliRunner
+
+from lociflow.cli import app
+from lociflow.errors import InputFileError
+from lociflow.io.fasta import Genome
+from lociflow.io.vcf import Variant, VcfCounts, iter_variants
+from lociflow.layout import TOP_VARIANTS_FILE, VARIANT_COLUMNS, VARIANTS_FILE
+from lociflow.variation.alleles import allele_windows
+
+runner = CliRunner()
+HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("variants")
+    genome = write_genome(root / "genome.fa")
+    with one_thread():
+        model = save_planted_model(root / "model", genome)
+    return genome, model, genome_sequences()
+
+
+def vcf(path: Path, records: list[str], compress: bool = False) -> Path:
+    text = HEADER + "".join(r + "\n" for r in records)
+    if compress:
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def other(base: str) -> str:
+    return "A" if base != "A" else "C"
+
+
+def cli(*args):
+    result = runner.invoke(app, ["variants", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def table(stdout: str, name: str = VARIANTS_FILE) -> pd.DataFrame:
+    return pd.read_csv(Path(stdout.strip().splitlines()[-1]) / name, sep="\t", keep_default_na=False)
+
+
+def test_destroying_the_motif_ranks_first_and_a_neutral_variant_does_nothing(world, tmp_path):
+    genome, model, seqs = world
+    chrom, start = SITES[0]
+    site = len(jaspar_motif().consensus)
+    core = seqs[chrom][start - 1:start + site]  # an anchor base and the whole site
+    neutral = 2000
+    records = [
+        f"chr1\t{neutral + 1}\tneutral\t{seqs['chr1'][neutral]}\t{other(seqs['chr1'][neutral])}\t.\t.\t.",
+        f"{chrom}\t{start}\tmotif_deleted\t{core}\t{core[0]}\t.\t.\t.",
+        f"chr2\t201\tfar\t{seqs['chr2'][200]}\t{other(seqs['chr2'][200])}\t.\t.\t.",
+    ]
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
+                             "-o", tmp_path / "runs", "--device", "cpu")
+    assert code == 0, err
+    rows = table(out)
+    assert list(rows.columns[:5]) == list(VARIANT_COLUMNS)
+    assert list(rows["id"]) == ["neutral", "motif_deleted", "far"]  # input order
+    for c in ("background", "motif"):
+        assert {f"ref_{c}", f"alt_{c}", f"delta_{c}", f"logodds_{c}"} <= set(rows.columns)
+    by_id = rows.set_index("id")
+    assert by_id.loc["motif_deleted", "ref_motif"] > 0.9
+    assert by_id.loc["motif_deleted", "delta_motif"] < -0.5
+    assert abs(by_id.loc["neutral", "delta_motif"]) < 0.01
+    assert np.allclose(rows["delta_motif"], rows["alt_motif"] - rows["ref_motif"], atol=1e-5)
+    top = table(out, TOP_VARIANTS_FILE)
+    assert top["id"].iloc[0] == "motif_deleted" and top["rank"].iloc[0] == 1
+    assert Path(out.strip().splitlines()[-1]).name in (tmp_path / "runs" / "runs.tsv").read_text()
+
+
+def test_an_snv_in_the_site_lowers_the_motif_log_odds(world, tmp_path):
+    genome, model, seqs = world
+    chrom, start = SITES[2]
+    p0 = start + len(jaspar_motif().consensus) // 2
+    records = [f"{chrom}\t{p0 + 1}\tsnv\t{seqs[chrom][p0]}\t{other(seqs[chrom][p0])}\t.\t.\t."]
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf.gz", records, compress=True),
+                             "--genome", genome, "-o", tmp_path, "--device", "cpu", "--strand", "both")
+    assert code == 0, err
+    rows = table(out)
+    assert list(rows["strand"]) == ["+", "-"]
+    assert rows["logodds_motif"].iloc[0] < -2
+
+
+def test_ref_mismatches_are_listed_or_skipped(world, tmp_path):
+    genome, model, seqs = world
+    bad = [f"chr1\t{p + 1}\tbad{p}\t{other(seqs['chr1'][p])}\tG\t.\t.\t." for p in range(100, 108)]
+    good = f"chr1\t2001\tgood\t{seqs['chr1'][2000]}\t{other(seqs['chr1'][2000])}\t.\t.\t."
+    path = vcf(tmp_path / "v.vcf", [good, *bad])
+    code, out, err = cli("--model", model, "--vcf", path, "--genome", genome, "-o", tmp_path / "a", "--device", "cpu")
+    assert code == 2
+    assert "8 variant(s)" in err and "differs from the genome" in err and "another genome assembly" in err
+    assert f"line 4: chr1:101 REF {other(seqs['chr1'][100])}, genome {seqs['chr1'][100]}" in err
+    assert "and 3 more" in err and "--ref-mismatch skip" in err
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())  # refused before a run folder
+    code, out, err = cli("--model", model, "--vcf", path, "--genome", genome, "-o", tmp_path / "b",
+                         "--device", "cpu", "--ref-mismatch", "skip")
+    assert code == 0, err
+    assert list(table(out)["id"]) == ["good"]
+    assert "skipped 8 variant allele(s): REF differs" in err
+
+
+def test_chromosome_naming_is_explained_as_in_preprocess(world, tmp_path):
+    genome, model, seqs = world
+    path = vcf(tmp_path / "v.vcf", [f"1\t2001\tx\t{seqs['chr1'][2000]}\tA\t.\t.\t."])
+    code, _, err = cli("--model", model, "--vcf", path, "--genome", genome, "-o", tmp_path, "--device", "cpu")
+    assert code == 2
+    assert "'1'" in err and "add the 'chr' prefix" in err
+
+
+def test_multi_allelic_records_split_and_symbolic_alleles_are_counted(tmp_path):
+    path = vcf(tmp_path / "v.vcf", ["chr1\t10\trs1\tA\tC,G,<NON_REF>\t.\t.\t.", "chr1\t20\t.\tAT\tA,*\t.\t.\t.",
+                                    "chr2\t5\tsv\tN\t<DEL>\t.\t.\t.", "chr2\t9\tbnd\tG\tG[chr1:5[\t.\t.\t.",
+                                    "chr2\t30\tmono\tC\t.\t.\t.\t."])
+    counts = VcfCounts()
+    found = [v for chunk in iter_variants(path, chunk_size=2, counts=counts) for v in chunk]
+    assert [(v.id, v.ref, v.alt, v.line) for v in found] == [
+        ("rs1", "A", "C", 3), ("rs1", "A", "G", 3), ("chr1:20:AT:A", "AT", "A", 4)]
+    assert (counts.records, counts.variants, counts.symbolic, counts.missing) == (5, 3, 4, 1)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("chr1\t10\trs1\tA", "at least 5 tab-separated columns"),
+    ("chr1\tten\trs1\tA\tC", "POS 'ten' is not a whole number"),
+    ("chr1\t0\trs1\tA\tC", "POS 0 is not a 1-based position"),
+    ("chr1\t10\trs1\tA-\tC", "REF 'A-' is not a sequence"),
+    ("chr1\t10\trs1\tA\tC!", "ALT 'C!' is neither"),
+])
+def test_malformed_vcf_lines_name_file_and_line(tmp_path, line, message):
+    path = vcf(tmp_path / "bad.vcf", ["chr1\t5\tok\tA\tC", line])
+    with pytest.raises(InputFileError, match=message) as info:
+        [v for chunk in iter_variants(path) for v in chunk]
+    assert f"{path}, line 4" in str(info.value)
+
+
+def test_a_file_without_the_vcf_header_is_refused(tmp_path):
+    path = tmp_path / "loci.bed"
+    path.write_text("chr1\t10\t20\n")
+    with pytest.raises(InputFileError, match="line 1: a record before the #CHROM header"):
+        list(iter_variants(path))
+
+
+def test_indel_windows_have_the_model_length_with_each_allele_centred(world):
+    genome_path, _, seqs = world
+    genome = Genome(genome_path)
+    s = seqs["chr1"]
+    p0 = 2500
+    variants = [Variant("chr1", p0 + 1, "snv", s[p0], other(s[p0]), 1),
+                Variant("chr1", p0 + 1, "del", s[p0:p0 + 7], s[p0], 2),
+                Variant("chr1", p0 + 1, "ins", s[p0], s[p0] + "GGGGGGGG", 3),
+                Variant("chr1", 3, "edge", s[2:4], s[2], 4)]
+    windows = allele_windows(genome, variants, WINDOW)
+    assert windows.ref.shape == windows.alt.shape == (4, WINDOW)
+    text = [bytes(row).decode() for row in windows.alt]
+    ref = [bytes(row).decode() for row in windows.ref]
+    assert ref[0] == s[p0 - 50:p0 + 50] and text[0] == s[p0 - 50:p0] + other(s[p0]) + s[p0 + 1:p0 + 50]
+    assert ref[1] == s[p0 + (7 - WINDOW) // 2:p0 + (7 - WINDOW) // 2 + WINDOW]
+    assert text[1] == s[p0 - 50:p0 + 1] + s[p0 + 7:p0 + 7 + 49]  # one ALT base, centred: 50 left, 49 right
+    assert text[2] == s[p0 - 46:p0 + 1] + "GGGGGGGG" + s[p0 + 1:p0 + 1 + 45]  # 9 ALT bases: 46 left, 45 right
+    assert ref[3] == s[:WINDOW] and text[3] == s[:3] + s[4:WINDOW + 1]  # shifted inside chr1
+    assert list(windows.offsets) == [50, (WINDOW - 7 + 1) // 2, 50, 2]
+
+
+def test_alleles_longer_than_the_window_are_skipped_and_counted(world):
+    genome_path, _, seqs = world
+    s = seqs["chr1"]
+    windows = allele_windows(Genome(genome_path), [Variant("chr1", 101, "long", s[100:100 + WINDOW + 1], s[100], 1)],
+                             WINDOW)
+    assert len(windows) == 0 and windows.skipped["longer_than_window"] == 1
+
+
+def test_missing_vcf_and_genome_are_refused(world, tmp_path):
+    genome, model, _ = world
+    code, _, err = cli("--model", model, "--genome", genome, "-o", tmp_path)
+    assert code == 2 and "No variants given" in err
+    code, _, err = cli("--model", model, "--vcf", tmp_path / "absent.vcf", "-o", tmp_path)
+    assert code == 2 and "VCF file" in err and "does not exist" in err
+    empty = vcf(tmp_path / "empty.vcf", ["chr1\t5\tsv\tA\t<DEL>"])
+    code, _, err = cli("--model", model, "--vcf", empty, "--genome", genome, "-o", tmp_path)
+    assert code == 2 and "holds no variant with a sequence allele" in err
