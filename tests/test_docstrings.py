@@ -25,6 +25,7 @@ CHECKED_MODULES = (
     "lociflow/io/vcf.py",
     "lociflow/variation/alleles.py",
     "lociflow/variation/run.py",
+    "lociflow/variation/page.py",
     "lociflow/scanning.py",
     "lociflow/model/plan.py",
     "lociflow/model/summary.py",

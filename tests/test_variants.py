@@ -195,3 +195,29 @@ def test_missing_vcf_and_genome_are_refused(world, tmp_path):
     empty = vcf(tmp_path / "empty.vcf", ["chr1\t5\tsv\tA\t<DEL>"])
     code, _, err = cli("--model", model, "--vcf", empty, "--genome", genome, "-o", tmp_path)
     assert code == 2 and "holds no variant with a sequence allele" in err
+
+
+@pytest.mark.parametrize("method", ["ig", "ism"])
+def test_attribution_page_shows_both_alleles_of_the_top_variants(world, tmp_path, method):
+    genome, model, seqs = world
+    chrom, start = SITES[1]
+    site = len(jaspar_motif().consensus)
+    p0 = start + site // 2
+    records = [f"{chrom}\t{p0 + 1}\tin_site\t{seqs[chrom][p0]}\t{other(seqs[chrom][p0])}\t.\t.\t.",
+               f"chr2\t201\tfar\t{seqs['chr2'][200]}\t{other(seqs['chr2'][200])}\t.\t.\t.",
+               f"chr2\t301\tins\t{seqs['chr2'][300]}\t{seqs['chr2'][300]}GGG\t.\t.\t."]
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
+                             "-o", tmp_path, "--device", "cpu", "--attribute", method, "--top", 2)
+    assert code == 0, err
+    folder = Path(out.strip().splitlines()[-1])
+    page = (folder / "index.html").read_text()
+    assert "1. in_site" in page and "rank 1 of 2" in page and "REF window" in page and "ALT window" in page
+    assert page.count('<div class="variant">') == 2
+    arrays = np.load(folder / "attributions.npz")
+    assert sorted(arrays.files) == ["alt_1", "alt_2", "ref_1", "ref_2"]
+    ref = arrays["ref_1"].sum(axis=1)
+    centre = WINDOW // 2  # the variant's window offset; the site lies around it
+    in_site = np.abs(ref[centre - site // 2:centre - site // 2 + site]).mean()
+    outside = np.abs(np.r_[ref[:centre - site], ref[centre + site:]]).mean()
+    assert in_site > 3 * outside
