@@ -165,3 +165,20 @@ def test_resume_with_other_options_and_bad_inputs_are_refused(world, tmp_path):
     tiny.write_text(">c\nACGT\n")
     code, _, err = cli("scan", "--model", model, "--genome", tiny, "-o", tmp_path)
     assert code == 2 and "Nothing to scan" in err and f"({WINDOW} nt)" in err
+
+
+def test_regions_outside_the_genome_and_a_finished_scan_are_refused(world, tmp_path):
+    genome, model = world
+    code, _, err = cli("scan", "--model", model, "--genome", genome, "--regions", tmp_path / "absent.bed", "-o", tmp_path)
+    assert code == 2 and "Regions file" in err and "does not exist" in err
+    regions = tmp_path / "r.bed"
+    regions.write_text("1\t0\t500\n")
+    code, _, err = cli("scan", "--model", model, "--genome", genome, "--regions", regions, "-o", tmp_path)
+    assert code == 2 and "'1'" in err and "add the 'chr' prefix" in err
+    with one_thread():
+        code, _, err = cli("scan", "--model", model, "--genome", genome, "--chromosomes", "chr2", "--stride", 200,
+                           "--device", "cpu", "-o", tmp_path, "--name", "done")
+    assert code == 0, err
+    code, _, err = cli("scan", "--model", model, "--genome", genome, "--chromosomes", "chr2", "--stride", 200,
+                       "--device", "cpu", "-o", tmp_path, "--name", "done", "--resume")
+    assert code == 2 and "that scan finished" in err
