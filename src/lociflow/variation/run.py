@@ -81,7 +81,11 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
     check_file(cfg.vcf, "VCF file")
     encoder_args = check_genome_inputs(cfg, model, "Variants are read")
     genome = Genome(encoder_args["genome"], cache_dir=cfg.cache_dir)
-    first = next(iter_variants(cfg.vcf, chunk_size=min(cfg.chunk_size, 1000)), [])
+    chunks = iter_variants(cfg.vcf, chunk_size=min(cfg.chunk_size, 1000))
+    try:
+        first = next(chunks, [])
+    finally:
+        chunks.close()  # closes the file; the run reads the VCF again from its start
     if not first:
         raise InputFileError(f"{cfg.vcf} holds no variant with a sequence allele: nothing to score.")
     _checked(genome, first, cfg)  # a VCF from another assembly stops here, before a run folder exists
