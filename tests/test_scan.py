@@ -13,7 +13,7 @@ from planted import one_thread
 from typer.testing import CliRunner
 
 import lociflow
-from lociflow import scanning
+from lociflow.scanning import run as scanning
 from lociflow.cli import app
 from lociflow.layout import CALLED_REGIONS_FILE, LEDGER_FILE, SCAN_PARTS_DIR
 

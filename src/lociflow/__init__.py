@@ -28,7 +28,7 @@ STAGE_FUNCTIONS = {
     "interpret": ("lociflow.interpretation.run", "interpret"),
     "search": ("lociflow.searching.run", "search"),
     "variants": ("lociflow.variation.run", "variants"),
-    "scan": ("lociflow.scanning", "scan"),
+    "scan": ("lociflow.scanning.run", "scan"),
 }
 _FUNCTIONS = {
     **STAGE_FUNCTIONS,

@@ -467,7 +467,7 @@ def scan(
                  "score": score, "threshold": threshold, "strand": strand, "conservation": conservation,
                  "tracks": _track_paths(track), "chunk_size": chunk_size, "batch_size": batch_size, "device": device}
         cfg = load_stage(ScanConfig, "scan", config, set_, extra)
-        from lociflow.scanning import scan as run
+        from lociflow.scanning.run import scan as run
 
         return run(cfg, output, name=name, force=force, resume=resume)
 

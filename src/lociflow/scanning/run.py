@@ -29,8 +29,6 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +38,20 @@ import yaml
 
 from lociflow.config import ScanConfig, coerce
 from lociflow.errors import ConfigError, InputFileError
-from lociflow.io.atomic import atomic_open
-from lociflow.io.bed import read_bed
-from lociflow.io.bigwig import write_bigwig
 from lociflow.io.fasta import Genome
-from lociflow.layout import CALLED_REGIONS_FILE, PARAMS_FILE, SCAN_PARTS_DIR, TRACK_SUFFIX
+from lociflow.layout import CALLED_REGIONS_FILE, PARAMS_FILE, SCAN_PARTS_DIR
 from lociflow.preprocessing.loci import Loci
 from lociflow.preprocessing.stream import Encoder
 from lociflow.progress import bar
 from lociflow.runs import open_run
+from lociflow.scanning.tracks import (
+    part_dtype,
+    part_path,
+    read_part,
+    write_called,
+    write_tracks,
+)
+from lociflow.scanning.windows import ChromosomePlan, plan_windows
 
 log = logging.getLogger("lociflow.scan")
 
@@ -59,28 +62,6 @@ _RESUME_KEYS = ("model", "genome", "regions", "chromosomes", "stride", "score", 
                 "conservation", "tracks")
 _INFORMATIVE = np.zeros(256, dtype=bool)
 _INFORMATIVE[np.frombuffer(b"ACGTUacgtu", dtype=np.uint8)] = True
-
-
-@dataclass
-class ChromosomePlan:
-    """Where one chromosome is scanned.
-
-    Attributes
-    ----------
-    index : int
-        The chromosome's position in the genome (names the part files).
-    chrom : str
-        Its name.
-    size : int
-        Its length.
-    starts : numpy.ndarray
-        int64: the start of every window, sorted and unique.
-    """
-
-    index: int
-    chrom: str
-    size: int
-    starts: np.ndarray
 
 
 def scan(config: Any, output: str | Path, name: str | None = None, force: bool = False,
@@ -173,77 +154,6 @@ def _check_resumable(folder: Path, cfg: ScanConfig) -> None:
     if not (folder / SCAN_PARTS_DIR).is_dir():
         raise ConfigError(f"Cannot resume {folder}: that scan finished (its tracks are written); "
                           "start a new one, or pass --force without --resume to redo it.")
-
-
-def plan_windows(genome: Genome, window: int, stride: int, regions: str | os.PathLike | None = None,
-                 chromosomes: list[str] | None = None) -> list[ChromosomePlan]:
-    """The windows to scan, chromosome by chromosome in genome order.
-
-    Parameters
-    ----------
-    genome : Genome
-        The genome.
-    window : int
-        The model's window.
-    stride : int
-        Step between window starts.
-    regions : str or os.PathLike or None
-        A BED of regions; overlapping regions are merged. A region shorter than the
-        window gets one window centred on it. Default is None (whole chromosomes).
-    chromosomes : list of str or None
-        Only these chromosomes. Default is None (every chromosome, or every one with a
-        region).
-
-    Returns
-    -------
-    list of ChromosomePlan
-        One per chromosome scanned (none shorter than the window).
-
-    Raises
-    ------
-    InputFileError
-        When a named chromosome or a region's chromosome is not in the genome.
-    """
-    if chromosomes:
-        genome.check_chromosomes(chromosomes, source="--chromosomes")
-    wanted = set(chromosomes or genome.chrom_sizes)
-    spans: dict[str, np.ndarray] = {}
-    if regions is not None:
-        table = read_bed(regions)
-        genome.check_chromosomes(table.chrom, source=regions)
-        for chrom in pd.unique(table.chrom):
-            mask = table.chrom == chrom
-            spans[chrom] = np.stack([table.start[mask], table.end[mask]], axis=1)
-    else:
-        spans = {c: np.array([[0, n]], dtype=np.int64) for c, n in genome.chrom_sizes.items()}
-    plans = []
-    for index, (chrom, size) in enumerate(genome.chrom_sizes.items()):
-        if chrom not in wanted or chrom not in spans or size < window:
-            continue
-        starts = _starts(_merge(spans[chrom]), size, window, stride)
-        plans.append(ChromosomePlan(index, chrom, size, starts))
-    return plans
-
-
-def _merge(spans: np.ndarray) -> np.ndarray:
-    spans = spans[np.argsort(spans[:, 0], kind="stable")]
-    merged = [list(spans[0])]
-    for start, end in spans[1:]:
-        if start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return np.asarray(merged, dtype=np.int64)
-
-
-def _starts(spans: np.ndarray, size: int, window: int, stride: int) -> np.ndarray:
-    parts = []
-    for start, end in spans:
-        if end - start >= window:
-            parts.append(np.arange(start, end - window + 1, stride, dtype=np.int64))
-        else:  # one window centred on a short region, inside the chromosome
-            parts.append(np.array([min(max(start + (end - start - window) // 2, 0), size - window)], dtype=np.int64))
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 class Scanner:
@@ -361,152 +271,3 @@ class Scanner:
                 counts["scored"] += kept
                 counts["skipped_n"] += len(plan.starts) - kept
         return counts
-
-
-def part_dtype(n_classes: int) -> np.dtype:
-    """The record of a part file: a window's start and its score per class.
-
-    Parameters
-    ----------
-    n_classes : int
-        The model's classes.
-
-    Returns
-    -------
-    numpy.dtype
-        ``start`` int64 and ``score`` float32 ``[n_classes]``.
-    """
-    return np.dtype([("start", "<i8"), ("score", "<f4", (n_classes,))])
-
-
-def part_path(parts: Path, plan: ChromosomePlan) -> Path:
-    """The finished part file of a chromosome (named by its index: any name is a safe file name).
-
-    Parameters
-    ----------
-    parts : Path
-        The folder of part files.
-    plan : ChromosomePlan
-        The chromosome.
-
-    Returns
-    -------
-    Path
-        ``parts/<index>.bin``.
-    """
-    return parts / f"{plan.index:06d}.bin"
-
-
-def read_part(path: Path, dtype: np.dtype) -> np.ndarray:
-    """The records of a part file, memory-mapped (an empty array for an empty file).
-
-    Parameters
-    ----------
-    path : Path
-        A finished part file.
-    dtype : numpy.dtype
-        From :func:`part_dtype`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Structured records, sorted by start.
-    """
-    if path.stat().st_size == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
-
-
-def _blocks(plans: list[ChromosomePlan], parts: Path, dtype: np.dtype, column: int, stride: int,
-            window: int, block: int = 1 << 20) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    for plan in plans:
-        records = read_part(part_path(parts, plan), dtype)
-        for lo in range(0, len(records), block):
-            chunk = records[lo:lo + block + 1]  # one more: the next interval's start bounds this one's end
-            centres = chunk["start"] + window // 2
-            starts = np.maximum(centres - stride // 2, 0)
-            ends = np.minimum(starts + stride, plan.size)
-            ends[:-1] = np.minimum(ends[:-1], starts[1:])
-            n = min(block, len(records) - lo)
-            yield plan.chrom, starts[:n], ends[:n], chunk["score"][:n, column]
-
-
-def write_tracks(folder: Path, plans: list[ChromosomePlan], parts: Path, classes: list[str], window: int,
-                 stride: int, chrom_sizes: dict[str, int]) -> list[Path]:
-    """One bigWig per class from the part files: each window's score around its centre.
-
-    Parameters
-    ----------
-    folder : Path
-        Where ``<class>.bw`` are written.
-    plans : list of ChromosomePlan
-        The chromosomes scanned, in genome order.
-    parts : Path
-        Their finished part files.
-    classes : list of str
-        The model's classes.
-    window : int
-        The model's window (a window's centre is ``start + window // 2``).
-    stride : int
-        The step between windows (the width of each written interval).
-    chrom_sizes : dict of str to int
-        The genome's chromosome lengths.
-
-    Returns
-    -------
-    list of Path
-        The bigWig files, in class order.
-    """
-    dtype = part_dtype(len(classes))
-    sizes = {p.chrom: chrom_sizes[p.chrom] for p in plans}
-    paths = []
-    for k, name in enumerate(classes):
-        path = folder / f"{name}{TRACK_SUFFIX}"
-        write_bigwig(path, sizes, _blocks(plans, parts, dtype, k, stride, window))
-        paths.append(path)
-    return paths
-
-
-def write_called(path: Path, plans: list[ChromosomePlan], parts: Path, classes: list[str], window: int,
-                 threshold: float) -> int:
-    """Merged regions whose windows reach ``threshold``, per class, as BED; return their number.
-
-    Parameters
-    ----------
-    path : Path
-        The BED file to write: ``chrom start end class max_score``, by chromosome and start.
-    plans : list of ChromosomePlan
-        The chromosomes scanned.
-    parts : Path
-        Their finished part files.
-    classes : list of str
-        The model's classes.
-    window : int
-        The model's window (a called window covers ``start`` to ``start + window``).
-    threshold : float
-        The score a window must reach.
-
-    Returns
-    -------
-    int
-        The number of regions written.
-    """
-    dtype = part_dtype(len(classes))
-    n = 0
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        for plan in plans:
-            records = read_part(part_path(parts, plan), dtype)
-            rows = []
-            for k, name in enumerate(classes):
-                hit = np.flatnonzero(records["score"][:, k] >= threshold)
-                if len(hit) == 0:
-                    continue
-                starts = records["start"][hit]
-                scores = records["score"][hit, k]
-                breaks = np.flatnonzero(starts[1:] > starts[:-1] + window) + 1
-                for group_starts, group_scores in zip(np.split(starts, breaks), np.split(scores, breaks)):
-                    rows.append((int(group_starts[0]), int(group_starts[-1]) + window, name, float(group_scores.max())))
-            for start, end, name, best in sorted(rows):
-                handle.write(f"{plan.chrom}\t{start}\t{min(end, plan.size)}\t{name}\t{best:.6g}\n")
-                n += 1
-    return n
