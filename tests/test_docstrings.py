@@ -26,6 +26,7 @@ CHECKED_MODULES = (
     "lociflow/variation/alleles.py",
     "lociflow/variation/run.py",
     "lociflow/variation/page.py",
+    "lociflow/variation/strands.py",
     "lociflow/scanning/run.py",
     "lociflow/scanning/windows.py",
     "lociflow/scanning/tracks.py",

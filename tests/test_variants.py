@@ -221,3 +221,36 @@ def test_attribution_page_shows_both_alleles_of_the_top_variants(world, tmp_path
     in_site = np.abs(ref[centre - site // 2:centre - site // 2 + site]).mean()
     outside = np.abs(np.r_[ref[:centre - site], ref[centre + site:]]).mean()
     assert in_site > 3 * outside
+
+
+def test_a_genes_bed_gives_each_variant_its_transcribed_strand(world, tmp_path):
+    genome, model, seqs = world
+    genes = tmp_path / "genes.bed"
+    genes.write_text("chr1\t100\t900\tminus_gene\t0\t-\n"
+                     "chr1\t2000\t2600\tplus_gene\t0\t+\n"
+                     "chr1\t2400\t3000\tantisense\t0\t-\n")
+    s = seqs["chr1"]
+    records = [f"chr1\t{p + 1}\t{name}\t{s[p]}\t{other(s[p])}\t.\t.\t." for p, name in
+               ((500, "in_minus"), (2100, "in_plus"), (2500, "in_both"), (4000, "outside"))]
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
+                             "--genes", genes, "-o", tmp_path, "--device", "cpu")
+    assert code == 0, err
+    rows = table(out)
+    assert list(zip(rows["id"], rows["strand"])) == [
+        ("in_minus", "-"), ("in_plus", "+"), ("in_both", "+"), ("in_both", "-"), ("outside", "+")]
+    # a minus-strand row is the reverse complement: it equals scoring that variant with --strand -
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "one.vcf", records[:1]), "--genome", genome,
+                             "--strand", "-", "-o", tmp_path, "--device", "cpu")
+    assert np.allclose(table(out)["alt_motif"], rows["alt_motif"].iloc[0])
+
+
+def test_genes_without_strands_are_refused(world, tmp_path):
+    genome, model, seqs = world
+    genes = tmp_path / "genes.bed"
+    genes.write_text("chr1\t100\t900\tg1\t0\t.\n")
+    records = [f"chr1\t501\tv\t{seqs['chr1'][500]}\t{other(seqs['chr1'][500])}\t.\t.\t."]
+    code, _, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
+                       "--genes", genes, "-o", tmp_path, "--device", "cpu")
+    assert code == 2 and f"{genes}, line 1: a gene without a strand" in err

@@ -400,6 +400,7 @@ def variants(
     conservation: ConsOpt = None,
     track: TrackOpt = None,
     strand: Annotated[Optional[str], typer.Option("--strand", metavar="STRAND", help="Strand scored: +, - (reverse complement) or both (two rows per variant). An RNA model scores the transcribed strand.", show_default=default(VariantsConfig, "strand"))] = None,
+    genes: Annotated[Optional[Path], typer.Option("--genes", metavar="BED", help="Genes with strands: a variant inside genes is scored on their strand (both, where genes of both strands overlap it); others on --strand.")] = None,
     ref_mismatch: Annotated[Optional[str], typer.Option("--ref-mismatch", metavar="ACTION", help="A REF differing from the genome: error (list the first few) or skip (count and skip).", show_default=default(VariantsConfig, "ref_mismatch"))] = None,
     top: Annotated[Optional[int], typer.Option("--top", metavar="N", help="Variants with the largest effect listed (and attributed).", show_default=default(VariantsConfig, "top"))] = None,
     attribute: Annotated[Optional[str], typer.Option("--attribute", metavar="METHOD", help="ig or ism: attribution maps of both alleles of the top variants on index.html; none: effects only.", show_default=default(VariantsConfig, "attribute"))] = None,
@@ -422,7 +423,7 @@ def variants(
 
     def call() -> Path:
         extra = {"model": model, "vcf": vcf, "genome": genome, "conservation": conservation,
-                 "tracks": _track_paths(track), "strand": strand, "ref_mismatch": ref_mismatch, "top": top,
+                 "tracks": _track_paths(track), "strand": strand, "genes": genes, "ref_mismatch": ref_mismatch, "top": top,
                  "attribute": attribute, "chunk_size": chunk_size, "batch_size": batch_size, "device": device}
         cfg = load_stage(VariantsConfig, "variants", config, set_, extra)
         from lociflow.variation.run import variants as run

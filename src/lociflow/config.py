@@ -306,6 +306,8 @@ class VariantsConfig(ModelInputConfig):
     strand: Literal["+", "-", "both"] = Field(
         default="+", description="Strand scored: + (the genome as written), - (reverse complement), "
         "or both (two rows per variant). An RNA model scores the transcribed strand.")
+    genes: Path | None = Field(default=None, description="BED of genes with strands: a variant inside genes takes "
+                               "their strand (both, where genes of both strands overlap it); others take strand.")
     ref_mismatch: Literal["error", "skip"] = Field(
         default="error", description="A REF that differs from the genome: stop with the first few listed, "
         "or count and skip them.")

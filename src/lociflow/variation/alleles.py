@@ -56,6 +56,22 @@ class AlleleWindows:
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
+    def subset(self, rows: np.ndarray) -> AlleleWindows:
+        """The windows at ``rows`` (an index array or a boolean mask), in that order.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            Which of the placed variants to keep.
+
+        Returns
+        -------
+        AlleleWindows
+            With the same ``skipped`` counts.
+        """
+        return AlleleWindows(self.index[rows], self.ref[rows], self.alt[rows], self.starts[rows],
+                             self.offsets[rows], self.alt_offsets[rows], dict(self.skipped))
+
 
 def ref_mismatches(genome: Genome, variants: Sequence[Variant]) -> list[tuple[int, str]]:
     """The variants whose REF is not what the genome holds at their position.

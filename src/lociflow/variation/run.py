@@ -31,6 +31,7 @@ from lociflow.progress import bar
 from lociflow.result_warnings import locus_warnings
 from lociflow.runs import open_run
 from lociflow.variation.alleles import AlleleWindows, allele_windows, ref_mismatches
+from lociflow.variation.strands import GeneStrands
 
 log = logging.getLogger("lociflow.variants")
 
@@ -51,7 +52,8 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
     ----------
     config : VariantsConfig, dict or YAML path
         ``model``, ``vcf`` and ``genome`` (default: the model's genome, if it still
-        exists); ``strand``, ``ref_mismatch``, ``top``, ``attribute``, ``chunk_size``.
+        exists); ``strand`` and ``genes``, ``ref_mismatch``, ``top``, ``attribute``,
+        ``chunk_size``.
     output : str or Path
         Output root; the run folder is created inside it.
     name : str, optional
@@ -79,6 +81,7 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
     if cfg.vcf is None:
         raise ConfigError("No variants given: name a VCF file (--vcf VARIANTS.vcf[.gz]).")
     check_file(cfg.vcf, "VCF file")
+    check_file(cfg.genes, "Genes BED")
     encoder_args = check_genome_inputs(cfg, model, "Variants are read")
     genome = Genome(encoder_args["genome"], cache_dir=cfg.cache_dir)
     chunks = iter_variants(cfg.vcf, chunk_size=min(cfg.chunk_size, 1000))
@@ -89,9 +92,10 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
     if not first:
         raise InputFileError(f"{cfg.vcf} holds no variant with a sequence allele: nothing to score.")
     _checked(genome, first, cfg)  # a VCF from another assembly stops here, before a run folder exists
+    genes = GeneStrands(cfg.genes, genome) if cfg.genes is not None else None
     summary = {"model": str(cfg.model), "vcf": str(cfg.vcf), "strand": cfg.strand, "attribute": cfg.attribute}
     with open_run("variants", output, cfg.dump(), name, force, summary_params=summary) as run:
-        scorer = VariantScorer(cfg, model, genome, encoder_args)
+        scorer = VariantScorer(cfg, model, genome, encoder_args, genes)
         counts = scorer.stream(run.path)
         if cfg.attribute != "none" and scorer.top:
             from lociflow.variation.page import write_variant_page
@@ -167,6 +171,9 @@ class VariantScorer:
     files : dict
         ``genome``, ``conservation`` and ``tracks`` (from
         :func:`lociflow.model.inputs.check_genome_inputs`).
+    genes : GeneStrands or None
+        Each variant's strand from the genes it lies in (``cfg.strand`` outside them).
+        Default is None: every variant on ``cfg.strand``.
 
     Attributes
     ----------
@@ -175,7 +182,8 @@ class VariantScorer:
         any class, largest first, as (effect, row number, variant, strand).
     """
 
-    def __init__(self, cfg: VariantsConfig, model, genome: Genome, files: dict[str, Any]):
+    def __init__(self, cfg: VariantsConfig, model, genome: Genome, files: dict[str, Any],
+                 genes: GeneStrands | None = None):
         self.cfg = cfg
         self.model = model
         self.genome = genome
@@ -183,6 +191,7 @@ class VariantScorer:
         self.params = {**model.preprocess, "strand": True}
         self.files = files
         self.strands = ["+", "-"] if cfg.strand == "both" else [cfg.strand]
+        self.genes = genes
         self.top: list[tuple[float, int, Variant, str]] = []
 
     def encoder(self) -> Encoder:
@@ -251,13 +260,20 @@ class VariantScorer:
         Returns
         -------
         tuple of (pandas.DataFrame, dict)
-            The rows (input order; with ``strand: both`` the ``+`` row, then the ``-``
-            row of each variant) and the variants skipped, by reason.
+            The rows (input order; a variant scored on both strands, by ``strand: both``
+            or its genes, has its ``+`` row, then its ``-`` row) and the variants
+            skipped, by reason.
         """
-        windows = allele_windows(self.genome, variants, self.model.window)
+        placed_all = allele_windows(self.genome, variants, self.model.window)
         classes = self.model.classes
+        wanted = [self.strands if self.genes is None else
+                  self.genes.strands(variants[i].chrom, variants[i].pos - 1, self.strands) for i in placed_all.index]
         parts = []
-        for order, strand in enumerate(self.strands):
+        for order, strand in enumerate(("+", "-")):
+            rows = np.array([strand in w for w in wanted], dtype=bool)
+            if not rows.any():
+                continue
+            windows = placed_all.subset(rows)
             ref, alt, meta = self.encode(encoder, variants, windows, strand)
             n = len(meta)
             both = {b: np.concatenate([ref[b], alt[b]]) for b in self.model.branches}
@@ -277,12 +293,15 @@ class VariantScorer:
             table = pd.concat([table, pd.DataFrame(columns)], axis=1)
             table["strand"] = strand
             table["warning"] = locus_warnings(ref.get(SEQUENCE_BRANCH), meta, "center")
-            table["_order"] = windows.index * len(self.strands) + order
+            table["_order"] = windows.index * 2 + order
             table["_variant"] = windows.index
             parts.append(table)
+        if not parts:
+            return pd.DataFrame(columns=[*VARIANT_COLUMNS, *effect_columns(classes), "strand", "warning"]), \
+                placed_all.skipped
         table = pd.concat(parts, ignore_index=True).sort_values("_order", kind="stable").reset_index(drop=True)
         self._keep_top(table, variants, first_row)
-        return table.drop(columns=["_order", "_variant"]), windows.skipped
+        return table.drop(columns=["_order", "_variant"]), placed_all.skipped
 
     def _keep_top(self, table: pd.DataFrame, variants: list[Variant], first_row: int) -> None:
         deltas = table[[f"delta_{c}" for c in self.model.classes]].to_numpy(np.float64)

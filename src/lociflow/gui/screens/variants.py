@@ -39,6 +39,8 @@ def render() -> None:
     with st.container(border=True):
         st.subheader("Scoring")
         form.field("strand")
+        form.field("genes", label="Genes BED with strands (optional): each variant on its gene's strand",
+                   dir=False)
         form.field("ref_mismatch", label="REF allele differing from the genome")
         form.field("top", label="Top variants listed")
         attribute = form.field("attribute", label="Attribution maps of the top variants")
