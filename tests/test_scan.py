@@ -182,3 +182,18 @@ def test_regions_outside_the_genome_and_a_finished_scan_are_refused(world, tmp_p
     code, _, err = cli("scan", "--model", model, "--genome", genome, "--chromosomes", "chr2", "--stride", 200,
                        "--device", "cpu", "-o", tmp_path, "--name", "done", "--resume")
     assert code == 2 and "that scan finished" in err
+
+
+def test_scan_reads_its_config_section_and_the_chunk_size_does_not_change_the_tracks(world, tmp_path):
+    genome, model = world
+    config = tmp_path / "config.yaml"
+    config.write_text(f"scan:\n  model: {model}\n  genome: {genome}\n  chromosomes: [chr2]\n  stride: 25\n"
+                      "  strand: '+'\n  device: cpu\n  chunk_size: 7\n")
+    with one_thread():
+        code, out, err = cli("scan", "-c", config, "-o", tmp_path, "--name", "small")
+        assert code == 0, err
+        code, out2, err = cli("scan", "-c", config, "--chunk-size", 5000, "-o", tmp_path, "--name", "large")
+        assert code == 0, err
+    a, b = (pyBigWig.open(str(folder_of(o) / "motif.bw")) for o in (out, out2))
+    assert np.allclose(a.values("chr2", 0, 3000), b.values("chr2", 0, 3000), equal_nan=True)
+    assert (folder_of(out) / CALLED_REGIONS_FILE).read_text() == (folder_of(out2) / CALLED_REGIONS_FILE).read_text()

@@ -254,3 +254,25 @@ def test_genes_without_strands_are_refused(world, tmp_path):
     code, _, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
                        "--genes", genes, "-o", tmp_path, "--device", "cpu")
     assert code == 2 and f"{genes}, line 1: a gene without a strand" in err
+
+
+def test_results_do_not_depend_on_the_chunk_size_and_params_yaml_reruns_the_run(world, tmp_path):
+    genome, model, seqs = world
+    s = seqs["chr1"]
+    records = [f"chr1\t{p + 1}\tv{p}\t{s[p]}\t{other(s[p])}\t.\t.\t." for p in range(950, 1030, 9)]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"variants:\n  model: {model}\n  vcf: {vcf(tmp_path / 'v.vcf', records)}\n"
+                      f"  genome: {genome}\n  device: cpu\n  chunk_size: 3\n")
+    with one_thread():
+        code, out, err = cli("-c", config, "-o", tmp_path, "--name", "small-chunks")
+        assert code == 0, err
+        code, out2, err = cli("-c", config, "--chunk-size", 1000, "-o", tmp_path, "--name", "one-chunk")
+        assert code == 0, err
+        code, out3, err = cli("-c", Path(out.strip().splitlines()[-1]) / "params.yaml", "-o", tmp_path,
+                              "--name", "again")
+        assert code == 0, err
+    small, whole, again = table(out), table(out2), table(out3)
+    assert list(small["id"]) == [f"v{p}" for p in range(950, 1030, 9)]
+    pd.testing.assert_frame_equal(small, whole, atol=1e-6)
+    pd.testing.assert_frame_equal(small, again)
+    assert (tmp_path / "runs.tsv").read_text().count("\tvariants\t") == 3
