@@ -176,6 +176,10 @@ def test_indel_windows_have_the_model_length_with_each_allele_centred(world):
     assert text[2] == s[p0 - 46:p0 + 1] + "GGGGGGGG" + s[p0 + 1:p0 + 1 + 45]  # 9 ALT bases: 46 left, 45 right
     assert ref[3] == s[:WINDOW] and text[3] == s[:3] + s[4:WINDOW + 1]  # shifted inside chr1
     assert list(windows.offsets) == [50, (WINDOW - 7 + 1) // 2, 50, 2]
+    t = seqs["chr2"]
+    end = allele_windows(genome, [Variant("chr2", 2999, "ins_at_end", t[2998], t[2998] + "TT", 5)], WINDOW)
+    assert bytes(end.alt[0]).decode() == t[2998 - 96:2998] + t[2998] + "TT" + t[2999:]  # shifted inside chr2
+    assert bytes(end.ref[0]).decode() == t[-WINDOW:] and end.alt_offsets[0] == 96
 
 
 def test_alleles_longer_than_the_window_are_skipped_and_counted(world):

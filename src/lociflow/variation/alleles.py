@@ -92,40 +92,39 @@ def ref_mismatches(genome: Genome, variants: Sequence[Variant]) -> list[tuple[in
         The position in ``variants`` of each mismatching variant and what the genome holds
         there (or why nothing could be read).
     """
-    found = []
-    for i, variant in enumerate(variants):
-        size = genome.chrom_sizes[variant.chrom]
-        p0 = variant.pos - 1
-        if p0 + len(variant.ref) > size:
-            found.append((i, f"beyond the end of {variant.chrom} (length {size})"))
-            continue
-        held = genome.sequence(variant.chrom, p0, p0 + len(variant.ref)).upper()
-        if any(r != g and r != "N" for r, g in zip(variant.ref, held)):
-            found.append((i, held))
-    return found
+    if not variants:
+        return []
+    chroms = np.array([v.chrom for v in variants], dtype=object)
+    p0 = np.array([v.pos - 1 for v in variants], dtype=np.int64)
+    lengths = np.array([len(v.ref) for v in variants], dtype=np.int64)
+    sizes = np.array([genome.chrom_sizes[c] for c in chroms], dtype=np.int64)
+    beyond = p0 + lengths > sizes
+    held: dict[int, str] = {int(i): f"beyond the end of {chroms[i]} (length {sizes[i]})" for i in np.flatnonzero(beyond)}
+    # one vectorised fetch per REF length: a VCF has few distinct lengths
+    for length in np.unique(lengths[~beyond]):
+        rows = np.flatnonzero((lengths == length) & ~beyond)
+        codes = genome.fetch(chroms[rows], p0[rows], int(length))
+        upper = np.where((codes >= 97) & (codes <= 122), codes - 32, codes).astype(np.uint8)
+        given = np.frombuffer("".join(variants[i].ref for i in rows).encode("ascii"), dtype=np.uint8)
+        given = given.reshape(len(rows), int(length))
+        bad = ((upper != given) & (given != ord("N"))).any(axis=1)
+        for row in np.flatnonzero(bad):
+            held[int(rows[row])] = upper[row].tobytes().decode("latin-1")
+    return sorted(held.items())
 
 
-def _fetch(genome: Genome, chrom: str, start: int, length: int) -> np.ndarray:
-    if length <= 0:
-        return np.zeros(0, dtype=np.uint8)
-    return genome.fetch(np.array([chrom], dtype=object), np.array([start], dtype=np.int64), length)[0]
-
-
-def _alt_window(genome: Genome, variant: Variant, window: int, size: int) -> tuple[np.ndarray, int]:
-    """The alternative window (ASCII codes) and where ALT starts in it."""
-    p0, r, a = variant.pos - 1, len(variant.ref), len(variant.alt)
-    left = -((a - window) // 2)  # ceil((window - a) / 2)
-    right = window - a - left
-    if p0 - left < 0:  # shift inside the chromosome, as predict shifts windows
-        left = p0
-        right = window - a - left
-    if p0 + r + right > size:
-        right = size - p0 - r
-        left = window - a - right
-    codes = np.concatenate([_fetch(genome, variant.chrom, p0 - left, left),
-                            np.frombuffer(variant.alt.encode("ascii"), dtype=np.uint8),
-                            _fetch(genome, variant.chrom, p0 + r, right)])
-    return codes, left
+def _indel_flanks(p0: np.ndarray, ref_len: np.ndarray, alt_len: np.ndarray, sizes: np.ndarray,
+                  window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right flank lengths of alternative windows, ALT centred, shifted inside the chromosome."""
+    left = -((alt_len - window) // 2)  # ceil((window - len(ALT)) / 2)
+    right = window - alt_len - left
+    low = p0 - left < 0  # shift inside the chromosome, as predict shifts windows
+    left = np.where(low, p0, left)
+    right = np.where(low, window - alt_len - left, right)
+    high = p0 + ref_len + right > sizes
+    right = np.where(high, sizes - p0 - ref_len, right)
+    left = np.where(high, window - alt_len - right, left)
+    return left, right
 
 
 def allele_windows(genome: Genome, variants: Sequence[Variant], window: int) -> AlleleWindows:
@@ -166,10 +165,22 @@ def allele_windows(genome: Genome, variants: Sequence[Variant], window: int) -> 
     offsets = p0 - starts
     alt = ref.copy()
     alt_offsets = offsets.copy()
-    for row, i in enumerate(keep):
-        v = variants[i]
-        if len(v.ref) == len(v.alt):  # SNV or MNP: every flanking base stays where it was
-            alt[row, offsets[row]:offsets[row] + len(v.alt)] = np.frombuffer(v.alt.encode("ascii"), dtype=np.uint8)
-        else:
-            alt[row], alt_offsets[row] = _alt_window(genome, v, window, int(sizes[row]))
+    alt_len = np.array([len(variants[i].alt) for i in keep], dtype=np.int64)
+    same = alt_len == ref_len
+    for row in np.flatnonzero(same):  # SNV or MNP: every flanking base stays where it was
+        v = variants[keep[row]]
+        alt[row, offsets[row]:offsets[row] + len(v.alt)] = np.frombuffer(v.alt.encode("ascii"), dtype=np.uint8)
+    indels = np.flatnonzero(~same)
+    if len(indels):
+        left, right = _indel_flanks(p0[indels], ref_len[indels], alt_len[indels], sizes[indels], window)
+        stretch = left + ref_len[indels] + right  # the genome the window's flanks come from, REF included
+        for length in np.unique(stretch):  # one vectorised fetch per stretch length
+            group = np.flatnonzero(stretch == length)
+            rows = indels[group]
+            codes = genome.fetch(chroms[rows], p0[rows] - left[group], int(length))
+            for k, row in enumerate(rows):
+                v, lo = variants[keep[row]], int(left[group[k]])
+                alt[row] = np.concatenate([codes[k, :lo], np.frombuffer(v.alt.encode("ascii"), dtype=np.uint8),
+                                           codes[k, lo + len(v.ref):]])
+                alt_offsets[row] = lo
     return AlleleWindows(index, ref, alt, starts, offsets, alt_offsets, skipped)
