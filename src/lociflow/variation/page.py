@@ -145,7 +145,10 @@ def write_variant_page(folder: Path, model, scorer, cfg: VariantsConfig) -> Path
             both = {b: np.concatenate([ref[b], alt[b]]) for b in model.branches}
             probs = model.predict_proba(both, batch_size=2)
             delta = probs[1] - probs[0]
-            target = int(np.argmax(np.abs(delta)))
+            # the first class (in the model's order) among those changed most: with two classes
+            # both change equally, and rounding must not pick a different one per variant
+            change = np.abs(delta)
+            target = int(np.flatnonzero(change >= change.max() - 1e-6)[0])
             ref_map, alt_map = attribute_alleles(model, ref, alt, np.array([target]), cfg.attribute, cfg.ig_steps,
                                                  cfg.batch_size)
             ref_map, alt_map = ref_map[0], alt_map[0]
