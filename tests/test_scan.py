@@ -197,3 +197,20 @@ def test_scan_reads_its_config_section_and_the_chunk_size_does_not_change_the_tr
     a, b = (pyBigWig.open(str(folder_of(o) / "motif.bw")) for o in (out, out2))
     assert np.allclose(a.values("chr2", 0, 3000), b.values("chr2", 0, 3000), equal_nan=True)
     assert (folder_of(out) / CALLED_REGIONS_FILE).read_text() == (folder_of(out2) / CALLED_REGIONS_FILE).read_text()
+
+
+def test_tracks_and_called_regions_do_not_depend_on_the_block_they_are_written_in(world, tmp_path, monkeypatch):
+    from lociflow.scanning import tracks
+
+    genome, model = world
+    config = {"model": str(model), "genome": str(genome), "stride": 10, "strand": "+", "device": "cpu"}
+    with one_thread():
+        whole = lociflow.scan(config, tmp_path, name="whole")
+        monkeypatch.setattr(tracks, "PART_BLOCK", 7)  # regions and intervals now span many blocks
+        blocks = lociflow.scan(config, tmp_path, name="blocks")
+    for name in ("motif", "background"):
+        a, b = pyBigWig.open(str(whole / f"{name}.bw")), pyBigWig.open(str(blocks / f"{name}.bw"))
+        for chrom, size in a.chroms().items():
+            assert np.array_equal(a.values(chrom, 0, size), b.values(chrom, 0, size), equal_nan=True)
+    assert (whole / CALLED_REGIONS_FILE).read_text() == (blocks / CALLED_REGIONS_FILE).read_text()
+    assert (whole / CALLED_REGIONS_FILE).read_text().count("motif") == len(SITES)

@@ -46,8 +46,8 @@ from lociflow.progress import bar
 from lociflow.runs import open_run
 from lociflow.scanning.tracks import (
     part_dtype,
+    part_length,
     part_path,
-    read_part,
     write_called,
     write_tracks,
 )
@@ -247,7 +247,7 @@ class Scanner:
             for plan in plans:
                 done = part_path(parts, plan)
                 if done.is_file():
-                    kept = len(read_part(done, self.dtype))
+                    kept = part_length(done, self.dtype)
                     counts["scored"] += kept
                     counts["skipped_n"] += len(plan.starts) - kept
                     progress.update(len(plan.starts))

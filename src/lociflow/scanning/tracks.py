@@ -17,6 +17,9 @@ from lociflow.io.bigwig import write_bigwig
 from lociflow.layout import TRACK_SUFFIX
 from lociflow.scanning.windows import ChromosomePlan
 
+#: records of a part file read at a time when the tracks and called regions are written
+PART_BLOCK = 1 << 18
+
 
 def part_dtype(n_classes: int) -> np.dtype:
     """The record of a part file: a window's start and its score per class.
@@ -52,8 +55,8 @@ def part_path(parts: Path, plan: ChromosomePlan) -> Path:
     return parts / f"{plan.index:06d}.bin"
 
 
-def read_part(path: Path, dtype: np.dtype) -> np.ndarray:
-    """The records of a part file, memory-mapped (an empty array for an empty file).
+def part_length(path: Path, dtype: np.dtype) -> int:
+    """The number of records in a part file.
 
     Parameters
     ----------
@@ -64,26 +67,55 @@ def read_part(path: Path, dtype: np.dtype) -> np.ndarray:
 
     Returns
     -------
+    int
+        Its records (windows kept on that chromosome).
+    """
+    return path.stat().st_size // dtype.itemsize
+
+
+def iter_part(path: Path, dtype: np.dtype, block: int | None = None, overlap: int = 0) -> Iterator[np.ndarray]:
+    """The records of a part file, ``block`` at a time, read into memory (not mapped).
+
+    Reading rather than mapping keeps the resident memory of a whole-genome scan at one block,
+    where mapped pages would stay counted until the file is closed.
+
+    Parameters
+    ----------
+    path : Path
+        A finished part file.
+    dtype : numpy.dtype
+        From :func:`part_dtype`.
+    block : int or None
+        Records per block. Default is None: :data:`PART_BLOCK`.
+    overlap : int
+        Records of the next block appended to each block (for intervals bounded by the next
+        start). Default is 0.
+
+    Yields
+    ------
     numpy.ndarray
         Structured records, sorted by start.
     """
-    if path.stat().st_size == 0:
-        return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r")
+    n = part_length(path, dtype)
+    block = block or PART_BLOCK
+    for lo in range(0, n, block):
+        count = min(block + overlap, n - lo)
+        yield np.fromfile(path, dtype=dtype, count=count, offset=lo * dtype.itemsize)
 
 
 def _blocks(plans: list[ChromosomePlan], parts: Path, dtype: np.dtype, column: int, stride: int,
-            window: int, block: int = 1 << 20) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+            window: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     for plan in plans:
-        records = read_part(part_path(parts, plan), dtype)
-        for lo in range(0, len(records), block):
-            chunk = records[lo:lo + block + 1]  # one more: the next interval's start bounds this one's end
+        path = part_path(parts, plan)
+        n = part_length(path, dtype)
+        # one record more: the next interval's start bounds this one's end
+        for lo, chunk in zip(range(0, n, PART_BLOCK), iter_part(path, dtype, overlap=1)):
             centres = chunk["start"] + window // 2
             starts = np.maximum(centres - stride // 2, 0)
             ends = np.minimum(starts + stride, plan.size)
             ends[:-1] = np.minimum(ends[:-1], starts[1:])
-            n = min(block, len(records) - lo)
-            yield plan.chrom, starts[:n], ends[:n], chunk["score"][:n, column]
+            kept = min(PART_BLOCK, n - lo)
+            yield plan.chrom, starts[:kept], ends[:kept], chunk["score"][:kept, column]
 
 
 def write_tracks(folder: Path, plans: list[ChromosomePlan], parts: Path, classes: list[str], window: int,
@@ -150,18 +182,33 @@ def write_called(path: Path, plans: list[ChromosomePlan], parts: Path, classes: 
     n = 0
     with atomic_open(path, "w", encoding="utf-8") as handle:
         for plan in plans:
-            records = read_part(part_path(parts, plan), dtype)
             rows = []
             for k, name in enumerate(classes):
-                hit = np.flatnonzero(records["score"][:, k] >= threshold)
-                if len(hit) == 0:
-                    continue
-                starts = records["start"][hit]
-                scores = records["score"][hit, k]
-                breaks = np.flatnonzero(starts[1:] > starts[:-1] + window) + 1
-                for group_starts, group_scores in zip(np.split(starts, breaks), np.split(scores, breaks)):
-                    rows.append((int(group_starts[0]), int(group_starts[-1]) + window, name, float(group_scores.max())))
+                rows.extend(_called(part_path(parts, plan), dtype, k, name, window, threshold))
             for start, end, name, best in sorted(rows):
                 handle.write(f"{plan.chrom}\t{start}\t{min(end, plan.size)}\t{name}\t{best:.6g}\n")
                 n += 1
     return n
+
+
+def _called(path: Path, dtype: np.dtype, column: int, name: str, window: int,
+            threshold: float) -> list[tuple[int, int, str, float]]:
+    """One class's merged called regions on one chromosome, block by block."""
+    rows = []
+    current = None  # (first start, last start, best score) of the region being merged
+    for chunk in iter_part(path, dtype):
+        hit = chunk["score"][:, column] >= threshold
+        starts, scores = chunk["start"][hit], chunk["score"][hit, column]
+        if len(starts) == 0:
+            continue
+        breaks = np.flatnonzero(starts[1:] > starts[:-1] + window) + 1
+        for group, values in zip(np.split(starts, breaks), np.split(scores, breaks)):
+            if current is not None and group[0] <= current[1] + window:  # overlaps the region: extend it
+                current = (current[0], int(group[-1]), max(current[2], float(values.max())))
+                continue
+            if current is not None:
+                rows.append((current[0], current[1] + window, name, current[2]))
+            current = (int(group[0]), int(group[-1]), float(values.max()))
+    if current is not None:
+        rows.append((current[0], current[1] + window, name, current[2]))
+    return rows
