@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--only-scan", action="store_true", help="leave out BED + predict (memory and scan rate only)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lociflow-bench-scan"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, default=None, help=argparse.SUPPRESS)
@@ -155,16 +156,20 @@ def main() -> None:
           f"{args.threads} thread(s), device {args.device}, load average {os.getloadavg()[0]:.1f}")
     quarter = run_child(args, "scan", "chr1")
     scan = run_child(args, "scan")
-    predict = run_child(args, "predict")
-    for row in (quarter, scan, predict):
+    rows = [quarter, scan]
+    if not args.only_scan:
+        rows.append(run_child(args, "predict"))
+    for row in rows:
         label = {"scan": "scan", "predict": "BED + predict"}[row["what"]]
         if row is quarter:
             label = "scan, chr1 only (a fifth)"
         print(f"{label:28s} {row['windows']:>11,} windows  {row['wall_s']:8.1f} s wall  {row['cpu_s']:8.1f} s CPU  "
               f"{row['windows'] / row['wall_s']:>9,.0f} windows/s wall  {row['windows'] / row['cpu_s']:>9,.0f} /s CPU  "
               f"peak {row['peak_mb']:,.0f} MB" + (f"  (BED written in {row['bed_s']:.1f} s)" if row["bed_s"] else ""))
-    print(f"speed-up (scan vs BED + predict): {predict['wall_s'] / scan['wall_s']:.1f}x wall, "
-          f"{predict['cpu_s'] / scan['cpu_s']:.1f}x CPU; load average now {os.getloadavg()[0]:.1f}")
+    if len(rows) == 3:
+        predict = rows[2]
+        print(f"speed-up (scan vs BED + predict): {predict['wall_s'] / scan['wall_s']:.1f}x wall, "
+              f"{predict['cpu_s'] / scan['cpu_s']:.1f}x CPU; load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def scan(config: Any, output: str | Path, name: str | None = None, force: bool =
     genome = Genome(files["genome"], cache_dir=cfg.cache_dir)
     stride = cfg.stride or max(1, model.window // 10)
     plans = plan_windows(genome, model.window, stride, cfg.regions, cfg.chromosomes)
-    total = sum(len(p.starts) for p in plans)
+    total = sum(p.n_windows for p in plans)
     if total == 0:
         raise InputFileError(f"Nothing to scan: no chromosome or region of {genome.path} is as long as the model's "
                              f"window ({model.window} nt).")
@@ -249,15 +249,16 @@ class Scanner:
                 if done.is_file():
                     kept = part_length(done, self.dtype)
                     counts["scored"] += kept
-                    counts["skipped_n"] += len(plan.starts) - kept
-                    progress.update(len(plan.starts))
+                    counts["skipped_n"] += plan.n_windows - kept
+                    progress.update(plan.n_windows)
                     log.info("%s was finished before: kept", plan.chrom)
                     continue
                 work = done.with_suffix(".partial")
                 kept = 0
                 with open(work, "wb") as handle:
-                    for lo in range(0, len(plan.starts), self.cfg.chunk_size):
-                        chunk = plan.starts[lo:lo + self.cfg.chunk_size]
+                    every = plan.starts()  # this chromosome's windows only
+                    for lo in range(0, len(every), self.cfg.chunk_size):
+                        chunk = every[lo:lo + self.cfg.chunk_size]
                         starts, scores = self.scores(encoder, plan.chrom, chunk)
                         rows = np.zeros(len(starts), dtype=self.dtype)
                         rows["start"], rows["score"] = starts, scores
@@ -269,5 +270,5 @@ class Scanner:
                     os.fsync(handle.fileno())
                 os.replace(work, done)
                 counts["scored"] += kept
-                counts["skipped_n"] += len(plan.starts) - kept
+                counts["skipped_n"] += plan.n_windows - kept
         return counts

@@ -24,14 +24,34 @@ class ChromosomePlan:
         Its name.
     size : int
         Its length.
-    starts : numpy.ndarray
-        int64: the start of every window, sorted and unique.
+    spans : numpy.ndarray
+        int64 ``[M, 2]``: the merged regions scanned (half-open), sorted.
+    window, stride : int
+        The window and the step between window starts.
+    n_windows : int
+        How many windows :meth:`starts` gives.
     """
 
     index: int
     chrom: str
     size: int
-    starts: np.ndarray
+    spans: np.ndarray
+    window: int
+    stride: int
+    n_windows: int
+
+    def starts(self) -> np.ndarray:
+        """The start of every window on the chromosome, sorted and unique.
+
+        Computed when the chromosome is scanned, not kept: memory holds one chromosome's
+        windows at a time, whatever the size of the genome.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 window starts.
+        """
+        return _starts(self.spans, self.size, self.window, self.stride)
 
 
 def plan_windows(genome: Genome, window: int, stride: int, regions: str | os.PathLike | None = None,
@@ -79,8 +99,9 @@ def plan_windows(genome: Genome, window: int, stride: int, regions: str | os.Pat
     for index, (chrom, size) in enumerate(genome.chrom_sizes.items()):
         if chrom not in wanted or chrom not in spans or size < window:
             continue
-        starts = _starts(_merge(spans[chrom]), size, window, stride)
-        plans.append(ChromosomePlan(index, chrom, size, starts))
+        merged = _merge(spans[chrom])
+        count = len(_starts(merged, size, window, stride))
+        plans.append(ChromosomePlan(index, chrom, size, merged, window, stride, count))
     return plans
 
 
