@@ -280,3 +280,17 @@ def test_results_do_not_depend_on_the_chunk_size_and_params_yaml_reruns_the_run(
     pd.testing.assert_frame_equal(small, whole, atol=1e-6)
     pd.testing.assert_frame_equal(small, again)
     assert (tmp_path / "runs.tsv").read_text().count("\tvariants\t") == 3
+
+
+def test_minus_strand_attribution_marks_the_variant_in_the_reverse_complement(world, tmp_path):
+    genome, model, seqs = world
+    s = seqs["chr1"]
+    records = [f"chr1\t2001\tdel\t{s[2000:2004]}\t{s[2000]}\t.\t.\t."]
+    with one_thread():
+        code, out, err = cli("--model", model, "--vcf", vcf(tmp_path / "v.vcf", records), "--genome", genome,
+                             "-o", tmp_path, "--device", "cpu", "--attribute", "ig", "--strand", "-", "--top", 1)
+    assert code == 0, err
+    folder = Path(out.strip().splitlines()[-1])
+    assert "del: chr1:2001" in (folder / "index.html").read_text() and "- strand" in (folder / "index.html").read_text()
+    arrays = np.load(folder / "attributions.npz")
+    assert arrays["ref_1"].shape == arrays["alt_1"].shape == (WINDOW, 4)
