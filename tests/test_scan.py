@@ -214,3 +214,28 @@ def test_tracks_and_called_regions_do_not_depend_on_the_block_they_are_written_i
             assert np.array_equal(a.values(chrom, 0, size), b.values(chrom, 0, size), equal_nan=True)
     assert (whole / CALLED_REGIONS_FILE).read_text() == (blocks / CALLED_REGIONS_FILE).read_text()
     assert (whole / CALLED_REGIONS_FILE).read_text().count("motif") == len(SITES)
+
+
+def test_sigterm_stops_a_scan_as_ctrl_c_does_so_it_can_resume(world, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    genome, model = world
+    config = {"model": str(model), "genome": str(genome), "stride": 50, "strand": "+", "device": "cpu"}
+    real = scanning.Scanner.scores
+
+    def terminated(self, encoder, chrom, starts):
+        if chrom == "chr2":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, encoder, chrom, starts)
+
+    monkeypatch.setattr(scanning.Scanner, "scores", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    with one_thread(), pytest.raises(KeyboardInterrupt):
+        lociflow.scan(config, tmp_path, name="stopped")
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    assert (tmp_path / "stopped" / SCAN_PARTS_DIR / "000000.bin").is_file()
+    monkeypatch.setattr(scanning.Scanner, "scores", real)
+    with one_thread():
+        folder = lociflow.scan(config, tmp_path, name="stopped", resume=True)
+    assert (folder / "motif.bw").is_file()

@@ -25,10 +25,14 @@ done, and ``parts/`` is then removed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +127,7 @@ def scan(config: Any, output: str | Path, name: str | None = None, force: bool =
     summary = {"model": str(cfg.model), "genome": str(files["genome"]), "stride": stride, "strand": strand,
                "score": cfg.score}
     with open_run("scan", output, cfg.dump(), name, force, summary_params=summary, keep_on_interrupt=True,
-                  resume=resume) as run:
+                  resume=resume) as run, _terminate_as_interrupt():
         scanner = Scanner(cfg, model, genome, files, strand)
         started = time.time()
         done = scanner.scan_all(plans, run.path / SCAN_PARTS_DIR, total)
@@ -138,6 +142,28 @@ def scan(config: Any, output: str | Path, name: str | None = None, force: bool =
         log.info("scanned %d windows (%d skipped as mostly N) on %d chromosome(s); %d called region(s); tracks: %s",
                  total, done["skipped_n"], len(plans), called, ", ".join(p.name for p in paths))
     return run.final_path
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (from ``kill`` or a job scheduler) stops the scan as Ctrl-C (and the GUI's Stop) do.
+
+    A killed process would leave its temporary folder to be removed as debris by the next run,
+    and the finished chromosomes with it; an interrupt keeps the folder for ``--resume``.
+    Signals can only be handled in the main thread: elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_resumable(folder: Path, cfg: ScanConfig) -> None:
