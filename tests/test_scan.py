@@ -100,15 +100,20 @@ def test_windows_mostly_n_are_skipped_and_regions_limit_the_scan(world, tmp_path
     with one_thread():
         folder = lociflow.scan({"model": str(model), "genome": str(genome), "regions": str(regions),
                                 "stride": 10, "strand": "+", "device": "cpu"}, tmp_path, name="n")
+        code, out, err = cli("scan", "--model", model, "--genome", genome, "--regions", regions, "--stride", 10,
+                             "--strand", "+", "--device", "cpu", "--max-n", 1, "-o", tmp_path, "--name", "all-n")
+    assert code == 0, err
+    every = pyBigWig.open(str(folder_of(out) / "motif.bw"))
+    assert not np.isnan(every.values("chrN", 550, 551)[0])  # --max-n 1 keeps even all-N windows
+    every.close()
     track = pyBigWig.open(str(folder / "motif.bw"))
     assert list(track.chroms()) == ["chrN"]
     assert not np.isnan(track.values("chrN", 50, 51)[0])
     assert np.isnan(track.values("chrN", 550, 551)[0])  # window 500-600 is all N
     assert not np.isnan(track.values("chrN", 1050, 1051)[0])  # the merged region reaches 1100
     track.close()
-    ledger = pd.read_csv(tmp_path / LEDGER_FILE, sep="\t")
-    metrics = ledger["metrics"].iloc[-1]
-    assert '"skipped_n"' in metrics and '"skipped_n": 0' not in metrics
+    ledger = pd.read_csv(tmp_path / LEDGER_FILE, sep="\t").set_index("run_id")
+    assert '"skipped_n": 0' not in ledger.loc["n", "metrics"] and '"skipped_n": 0' in ledger.loc["all-n", "metrics"]
 
 
 def test_an_interrupted_scan_resumes_with_the_next_chromosome(world, tmp_path, monkeypatch):

@@ -443,6 +443,7 @@ def scan(
     score: Annotated[Optional[str], typer.Option("--score", metavar="SCORE", help="prob or logit: the value written to the bigWigs.", show_default=default(ScanConfig, "score"))] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="X", help="Regions whose score reaches X are called (merged) in called.bed.", show_default="0.5 for prob, 0 for logit")] = None,
     strand: Annotated[Optional[str], typer.Option("--strand", metavar="STRAND", help="auto, +, - or both (the mean of both strands).", show_default="auto: both for DNA models, + for RNA")] = None,
+    max_n: Annotated[Optional[float], typer.Option("--max-n", metavar="SHARE", help="Windows with a larger share of N are skipped.", show_default=default(ScanConfig, "max_n"))] = None,
     conservation: ConsOpt = None,
     track: TrackOpt = None,
     chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", metavar="N", help="Windows scored at a time (bounds memory).", show_default=default(ScanConfig, "chunk_size"))] = None,
@@ -465,7 +466,7 @@ def scan(
     def call() -> Path:
         chroms = [c.strip() for c in chromosomes.split(",") if c.strip()] if chromosomes else None
         extra = {"model": model, "genome": genome, "regions": regions, "chromosomes": chroms, "stride": stride,
-                 "score": score, "threshold": threshold, "strand": strand, "conservation": conservation,
+                 "score": score, "threshold": threshold, "strand": strand, "max_n": max_n, "conservation": conservation,
                  "tracks": _track_paths(track), "chunk_size": chunk_size, "batch_size": batch_size, "device": device}
         cfg = load_stage(ScanConfig, "scan", config, set_, extra)
         from lociflow.scanning.run import scan as run
