@@ -50,7 +50,8 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_seed_is_taken_exactly_where_a_stage_draws_random_numbers(tmp_path):
-    # evaluate and predict place new input with the model's own preprocess seed: no --seed
+    # evaluate and predict place new input with the model's own preprocess seed, variants and scan
+    # place windows by rule: no --seed
     from typer.testing import CliRunner
 
     from lociflow.cli import app
@@ -59,7 +60,7 @@ def test_seed_is_taken_exactly_where_a_stage_draws_random_numbers(tmp_path):
     for stage in STAGES:
         result = runner.invoke(app, [stage, "--seed", "3", "--config", str(tmp_path / "absent.yaml")])
         assert result.exit_code == 2, (stage, result.output)
-        if stage in ("evaluate", "predict"):
+        if stage in ("evaluate", "predict", "variants", "scan"):
             assert "No such option: --seed" in result.output, stage
         else:  # the flag is read; the run stops at the missing config file instead
             assert "absent.yaml does not exist" in result.output, (stage, result.output)

@@ -30,7 +30,7 @@ LAYERS = [
     ("preprocessing", ["lociflow.preprocessing"]),
     ("model", ["lociflow.model"]),
     ("stages", ["lociflow.training", "lociflow.evaluation", "lociflow.prediction", "lociflow.interpretation",
-                "lociflow.searching"]),
+                "lociflow.searching", "lociflow.variation", "lociflow.scanning"]),
     ("shells", ["lociflow.cli", "lociflow.gui"]),
 ]
 

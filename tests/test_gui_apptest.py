@@ -21,7 +21,7 @@ from lociflow.gui import jobs
 from lociflow.io.atomic import write_json, write_yaml
 from lociflow.runs import open_run
 
-PAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "runs", "search")
+PAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "runs", "search", "variants", "scan")
 APP = Path(__file__).resolve().parents[1] / "src" / "lociflow" / "gui" / "app.py"
 
 
@@ -411,6 +411,60 @@ def test_finished_predict_job_offers_the_table_for_download(root):
     no_exception(at)
     assert list(at.dataframe[0].value["top_class"]) == ["b", "a"]
     assert at.get("download_button")
+
+
+def test_variants_run_gets_the_config_the_cli_builds(root, tmp_path, started):
+    from lociflow.config import VariantsConfig
+
+    model, vcf = tmp_path / "model", tmp_path / "v.vcf"
+    model.mkdir()
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t5\t.\tA\tC\n")
+    at = page("variants")
+    assert "vcf: required" in messages(at).lower() or at.button(key="variants::#run").disabled
+    at.text_input(key="variants::model").set_value(str(model))
+    at.text_input(key="variants::vcf").set_value(str(vcf))
+    at.selectbox(key="variants::strand").set_value("both")
+    at.selectbox(key="variants::attribute").set_value("ism")
+    at.run()
+    at.button(key="variants::#run").click().run()
+    no_exception(at)
+    cli = load_stage(VariantsConfig, "variants", None, ["strand=both", "attribute=ism"],
+                     {"model": model, "vcf": vcf}).dump()
+    assert started[0]["document"] == {"variants": cli}
+
+
+def test_scan_resume_is_passed_to_the_api(root, tmp_path, started):
+    from lociflow.config import ScanConfig
+
+    model = tmp_path / "model"
+    model.mkdir()
+    at = page("scan")
+    at.text_input(key="scan::model").set_value(str(model))
+    at.checkbox(key="scan::#resume").check()
+    at.text_input(key="scan::#name").set_value("old-scan")
+    at.run()
+    at.button(key="scan::#run").click().run()
+    no_exception(at)
+    assert started[0]["options"] == {"resume": True} and started[0]["name"] == "old-scan"
+    assert started[0]["document"] == {"scan": load_stage(ScanConfig, "scan", None, None, {"model": model}).dump()}
+
+
+def test_finished_variants_and_scan_jobs_show_their_tables_and_tracks(root):
+    folder = fake_finished_job(root, "variants", "va")
+    pd.DataFrame({"rank": [1], "chrom": ["chr1"], "pos": [5], "id": ["rs1"], "ref": ["A"], "alt": ["C"],
+                  "strand": ["+"], "effect": [0.7]}).to_csv(folder / "top_variants.tsv", sep="\t", index=False)
+    pd.DataFrame({"chrom": ["chr1"], "pos": [5], "id": ["rs1"], "ref": ["A"], "alt": ["C"],
+                  "delta_a": [-0.7]}).to_csv(folder / "variants.tsv", sep="\t", index=False)
+    at = page("variants")
+    no_exception(at)
+    assert list(at.dataframe[0].value["id"]) == ["rs1"] and at.get("download_button")
+    folder = fake_finished_job(root, "scan", "sc")
+    (folder / "motif.bw").write_bytes(b"")
+    (folder / "called.bed").write_text("chr1\t10\t110\tmotif\t0.9\n")
+    at = page("scan")
+    no_exception(at)
+    assert any("motif.bw" in m.value for m in at.markdown)
+    assert list(at.dataframe[0].value["class"]) == ["motif"]
 
 
 def test_runs_page_compares_two_runs(root):

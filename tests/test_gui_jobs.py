@@ -87,3 +87,24 @@ def test_stop_ends_training_like_ctrl_c_keeping_the_best_model(tmp_path, synthet
     metrics = json.loads((root / "long" / "metrics.json").read_text())
     assert 1 <= metrics["epochs_trained"] < 200
     assert (root / "long" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_background_scan_resumes_through_the_options(tmp_path):
+    # the GUI passes {"resume": True} to lociflow.scan; a finished scan refuses it with its message
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from genome_model import save_planted_model, write_genome
+
+    genome = write_genome(tmp_path / "genome.fa")
+    model = save_planted_model(tmp_path / "model", genome)
+    root = tmp_path / "runs"
+    document = {"scan": {"model": str(model), "genome": str(genome), "chromosomes": ["chr2"], "stride": 100,
+                         "strand": "+", "device": "cpu"}}
+    job = jobs.start_job("scan", document, root, name="tracks")
+    assert wait(job) == "ok", job.log_text()
+    assert (root / "tracks" / "motif.bw").is_file()
+    again = jobs.start_job("scan", document, root, name="tracks", options={"resume": True})
+    assert wait(again) == "error"
+    assert "that scan finished" in again.result()["message"]

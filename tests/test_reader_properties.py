@@ -19,6 +19,7 @@ from lociflow.configfile import load_stage
 from lociflow.errors import LociflowError
 from lociflow.io.bed import read_bed
 from lociflow.io.fasta import read_fasta_records
+from lociflow.io.vcf import iter_variants
 from lociflow.model.io import load_model
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,8 +33,15 @@ BED_LINE = st.builds(lambda c, s, e, rest: f"{c}\t{s}\t{e}{rest}\n".encode(), st
                      st.sampled_from(["", "\tn\t0\t+", "\tn\t0\t?", "\t", "\tn\t0\t-\textra"]))
 FASTA_PART = st.one_of(st.just(b">r\n"), st.just(b">r x\n"), st.sampled_from([b"ACGT\n", b"acgu\n", b"NNRY\n", b"AC-T\n",
                                                                              b"\n", b";c\n"]))
+VCF_PART = st.one_of(st.just(b"##fileformat=VCFv4.2\n"), st.just(b"#CHROM\tPOS\tID\tREF\tALT\n"),
+                     st.builds(lambda c, p, r, a: f"{c}\t{p}\t.\t{r}\t{a}\n".encode(),
+                               st.sampled_from(["chr1", "", "1"]),
+                               st.one_of(st.integers(-2, 10**6).map(str), st.sampled_from(["x", "", "1.5"])),
+                               st.sampled_from(["A", "ACGT", "N", "", "A-", "a"]),
+                               st.sampled_from(["C", "C,G", "<DEL>", "*", ".", "G[chr1:5[", "", "C!", "A,,T"])),
+                     st.just(b"chr1\t5\n"))
 BYTES = st.one_of(st.binary(max_size=400), st.lists(BED_LINE, max_size=8).map(b"".join),
-                  st.lists(FASTA_PART, max_size=12).map(b"".join))
+                  st.lists(FASTA_PART, max_size=12).map(b"".join), st.lists(VCF_PART, max_size=10).map(b"".join))
 
 
 def write(data: bytes, suffix: str, compress: bool, cut: int) -> Path:
@@ -144,3 +152,16 @@ def test_model_spec_reader_gives_a_model_or_a_user_error(model_folder, changes, 
             branch[0].update(layer)
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
     data_or_user_error(lambda: load_model(folder), folder.parent, bound_memory=False)
+
+
+@SETTINGS
+@given(data=BYTES, compress=st.booleans(), cut=st.integers(0, 30))
+def test_vcf_reader_gives_variants_or_a_user_error(data, compress, cut):
+    path = write(data, ".vcf.gz" if compress else ".vcf", compress, cut)
+
+    def read():
+        for chunk in iter_variants(path, chunk_size=3):
+            for variant in chunk:
+                assert variant.pos >= 1 and variant.ref and variant.alt and variant.chrom
+
+    data_or_user_error(read, path.parent)

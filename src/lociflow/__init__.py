@@ -27,6 +27,8 @@ STAGE_FUNCTIONS = {
     "predict": ("lociflow.prediction", "predict"),
     "interpret": ("lociflow.interpretation.run", "interpret"),
     "search": ("lociflow.searching.run", "search"),
+    "variants": ("lociflow.variation.run", "variants"),
+    "scan": ("lociflow.scanning.run", "scan"),
 }
 _FUNCTIONS = {
     **STAGE_FUNCTIONS,

@@ -21,8 +21,10 @@ from lociflow.config import (
     InterpretConfig,
     PredictConfig,
     PreprocessConfig,
+    ScanConfig,
     SearchConfig,
     TrainConfig,
+    VariantsConfig,
 )
 from lociflow.errors import LociflowError, run_stage_call
 
@@ -399,6 +401,90 @@ def interpret(
         from lociflow.interpretation.run import interpret as run
 
         return run(cfg, output, name=name, force=force)
+
+    run_command(call)
+
+
+@app.command(no_args_is_help=True)
+def variants(
+    model: ModelOpt = None,
+    vcf: Annotated[Optional[Path], typer.Option("--vcf", metavar="FILE", help="VCF 4.x file of variants, plain, gzip or bgzip.")] = None,
+    genome: Annotated[Optional[Path], typer.Option("--genome", metavar="FILE", help="Reference FASTA the VCF refers to.", show_default="the model's genome, if it still exists")] = None,
+    conservation: ConsOpt = None,
+    track: TrackOpt = None,
+    strand: Annotated[Optional[str], typer.Option("--strand", metavar="STRAND", help="Strand scored: +, - (reverse complement) or both (two rows per variant). An RNA model scores the transcribed strand.", show_default=default(VariantsConfig, "strand"))] = None,
+    genes: Annotated[Optional[Path], typer.Option("--genes", metavar="BED", help="Genes with strands: a variant inside genes is scored on their strand (both, where genes of both strands overlap it); others on --strand.")] = None,
+    ref_mismatch: Annotated[Optional[str], typer.Option("--ref-mismatch", metavar="ACTION", help="A REF differing from the genome: error (list the first few) or skip (count and skip).", show_default=default(VariantsConfig, "ref_mismatch"))] = None,
+    top: Annotated[Optional[int], typer.Option("--top", metavar="N", help="Variants with the largest effect listed (and attributed).", show_default=default(VariantsConfig, "top"))] = None,
+    attribute: Annotated[Optional[str], typer.Option("--attribute", metavar="METHOD", help="ig or ism: attribution maps of both alleles of the top variants on index.html; none: effects only.", show_default=default(VariantsConfig, "attribute"))] = None,
+    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", metavar="N", help="Variants scored at a time (bounds memory).", show_default=default(VariantsConfig, "chunk_size"))] = None,
+    batch_size: batch_option(VariantsConfig) = None,
+    device: device_option(VariantsConfig) = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    set_: set_option("top=50") = None,
+) -> None:
+    """Effects of VCF variants on the model's class probabilities.
+
+    Writes variants.tsv in input order (chrom pos id ref alt, then per class ref_<c>
+    alt_<c> delta_<c> logodds_<c>, strand, warning) and top_variants.tsv; with
+    --attribute also index.html. See docs/variants.md.
+    """
+    from lociflow.config import load_stage
+
+    def call() -> Path:
+        extra = {"model": model, "vcf": vcf, "genome": genome, "conservation": conservation,
+                 "tracks": _track_paths(track), "strand": strand, "genes": genes, "ref_mismatch": ref_mismatch, "top": top,
+                 "attribute": attribute, "chunk_size": chunk_size, "batch_size": batch_size, "device": device}
+        cfg = load_stage(VariantsConfig, "variants", config, set_, extra)
+        from lociflow.variation.run import variants as run
+
+        return run(cfg, output, name=name, force=force)
+
+    run_command(call)
+
+
+@app.command(no_args_is_help=True)
+def scan(
+    model: ModelOpt = None,
+    genome: Annotated[Optional[Path], typer.Option("--genome", metavar="FILE", help="Reference FASTA to scan.", show_default="the model's genome, if it still exists")] = None,
+    regions: Annotated[Optional[Path], typer.Option("--regions", metavar="BED", help="Regions to scan.", show_default="whole chromosomes")] = None,
+    chromosomes: Annotated[Optional[str], typer.Option("--chromosomes", metavar="LIST", help="Comma-separated chromosomes to scan.", show_default="all")] = None,
+    stride: Annotated[Optional[int], typer.Option("--stride", metavar="N", help="Step between windows in nt.", show_default="a tenth of the window")] = None,
+    score: Annotated[Optional[str], typer.Option("--score", metavar="SCORE", help="prob or logit: the value written to the bigWigs.", show_default=default(ScanConfig, "score"))] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="X", help="Regions whose score reaches X are called (merged) in called.bed.", show_default="0.5 for prob, 0 for logit")] = None,
+    strand: Annotated[Optional[str], typer.Option("--strand", metavar="STRAND", help="auto, +, - or both (the mean of both strands).", show_default="auto: both for DNA models, + for RNA")] = None,
+    max_n: Annotated[Optional[float], typer.Option("--max-n", metavar="SHARE", help="Windows with a larger share of N are skipped.", show_default=default(ScanConfig, "max_n"))] = None,
+    conservation: ConsOpt = None,
+    track: TrackOpt = None,
+    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", metavar="N", help="Windows scored at a time (bounds memory).", show_default=default(ScanConfig, "chunk_size"))] = None,
+    batch_size: batch_option(ScanConfig) = None,
+    device: device_option(ScanConfig) = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = Path("lociflow_runs"),
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted scan given by --name and -o: finished chromosomes are kept.")] = False,
+    set_: set_option("stride=20") = None,
+) -> None:
+    """Slide the model along a genome: one bigWig per class and a BED of called regions.
+
+    Writes <class>.bw (the score at each window's centre) and called.bed. Ctrl-C keeps
+    the finished chromosomes; --resume continues. See docs/scan.md.
+    """
+    from lociflow.config import load_stage
+
+    def call() -> Path:
+        chroms = [c.strip() for c in chromosomes.split(",") if c.strip()] if chromosomes else None
+        extra = {"model": model, "genome": genome, "regions": regions, "chromosomes": chroms, "stride": stride,
+                 "score": score, "threshold": threshold, "strand": strand, "max_n": max_n, "conservation": conservation,
+                 "tracks": _track_paths(track), "chunk_size": chunk_size, "batch_size": batch_size, "device": device}
+        cfg = load_stage(ScanConfig, "scan", config, set_, extra)
+        from lociflow.scanning.run import scan as run
+
+        return run(cfg, output, name=name, force=force, resume=resume)
 
     run_command(call)
 

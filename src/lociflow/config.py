@@ -486,6 +486,49 @@ class PredictConfig(ModelInputConfig):
     ig_steps: int = Field(default=32, ge=2, description="Integration steps of integrated gradients.")
 
 
+# --------------------------------------------------------------------------- variants and scan
+
+
+class VariantsConfig(ModelInputConfig):
+    """Parameters of ``lociflow variants``: the effect of each VCF variant on the model's classes."""
+
+    retired = {"seed": "variants has no randomness: both alleles are placed at the centre of their windows"}
+
+    vcf: Path | None = Field(default=None, description="VCF 4.x file, plain, gzip or bgzip (--vcf).")
+    strand: Literal["+", "-", "both"] = Field(
+        default="+", description="Strand scored: + (the genome as written), - (reverse complement), "
+        "or both (two rows per variant). An RNA model scores the transcribed strand.")
+    genes: Path | None = Field(default=None, description="BED of genes with strands: a variant inside genes takes "
+                               "their strand (both, where genes of both strands overlap it); others take strand.")
+    ref_mismatch: Literal["error", "skip"] = Field(
+        default="error", description="A REF that differs from the genome: stop with the first few listed, "
+        "or count and skip them.")
+    top: int = Field(default=20, ge=1, description="Variants with the largest effect listed (and attributed).")
+    attribute: Literal["none", "ig", "ism"] = Field(
+        default="none", description="Attribution maps of both alleles of the top variants: "
+        "ig (integrated gradients) or ism (in-silico mutagenesis).")
+    ig_steps: int = Field(default=32, ge=2, description="Integration steps of integrated gradients.")
+    chunk_size: int = Field(default=10000, ge=1, description="Variants read, scored and written at a time.")
+
+
+class ScanConfig(ModelInputConfig):
+    """Parameters of ``lociflow scan``: the model slid along a genome, one bigWig per class."""
+
+    retired = {"seed": "scan has no randomness: windows are placed at every stride"}
+
+    regions: Path | None = Field(default=None, description="BED of regions to scan (default: whole chromosomes).")
+    chromosomes: list[str] = Field(default_factory=list, description="Chromosomes to scan (default: all).")
+    stride: int | None = Field(default=None, ge=1, description="Step between windows (default: a tenth of the window).")
+    score: Literal["prob", "logit"] = Field(default="prob", description="Written value: probability or logit.")
+    threshold: float | None = Field(default=None, description="Calls regions whose score reaches it "
+                                    "(default: 0.5 for prob, 0 for logit).")
+    strand: Literal["auto", "+", "-", "both"] = Field(
+        default="auto", description="auto: both for a DNA model, + for an RNA model; both averages "
+        "the two strands' scores.")
+    max_n: float = Field(default=0.5, ge=0, le=1, description="Windows with a larger share of N are skipped.")
+    chunk_size: int = Field(default=20000, ge=1, description="Windows encoded and scored at a time.")
+
+
 # --------------------------------------------------------------------------- interpret
 
 
@@ -599,4 +642,6 @@ STAGE_MODELS: dict[str, type[StageConfig]] = {
     "predict": PredictConfig,
     "interpret": InterpretConfig,
     "search": SearchConfig,
+    "variants": VariantsConfig,
+    "scan": ScanConfig,
 }

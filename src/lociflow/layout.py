@@ -12,7 +12,7 @@ from __future__ import annotations
 # --------------------------------------------------------------------------- stages and splits
 
 #: the stages, in pipeline order: config file sections, CLI commands, API functions, GUI pages
-STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search")
+STAGES = ("preprocess", "train", "evaluate", "predict", "interpret", "search", "variants", "scan")
 
 #: the splits of a dataset, in order; a locus's split is stored as its position here
 SPLITS = ("train", "valid", "test", "blackbox")
@@ -46,6 +46,16 @@ DASHBOARD_FILE = "index.html"
 ATTRIBUTIONS_FILE = "attributions.npz"
 #: the page of attribution maps written by ``predict --attribute ig``
 ATTRIBUTIONS_PAGE = "attributions.html"
+
+#: per-variant effects written by ``variants``, and the variants with the largest effect
+VARIANTS_FILE = "variants.tsv"
+TOP_VARIANTS_FILE = "top_variants.tsv"
+#: the regions ``scan`` calls above its threshold
+CALLED_REGIONS_FILE = "called.bed"
+#: per-chromosome results of a scan, kept so an interrupted scan resumes where it stopped
+SCAN_PARTS_DIR = "parts"
+#: the suffix of a scan's per-class track (``<class>.bw``)
+TRACK_SUFFIX = ".bw"
 
 # --------------------------------------------------------------------------- model folder
 
@@ -89,6 +99,9 @@ DATASET_META_COLUMNS = ("chrom", "start", "end", "strand", "class", "name", "ori
 
 #: metadata of new input encoded for a model, and the leading columns of ``predictions.tsv``
 INPUT_META_COLUMNS = ("id", "source", "chrom", "start", "end", "strand", "orig_start", "orig_end")
+
+#: the leading columns of ``variants.tsv``; per class ``ref_<c> alt_<c> delta_<c> logodds_<c>`` follow
+VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt")
 
 #: ``runs.tsv``; ``params`` and ``metrics`` are JSON so that rows of every stage share one table
 LEDGER_COLUMNS = ("run_id", "stage", "started", "duration_s", "status", "path", "params", "metrics")

@@ -23,8 +23,10 @@ from lociflow.gui.screens import (
     predict,
     preprocess,
     runs,
+    scan,
     search,
     train,
+    variants,
 )
 from lociflow.gui.worker import stage_available
 
@@ -41,6 +43,10 @@ STEPS = [
      "A model → attribution maps, motifs and a dashboard of what it learned."),
     ("search", "Search", ":material/tune:", search.render,
      "A dataset → the best training parameters found by trying many."),
+    ("variants", "Variants", ":material/genetics:", variants.render,
+     "A model and a VCF → the effect of every variant on each class, attribution of both alleles."),
+    ("scan", "Scan", ":material/query_stats:", scan.render,
+     "A model and a genome → one bigWig track per class and the regions called above a threshold."),
 ]
 
 

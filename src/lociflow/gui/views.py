@@ -21,6 +21,7 @@ from lociflow.layout import (
     BACKGROUND_FILE,
     BACKGROUND_PLOT,
     BEST_DIR,
+    CALLED_REGIONS_FILE,
     DASHBOARD_FILE,
     HISTORY_FILE,
     MANIFEST_FILE,
@@ -30,7 +31,10 @@ from lociflow.layout import (
     REPORT_FILE,
     SPEC_FILE,
     SUMMARY_FILE,
+    TOP_VARIANTS_FILE,
+    TRACK_SUFFIX,
     TRIALS_FILE,
+    VARIANTS_FILE,
 )
 from lociflow.metrics import EXPLANATIONS
 from lociflow.training.plots import best_epochs
@@ -342,6 +346,46 @@ def show_predict(folder: Path) -> None:
     if attributions.exists():
         with st.expander("Attribution maps of the most confident loci"):
             st.iframe(attributions, height=800)
+
+
+def show_variants(folder: Path) -> None:
+    """The top variants, the whole effects table with a download button, and the attribution page."""
+    top = folder / TOP_VARIANTS_FILE
+    if top.exists():
+        st.markdown("**Top variants** (by the largest change of a class probability)")
+        st.dataframe(read_table(top), width="stretch", hide_index=True)
+    path = folder / VARIANTS_FILE
+    if path.exists():
+        table = read_table(path)
+        st.markdown(f"**Every variant** ({len(table):,} rows shown, input order)")
+        st.dataframe(table, width="stretch", hide_index=True)
+        if path.stat().st_size < 200 * 2**20:
+            st.download_button(f"Download {VARIANTS_FILE}", path.read_bytes(), file_name=VARIANTS_FILE,
+                               mime="text/tab-separated-values", key=f"download::{folder}")
+        else:
+            st.caption(f"The full table is {path}.")
+    index = folder / DASHBOARD_FILE
+    if index.exists():
+        st.markdown(f"**Attribution of both alleles** ({md_code(index)})")
+        st.iframe(index, height=900)
+
+
+def show_scan(folder: Path) -> None:
+    """The bigWig paths (to load in a genome browser) and the called regions."""
+    tracks = sorted(folder.glob(f"*{TRACK_SUFFIX}"))
+    if tracks:
+        st.markdown("**Tracks** (open them in IGV or the UCSC browser)")
+        for path in tracks:
+            st.markdown(f"- {md_code(path)}")
+    called = folder / CALLED_REGIONS_FILE
+    if called.exists():
+        if called.stat().st_size == 0:
+            st.markdown("**Called regions**: none reached the threshold.")
+        else:
+            table = pd.read_csv(called, sep="\t", header=None, names=["chrom", "start", "end", "class", "max_score"],
+                                nrows=100_000)
+            st.markdown(f"**Called regions** ({len(table):,} shown; {md_code(called)})")
+            st.dataframe(table, width="stretch", hide_index=True)
 
 
 def show_interpret(folder: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -269,3 +270,39 @@ class Track:
             rows = order[bounds[k]: bounds[k + 1]]
             out[rows] = self._windows(name, starts[rows], length)
         return out
+
+
+def write_bigwig(path: str | os.PathLike, chrom_sizes: dict[str, int],
+                 entries: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """Write a bigWig from intervals given chromosome by chromosome, in order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (replaced if it exists).
+    chrom_sizes : dict of str to int
+        The header: every chromosome the entries name, in the order they come.
+    entries : iterable of (str, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        ``(chrom, starts, ends, values)`` blocks of sorted, non-overlapping intervals;
+        several blocks may follow for one chromosome.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import pyBigWig
+
+    path = Path(path)
+    handle = pyBigWig.open(str(path), "w")
+    try:
+        handle.addHeader([(c, int(n)) for c, n in chrom_sizes.items()], maxZooms=10)
+        for chrom, starts, ends, values in entries:
+            if len(starts) == 0:
+                continue
+            handle.addEntries([chrom] * len(starts), np.asarray(starts, dtype=np.int64).tolist(),
+                              ends=np.asarray(ends, dtype=np.int64).tolist(),
+                              values=np.asarray(values, dtype=np.float64).tolist())
+    finally:
+        handle.close()
+    return path

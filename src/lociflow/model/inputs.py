@@ -47,6 +47,7 @@ __all__ = [
     "open_input",
     "check_dataset",
     "check_sources",
+    "check_genome_inputs",
     "check_classes",
     "label_map",
 ]
@@ -439,6 +440,52 @@ def check_sources(
             f"{sequences[0]} holds sequences without genome coordinates, but model {model.path} reads "
             f"{', '.join(genomic)} at genome coordinates: give the loci as BED with --genome."
         )
+
+
+def check_genome_inputs(cfg: Any, model, reading: str) -> dict[str, Any]:
+    """The genome and branch files of a stage that reads windows straight from the genome.
+
+    ``variants`` and ``scan`` take no loci files: their windows come from the genome
+    itself, so the genome is required (default: the model's training genome, if it still
+    exists), as are the ``cons`` and track files of the model's branches.
+
+    Parameters
+    ----------
+    cfg : ModelInputConfig
+        The stage's config (``genome``, ``conservation``, ``tracks``).
+    model : LoadedModel
+        The model the windows are for.
+    reading : str
+        The start of the message when no genome is found, e.g. ``"Variants are read"``.
+
+    Returns
+    -------
+    dict
+        ``genome`` (a Path), ``conservation`` (a Path or None) and ``tracks`` (branch ->
+        Path), ready for :class:`lociflow.preprocessing.stream.Encoder`.
+
+    Raises
+    ------
+    InputFileError
+        When the genome (or a given file) is missing or empty.
+    LociflowError
+        When a ``cons`` or track branch has no file.
+    """
+    check_file(cfg.genome, "Genome FASTA")
+    check_file(cfg.conservation, "Conservation file")
+    for name, path in (cfg.tracks or {}).items():
+        check_file(path, f"Track {name!r}")
+    genome = cfg.genome or trained_file(model, "genome")
+    if genome is None:
+        raise InputFileError(f"{reading} from the reference genome: give it (--genome GENOME.fa).")
+    conservation = cfg.conservation or trained_file(model, "conservation")
+    tracks = dict(cfg.tracks or {})
+    for branch in model.branches:
+        found = trained_file(model, "tracks", branch)
+        if branch not in BUILTIN_BRANCHES and branch not in tracks and found is not None:
+            tracks[branch] = found
+    check_branch_inputs(model, conservation if "cons" in model.branches else None, tracks)
+    return {"genome": Path(genome), "conservation": conservation, "tracks": tracks}
 
 
 def check_branch_inputs(model, conservation=None, tracks: Mapping | None = None) -> None:
