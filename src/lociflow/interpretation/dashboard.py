@@ -269,7 +269,8 @@ def _filters_section(ctx) -> str:
             continue
         bits = "" if r.information_content != r.information_content else f" · {r.information_content:.1f} bits"
         if not r.informative:
-            hits = f"<i>uninformative (under {min_bits:g} bits against the data's base composition): not matched</i>"
+            hits = (f"<i>too little information to match to known motifs (under {min_bits:g} bits against the "
+                    f"data's base composition)</i>")
             weak = " weak-only"
         else:
             hits = _matches_html(matches, "filter", r.filter)
