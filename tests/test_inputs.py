@@ -226,3 +226,27 @@ def test_torch_threads_are_restored():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_cpu_forward_passes_are_cut_small_without_changing_a_probability(tmp_path, monkeypatch):
+    import lociflow.model.io as model_io
+    from lociflow.model.io import dataset_spec, load_model, save_model
+    from lociflow.model.network import build_network
+    from lociflow.model.presets import resolve_architecture
+
+    data = write_dataset(tmp_path / "data", n=60, window=WINDOW, alphabet="dna")
+    from lociflow.io.store import open_dataset
+
+    dataset = open_dataset(data)
+    torch.manual_seed(0)
+    network = build_network(resolve_architecture("cnn", None, dataset.branches, WINDOW), dataset.channels,
+                            WINDOW, 2)
+    model = load_model(save_model(tmp_path / "model", network.eval(), dataset_spec(dataset, network.architecture)))
+    x = {"seq": np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (300, WINDOW))]}
+    whole = model.predict_proba(x, batch_size=300)
+    seen = []
+    original = model.network.forward
+    monkeypatch.setattr(model.network, "forward", lambda *a: seen.append(len(a[0])) or original(*a))
+    monkeypatch.setattr(model_io, "CPU_FORWARD_ROWS", 64)
+    np.testing.assert_allclose(model.predict_proba(x, batch_size=300), whole, rtol=0, atol=1e-6)
+    assert max(seen) == 64 and sum(seen) == 300
