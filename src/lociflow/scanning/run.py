@@ -103,7 +103,8 @@ def scan(config: Any, output: str | Path, name: str | None = None, force: bool =
         For a missing model or genome, a regions file or chromosome the genome lacks,
         a resumed scan with different options, or nothing to scan.
     """
-    from lociflow.model.inputs import check_file, check_genome_inputs, open_model
+    from lociflow.model.input_checks import check_file, check_genome_inputs
+    from lociflow.model.inputs import open_model
 
     cfg = coerce(ScanConfig, config, "scan")
     if resume and force:

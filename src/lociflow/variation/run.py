@@ -79,7 +79,8 @@ def variants(config: Any, output: str | Path, name: str | None = None, force: bo
         For a missing model, VCF or genome, a malformed VCF line, a chromosome the genome
         lacks, or (with ``ref_mismatch: error``) a REF that differs from the genome.
     """
-    from lociflow.model.inputs import check_file, check_genome_inputs, open_model
+    from lociflow.model.input_checks import check_file, check_genome_inputs
+    from lociflow.model.inputs import open_model
 
     cfg = coerce(VariantsConfig, config, "variants")
     model = open_model(cfg)
@@ -175,7 +176,7 @@ class VariantScorer:
         The opened reference genome.
     files : dict
         ``genome``, ``conservation`` and ``tracks`` (from
-        :func:`lociflow.model.inputs.check_genome_inputs`).
+        :func:`lociflow.model.input_checks.check_genome_inputs`).
     genes : GeneStrands or None
         Each variant's strand from the genes it lies in (``cfg.strand`` outside them).
         Default is None: every variant on ``cfg.strand``.
