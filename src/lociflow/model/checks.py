@@ -22,7 +22,6 @@ from lociflow.layout import SPEC_FILE
 
 log = logging.getLogger("lociflow.model.io")
 
-SPEC = SPEC_FILE
 HASHES = "weights_sha256"
 """The spec key mapping each weights file (name inside the folder) to its SHA-256."""
 _FLOAT_BYTES = 4
@@ -77,13 +76,13 @@ def inside(folder: Path, name: Any, what: str = "file") -> Path:
         ``name`` is not a plain relative name, or resolves outside ``folder``.
     """
     if not isinstance(name, str) or not name or "\0" in name:
-        raise ModelFileError(f"{folder / SPEC}: the {what} must be the name of a file in the model folder "
+        raise ModelFileError(f"{folder / SPEC_FILE}: the {what} must be the name of a file in the model folder "
                              f"(got {name!r}).")
     root = folder.resolve()
     target = (folder / name).resolve()
     if target != root and root not in target.parents:
         raise ModelFileError(
-            f"{folder / SPEC}: the {what} {name!r} resolves to {target}, outside the model folder {root}. A model "
+            f"{folder / SPEC_FILE}: the {what} {name!r} resolves to {target}, outside the model folder {root}. A model "
             "folder may only name its own files; copy the file into the folder (not as a link).")
     return target
 
@@ -110,11 +109,11 @@ def check_weights_hash(folder: Path, spec: dict[str, Any], name: str) -> None:
     hashes = spec.get(HASHES)
     if hashes is None or (isinstance(hashes, dict) and name not in hashes):
         log.info("%s records no SHA-256 of %s (written by an older lociflow, or elsewhere): its integrity is not "
-                 "checked", folder / SPEC, name)
+                 "checked", folder / SPEC_FILE, name)
         return
     expected = hashes.get(name) if isinstance(hashes, dict) else None
     if not isinstance(expected, str):
-        raise ModelFileError(f"{folder / SPEC}: {HASHES} must map {name} to its SHA-256 (got {hashes!r}); the model "
+        raise ModelFileError(f"{folder / SPEC_FILE}: {HASHES} must map {name} to its SHA-256 (got {hashes!r}); the model "
                              "folder is damaged.")
     found = sha256_file(folder / name)
     if found != expected.lower():

@@ -30,10 +30,9 @@ from torch import nn
 from lociflow.configfile import safe_load_yaml
 from lociflow.errors import ConfigError, ModelFileError
 from lociflow.io.atomic import atomic_path, write_yaml
-from lociflow.layout import TORCHSCRIPT_FILE, WEIGHTS_FILE
+from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE, WEIGHTS_FILE
 from lociflow.model.checks import (
     HASHES,
-    SPEC,
     check_fits,
     check_weights_hash,
     inside,
@@ -52,8 +51,6 @@ FORMAT_VERSION = 2
 averaged, weights ``members.<i>.*``); single networks are still written as 1, so older
 versions read them, and refuse an ensemble with a request to upgrade.
 """
-WEIGHTS = WEIGHTS_FILE
-TORCHSCRIPT = TORCHSCRIPT_FILE
 CPU_FORWARD_ROWS = 128
 """Most loci a CPU forward pass of :meth:`LoadedModel.predict_proba` takes: small passes keep
 the activations in cache (measured in ``bench/RESULTS.md``, "Prediction batch size")."""
@@ -197,12 +194,12 @@ def save_model(folder: str | os.PathLike, network: nn.Module, spec: dict[str, An
     if full["n_classes"] != len(full["classes"]):
         raise ValueError(f"n_classes {full['n_classes']} differs from the {len(full['classes'])} classes")
     state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
-    with atomic_path(folder / WEIGHTS) as tmp:
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
         # one metadata key: safetensors writes a map in random order, and identical runs
         # must give identical bytes (the version is in spec.yaml)
         save_file(state, str(tmp), metadata={"format": "pt"})
-    full[HASHES] = {WEIGHTS: sha256_file(folder / WEIGHTS)}
-    write_yaml(folder / SPEC, _plain(full), header="lociflow model spec: how to rebuild the network and encode input")
+    full[HASHES] = {WEIGHTS_FILE: sha256_file(folder / WEIGHTS_FILE)}
+    write_yaml(folder / SPEC_FILE, _plain(full), header="lociflow model spec: how to rebuild the network and encode input")
     return folder
 
 
@@ -239,10 +236,10 @@ def read_spec(folder: str | os.PathLike) -> dict[str, Any]:
         lociflow reads, or missing or mistyped keys.
     """
     folder = _model_folder(folder)
-    path = folder / SPEC
+    path = folder / SPEC_FILE
     if not path.is_file():
-        raise ModelFileError(f"{folder} has no {SPEC}: give the model folder that `lociflow train` printed.")
-    inside(folder, SPEC, "spec")
+        raise ModelFileError(f"{folder} has no {SPEC_FILE}: give the model folder that `lociflow train` printed.")
+    inside(folder, SPEC_FILE, "spec")
     try:
         spec = safe_load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, ConfigError, RecursionError) as exc:
@@ -309,12 +306,12 @@ def _check_spec_types(spec: dict[str, Any], path: Path) -> None:
 
 def _model_folder(path: str | os.PathLike) -> Path:
     path = Path(path).expanduser()
-    if path.is_file() and path.name in (SPEC, WEIGHTS, TORCHSCRIPT):
+    if path.is_file() and path.name in (SPEC_FILE, WEIGHTS_FILE, TORCHSCRIPT_FILE):
         path = path.parent
     if not path.exists():
         raise ModelFileError(f"Model folder {path} does not exist.")
     if not path.is_dir():
-        raise ModelFileError(f"{path} is not a model folder: give the folder that holds {SPEC}.")
+        raise ModelFileError(f"{path} is not a model folder: give the folder that holds {SPEC_FILE}.")
     return path
 
 
@@ -349,7 +346,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     if fmt == "torchscript":
         from lociflow.model.torchscript import load_torchscript
 
-        name = spec.get("file", TORCHSCRIPT)
+        name = spec.get("file", TORCHSCRIPT_FILE)
         inside(folder, name, "TorchScript file")
         log.warning("%s is a TorchScript model: it carries code that runs when the model is called; load it only "
                     "from a source you trust", folder)
@@ -359,7 +356,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
     elif fmt == "safetensors":
         network = _load_safetensors(folder, spec, device)
     else:
-        raise ModelFileError(f"{folder / SPEC}: unknown format {fmt!r}; formats: safetensors, torchscript.")
+        raise ModelFileError(f"{folder / SPEC_FILE}: unknown format {fmt!r}; formats: safetensors, torchscript.")
     network.eval()
     window, alphabet, branches = int(spec["window"]), str(spec.get("alphabet", "dna")), list(spec["branches"])
     # The spec's top level says what the network takes; its preprocess section (a copy of the
@@ -380,33 +377,33 @@ def _load_safetensors(folder: Path, spec: dict[str, Any], device: torch.device) 
 
     from lociflow.model.network import EnsembleNetwork, build_network
 
-    path = folder / WEIGHTS
+    path = folder / WEIGHTS_FILE
     if not path.is_file():
-        raise ModelFileError(f"{folder} has no {WEIGHTS}; the model folder is incomplete (was training interrupted?).")
-    inside(folder, WEIGHTS, "weights file")
+        raise ModelFileError(f"{folder} has no {WEIGHTS_FILE}; the model folder is incomplete (was training interrupted?).")
+    inside(folder, WEIGHTS_FILE, "weights file")
     if not spec.get("architecture"):
-        raise ModelFileError(f"{folder / SPEC} has no architecture; the model cannot be rebuilt.")
+        raise ModelFileError(f"{folder / SPEC_FILE} has no architecture; the model cannot be rebuilt.")
     channels = {b: list(spec["channels"][b]) for b in spec["branches"]}
     n_classes = int(spec.get("n_classes", len(spec["classes"])))
     try:
         size = model_size(spec["architecture"], channels, int(spec["window"]), n_classes, spec.get("ensemble", 1))
     except ConfigError as exc:
-        raise ModelFileError(f"{folder / SPEC}: the architecture cannot be rebuilt: {exc}") from None
-    check_fits(size, device, str(folder / SPEC))
+        raise ModelFileError(f"{folder / SPEC_FILE}: the architecture cannot be rebuilt: {exc}") from None
+    check_fits(size, device, str(folder / SPEC_FILE))
     try:
         networks = [build_network(spec["architecture"], channels, int(spec["window"]),
                                   int(spec.get("n_classes", len(spec["classes"]))))
                     for _ in range(spec.get("ensemble", 1))]
         network = networks[0] if len(networks) == 1 else EnsembleNetwork(networks)
     except ConfigError as exc:
-        raise ModelFileError(f"{folder / SPEC}: the architecture cannot be rebuilt: {exc}") from None
+        raise ModelFileError(f"{folder / SPEC_FILE}: the architecture cannot be rebuilt: {exc}") from None
     try:
         weights = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(
             f"{path} is corrupted or truncated ({exc}); train the model again or restore the file."
         ) from None
-    check_weights_hash(folder, spec, WEIGHTS)  # after the format check, which names truncation as such
+    check_weights_hash(folder, spec, WEIGHTS_FILE)  # after the format check, which names truncation as such
     _check_weights(network, weights, path)
     network.load_state_dict(weights, strict=True)
     return network.to(device)
@@ -427,7 +424,7 @@ def _check_weights(network: nn.Module, weights: dict[str, torch.Tensor], path: P
         problems.append(f"{len(wrong)} of the wrong shape, e.g. {'; '.join(wrong[:3])}")
     if problems:
         raise ModelFileError(
-            f"{path} does not match the architecture in {SPEC}: " + "; ".join(problems)
+            f"{path} does not match the architecture in {SPEC_FILE}: " + "; ".join(problems)
             + ". The weights and spec.yaml come from different models."
         )
 

@@ -18,9 +18,6 @@ from torch import nn
 from lociflow.errors import ModelFileError
 from lociflow.layout import SPEC_FILE, TORCHSCRIPT_FILE
 
-SPEC = SPEC_FILE
-TORCHSCRIPT = TORCHSCRIPT_FILE
-
 
 class TorchScriptNetwork(nn.Module):
     """A TorchScript module behind the lociflow call convention (``branches``, ``classes_count``).
@@ -85,9 +82,9 @@ def load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) -
         When the file is missing or unreadable, or ``input_layout`` or ``output`` is not
         one of the known values.
     """
-    path = folder / spec.get("file", TORCHSCRIPT)
+    path = folder / spec.get("file", TORCHSCRIPT_FILE)
     if not path.is_file():
-        raise ModelFileError(f"{folder / SPEC} says format: torchscript but {path} does not exist.")
+        raise ModelFileError(f"{folder / SPEC_FILE} says format: torchscript but {path} does not exist.")
     try:
         with warnings.catch_warnings():  # deprecated in favour of torch.export, still the common exchange format
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -97,9 +94,9 @@ def load_torchscript(folder: Path, spec: dict[str, Any], device: torch.device) -
     layout = spec.get("input_layout", "channels_last")
     output = spec.get("output", "logits")
     if layout not in ("channels_last", "channels_first"):
-        raise ModelFileError(f"{folder / SPEC}: input_layout must be channels_last or channels_first, got {layout!r}.")
+        raise ModelFileError(f"{folder / SPEC_FILE}: input_layout must be channels_last or channels_first, got {layout!r}.")
     if output not in ("logits", "probabilities"):
-        raise ModelFileError(f"{folder / SPEC}: output must be logits or probabilities, got {output!r}.")
+        raise ModelFileError(f"{folder / SPEC_FILE}: output must be logits or probabilities, got {output!r}.")
     return TorchScriptNetwork(module, list(spec["branches"]), len(spec["classes"]),
                               channels_first=layout == "channels_first",
                               probabilities=output == "probabilities").to(device)
