@@ -108,12 +108,7 @@ def build_dataset(cfg: PreprocessConfig, run) -> None:
         _log_fasta_windows(table, cfg.window)
         _validate_sequences(loci, cfg.alphabet)
         count_duplicate_ids(loci.meta["name"].to_numpy(object), labels, table)
-    genome = None
-    if loci.genomic and cfg.genome is not None:
-        from lociflow.io.fasta import Genome
-
-        genome = Genome(cfg.genome, cache_dir=cfg.cache_dir)  # opened from its cache entry: cheap
-    same = same_content(loci, genome, cfg.window, cfg.strand)
+    same = same_content(loci, read.genome if loci.genomic else None, cfg.window, cfg.strand)
     count_duplicates(same, labels, table,
                      "identical loci or window sequences" if loci.genomic else "identical window sequences")
     selected, split = select_and_split(cfg, loci.meta, labels, class_names, table, same, read.family)
@@ -170,6 +165,8 @@ class ReadInput:
         Per ``from: genome`` class, its matched class and the GC match.
     bad_rows : int
         Rows of a table or labelled FASTA dropped by ``on_bad_row: drop``.
+    genome : Genome or None
+        The reference the loci were read from (None without one), for the later steps.
     """
 
     loci: Loci
@@ -179,6 +176,7 @@ class ReadInput:
     family: np.ndarray
     matches: dict[str, tuple[str, Any]] = field(default_factory=dict)
     bad_rows: int = 0
+    genome: Any = None
 
 
 _COUNT_KEYS = ("loci_in", "point_loci", "shifted", "dropped_edge", "padded", "trimmed")
@@ -257,7 +255,7 @@ def read_classes(cfg: PreprocessConfig) -> ReadInput:
     labels = np.concatenate([pd.Series(c, dtype=object).map(index_of).to_numpy(np.int64) for c in part_classes]) \
         if part_classes else np.zeros(0, np.int64)
     read = ReadInput(loci, labels, pd.DataFrame(), class_names, np.full(len(labels), -1, dtype=np.int64),
-                     bad_rows=total_bad)
+                     bad_rows=total_bad, genome=genome)
     make_classes(cfg, read, rows, genome)
     table = pd.DataFrame([rows[name] for name in read.class_names])
     if read.loci.genomic:
