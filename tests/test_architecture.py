@@ -23,7 +23,7 @@ BASE = {"lociflow.errors", "lociflow.layout", "lociflow.progress", "lociflow.con
 LAYERS = [
     ("base", sorted(BASE)),
     ("grammars", ["lociflow.model.spec", "lociflow.searching.params"]),
-    ("config", ["lociflow.config"]),
+    ("config", ["lociflow.config", "lociflow.config_sources"]),
     ("files", ["lociflow.io"]),
     ("services", ["lociflow.runs", "lociflow.metrics", "lociflow.result_warnings", "lociflow.report",
                   "lociflow.seqmap"]),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lociflow
-from lociflow.config import LabelledSource, TableSource
+from lociflow.config_sources import LabelledSource, TableSource
 from lociflow.errors import ConfigError, InputFileError
 from lociflow.io.store import open_dataset
 from lociflow.preprocessing.sources import iter_labelled, iter_table

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lociflow.config import FlanksClass, GenomeClass, GenomicClass, ShuffleClass
+from lociflow.config_sources import FlanksClass, GenomeClass, GenomicClass, ShuffleClass
 from lociflow.errors import LociflowError
 from lociflow.io.fasta import Genome
 from lociflow.preprocessing.background import (

@@ -28,13 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lociflow.config import (
-    GeneratedClass,
-    GenomeClass,
-    PreprocessConfig,
-    ShuffleClass,
-    suggest,
-)
+from lociflow.config import PreprocessConfig
+from lociflow.config_sources import GeneratedClass, GenomeClass, ShuffleClass
+from lociflow.configfile import suggest
 from lociflow.errors import LociflowError
 from lociflow.layout import BACKGROUND_FILE, BACKGROUND_PLOT, SPLITS
 from lociflow.preprocessing.duplicates import (

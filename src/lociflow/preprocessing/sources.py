@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lociflow.config import LabelledSource, TableSource
+from lociflow.config_sources import LabelledSource, TableSource
 from lociflow.configfile import suggest
 from lociflow.errors import InputFileError
 from lociflow.io.fasta import NUCLEOTIDES
