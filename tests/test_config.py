@@ -94,3 +94,10 @@ def test_a_retired_option_in_an_old_params_file_still_loads_with_a_note(tmp_path
             cfg = load_stage(model, section, path)
             assert "seed" not in cfg.dump()
     assert caplog.text.count("'seed' is no longer used") == 2
+
+
+def test_evaluate_classes_are_files_only_a_made_class_is_refused_as_such():
+    from lociflow.config import EvaluateConfig, parse_stage
+
+    with pytest.raises(ConfigError, match=r"evaluate\.classes\.bg"):
+        parse_stage(EvaluateConfig, {"model": "m", "classes": {"bg": {"from": "shuffle", "like": "bound"}}}, "evaluate")

@@ -96,12 +96,13 @@ class SplitOptions(Section):
         return self
 
 
-def _class_files(data: Any) -> Any:
-    """``classes: {name: file}`` is read as ``{name: [file]}``; a mapping is a generated class."""
+def _class_files(data: Any, made: bool = True) -> Any:
+    """``classes: {name: file}`` is read as ``{name: [file]}``; with ``made``, a mapping is a
+    class made from another (only preprocess makes classes)."""
     if isinstance(data, dict) and isinstance(data.get("classes"), dict):
         data = dict(data)
         data["classes"] = {
-            k: ([v] if isinstance(v, (str, os.PathLike)) else generated_class(k, v) if isinstance(v, dict) else v)
+            k: ([v] if isinstance(v, (str, os.PathLike)) else generated_class(k, v) if made and isinstance(v, dict) else v)
             for k, v in data["classes"].items()}
     return data
 
@@ -331,7 +332,7 @@ class EvaluateConfig(ModelInputConfig):
     @model_validator(mode="before")
     @classmethod
     def _lists(cls, data: Any) -> Any:
-        return _class_files(data)
+        return _class_files(data, made=False)
 
 
 class PredictConfig(ModelInputConfig):
