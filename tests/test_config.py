@@ -101,3 +101,16 @@ def test_evaluate_classes_are_files_only_a_made_class_is_refused_as_such():
 
     with pytest.raises(ConfigError, match=r"evaluate\.classes\.bg"):
         parse_stage(EvaluateConfig, {"model": "m", "classes": {"bg": {"from": "shuffle", "like": "bound"}}}, "evaluate")
+
+
+def test_an_empty_train_section_is_the_measured_recipe():
+    from lociflow.config import DEFAULT_SHIFT, TrainConfig
+
+    config = TrainConfig()
+    assert (config.schedule, config.epochs) == ("cosine", 40)
+    assert config.early_stopping.monitor == "val_auroc" and config.early_stopping.min_delta == 0.001
+    assert config.augment.shift is None and config.augment.shift_for(150) == DEFAULT_SHIFT
+    # short windows get at most a tenth of their length; a shift given is used as given
+    assert config.augment.shift_for(20) == 2 and config.augment.shift_for(5) == 0
+    assert TrainConfig(augment={"shift": 0}).augment.shift_for(150) == 0
+    assert TrainConfig(augment={"shift": 7}).augment.shift_for(150) == 7

@@ -29,7 +29,9 @@ def tiny(branches=("seq",), **overrides):
     config = {
         "architecture": {"branches": {b: TINY["branches"][b] for b in branches}, "common": TINY["common"]},
         "epochs": 2, "batch_size": 32, "threads": 1, "learning_rate": 0.01,
-        "early_stopping": {"patience": 10, "min_delta": 0.0},
+        # the options these tests check were written against: a constant rate, stopping on the loss
+        "early_stopping": {"monitor": "val_loss", "patience": 10, "min_delta": 0.0},
+        "schedule": "constant", "augment": {"shift": 0},
     }
     config.update(overrides)
     return config

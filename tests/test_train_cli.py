@@ -96,7 +96,7 @@ def test_the_contract_section_works_as_written(synthetic_dataset, tmp_path):
     folder = Path(out.strip().splitlines()[-1])
     params = yaml.safe_load((folder / "params.yaml").read_text())["train"]
     assert params["preset"] == "cnn_rnn" and params["schedule"] == "onecycle" and params["epochs"] == 1
-    assert params["early_stopping"] == {"monitor": "val_loss", "patience": 10, "min_delta": 0.01}
+    assert params["early_stopping"] == {"monitor": "val_auroc", "patience": 10, "min_delta": 0.01}  # the default monitor
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 0.0 <= metrics["auroc"]["macro"] <= 1.0
 

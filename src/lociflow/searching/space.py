@@ -202,7 +202,7 @@ def check_trial_config(config: TrainConfig, dataset) -> None:
             f"ensemble: {config.ensemble} in a search: trials compare single networks. Search with ensemble: 1, "
             "then train the best trial's params.yaml with the ensemble you want."
         )
-    if config.augment.shift >= dataset.window:
+    if config.augment.shift_for(dataset.window) >= dataset.window:
         raise ConfigError(f"augment.shift ({config.augment.shift}) must be smaller than the window ({dataset.window})")
     plan_network(resolved_architecture(config, dataset), {b: dataset.channels[b] for b in branches},
                  dataset.window, len(dataset.classes))

@@ -337,7 +337,7 @@ class Fit:
         loader_args = {"num_workers": config.num_workers, "pin_memory": gpu}
         train_loader = make_loader(train_split, self.branches, config.batch_size, train=True, seed=config.seed,
                                    reverse_complement=config.augment.reverse_complement,
-                                   shift=config.augment.shift, **loader_args)
+                                   shift=config.augment.shift_for(dataset.window), **loader_args)
         valid_loader = make_loader(valid_split, self.branches, max(config.batch_size, 512), train=False, **loader_args)
         weights = None
         if config.class_weights == "auto":

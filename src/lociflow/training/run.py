@@ -215,7 +215,7 @@ def open_training_data(config: TrainConfig) -> DatasetDir:
             f"augment.reverse_complement applies to DNA only; dataset {dataset.path} is {dataset.alphabet} "
             "(a bound RNA is single-stranded). Set augment.reverse_complement: false."
         )
-    if config.augment.shift >= dataset.window:
+    if config.augment.shift_for(dataset.window) >= dataset.window:
         raise ConfigError(f"augment.shift ({config.augment.shift}) must be smaller than the window ({dataset.window}).")
     from lociflow.training.module import schedule_options
 
