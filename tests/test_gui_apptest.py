@@ -100,7 +100,9 @@ def test_home_page_names_the_tool_and_links_every_stage(root):
 def test_preprocess_form_starts_with_the_cli_defaults(root):
     at = page("preprocess")
     defaults = PreprocessConfig.model_fields
-    assert at.number_input(key="preprocess::window").value == defaults["window"].default == 150
+    assert at.checkbox(key="preprocess::window#auto").value is True and defaults["window"].default == "auto"
+    at.checkbox(key="preprocess::window#auto").uncheck().run()  # then a number, starting at the BED window
+    assert at.number_input(key="preprocess::window").value == 150
     assert at.selectbox(key="preprocess::alphabet").value == "dna"
     assert at.checkbox(key="preprocess::strand").value is True
     assert at.multiselect(key="preprocess::branches").value == ["seq"]
@@ -233,6 +235,7 @@ def test_preprocess_run_gets_the_config_the_cli_builds(root, tmp_path, started):
     at = page("preprocess")
     fill_two_classes(at, pos, neg)
     at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.checkbox(key="preprocess::window#auto").uncheck().run()
     at.number_input(key="preprocess::window").set_value(50)
     at.number_input(key="preprocess::split.ratios[blackbox]").set_value(0.1)
     at.run()
@@ -318,6 +321,7 @@ def test_load_parameters_fills_the_form(root, tmp_path):
     at.text_input(key="preprocess::#load_file").set_value(str(params)).run()
     at.button(key="preprocess::#load").click().run()
     no_exception(at)
+    assert at.checkbox(key="preprocess::window#auto").value is False
     assert at.number_input(key="preprocess::window").value == 64
     assert at.text_input(key="preprocess::classes[0].name").value == "up"
     assert at.text_area(key="preprocess::classes[1].files").value == str(neg)
@@ -724,6 +728,7 @@ def test_a_background_class_made_from_the_genome_reaches_the_run(root, tmp_path,
     at.text_area(key="preprocess::classes#made.exclude").set_value(str(blacklist))
     at.number_input(key="preprocess::classes#made.margin").set_value(100)
     at.text_input(key="preprocess::genome").set_value(str(genome))
+    at.checkbox(key="preprocess::window#auto").uncheck().run()
     at.number_input(key="preprocess::window").set_value(50)
     at.run()
     assert not at.button(key="preprocess::#run").disabled, messages(at)
@@ -770,6 +775,7 @@ def test_table_input_is_offered(root, tmp_path, started):
     at = page("preprocess")
     at.checkbox(key="preprocess::table#on").check().run()
     at.text_input(key="preprocess::table.file").set_value(str(table)).run()
+    at.checkbox(key="preprocess::window#auto").uncheck().run()
     at.number_input(key="preprocess::window").set_value(10).run()
     assert not at.button(key="preprocess::#run").disabled, messages(at)
     at.button(key="preprocess::#run").click().run()

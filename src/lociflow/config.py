@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -107,6 +108,14 @@ def _class_files(data: Any, made: bool = True) -> Any:
     return data
 
 
+BED_WINDOW = 150
+"""The window of ``window: auto`` when any class is read from BED (loci have no length to go by)."""
+AUTO_WINDOW_VIEWPOINT = 150
+"""The most ``window: auto`` takes around a GraphProt viewpoint (measured best: bench/RESULTS.md)."""
+AUTO_WINDOW_MAX = 500
+"""The most ``window: auto`` takes from sequence records without a viewpoint (a cost cap)."""
+
+
 class PreprocessConfig(StageConfig):
     """Parameters of ``lociflow preprocess``."""
 
@@ -120,14 +129,19 @@ class PreprocessConfig(StageConfig):
     conservation: Path | None = Field(default=None, description="Conservation bigWig (or wig/bedGraph), e.g. phyloP.")
     tracks: dict[str, Path] = Field(default_factory=dict, description="Further named bigWig tracks, each a branch.")
     branches: list[str] = Field(default_factory=lambda: ["seq"], description="Any of seq, fold, cons and track names.")
-    window: int = Field(default=150, description="Window length in nucleotides.")
+    window: int | Literal["auto"] = Field(
+        default="auto", description="Window length in nucleotides; auto: for sequence input the median record "
+        f"length (at most {AUTO_WINDOW_VIEWPOINT} nt around a GraphProt viewpoint, {AUTO_WINDOW_MAX} otherwise), "
+        f"{BED_WINDOW} for BED input.")
     alphabet: Literal["dna", "rna"] = "dna"
     strand: bool = Field(default=True, description="Reverse-complement minus-strand loci (and reverse their tracks).")
     placement: Literal["center", "random", "summit"] = Field(
         default="center", description="Window position on each locus (summit: on a narrowPeak's summit, column 10).")
     edge: Literal["shift", "drop"] = Field(default="shift", description="Windows past a chromosome end: shift inside or drop.")
-    viewpoint: Literal["center", "uppercase"] = Field(
-        default="center", description="FASTA input: centre windows on the sequence or on its uppercase region."
+    viewpoint: Literal["auto", "center", "uppercase"] = Field(
+        default="auto", description="FASTA input: centre windows on the sequence or on its uppercase region; "
+        "auto: on the uppercase region when the records are in GraphProt layout (upper case inside lowercase "
+        "flanks), else on the sequence."
     )
     missing: Literal["error", "zero"] = Field(
         default="error", description="A chromosome absent from a bigWig: error, or zeros."
@@ -150,9 +164,18 @@ class PreprocessConfig(StageConfig):
     def _lists(cls, data: Any) -> Any:
         return _class_files(data)
 
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window_word(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(f"window must be a number of nucleotides or auto (got {value!r})")
+        return value
+
     @model_validator(mode="after")
     def _check(self):
-        if self.window < 1:
+        if self.window != "auto" and self.window < 1:
             raise ValueError(f"window must be at least 1 nt (got {self.window})")
         if self.source is None:
             self._check_classes()
@@ -248,8 +271,18 @@ class Augment(Section):
         "less for windows under 10 times that; 0: off).")
 
     def shift_for(self, window: int) -> int:
-        """The shift used on windows of ``window`` positions: the one given, or the default
-        (:data:`DEFAULT_SHIFT`, at most a tenth of the window)."""
+        """The shift used on windows of ``window`` positions.
+
+        Parameters
+        ----------
+        window : int
+            The dataset's window length.
+
+        Returns
+        -------
+        int
+            ``shift`` when given, else :data:`DEFAULT_SHIFT`, at most a tenth of the window.
+        """
         if self.shift is not None:
             return self.shift
         return min(DEFAULT_SHIFT, window // 10)

@@ -49,6 +49,8 @@ def kind_of(annotation: Any) -> str:
     """The widget kind for a field's type annotation."""
     ann, _ = unwrap(annotation)
     origin, args = get_origin(ann), get_args(ann)
+    if origin in (typing.Union, types.UnionType) and int in args and Literal["auto"] in args:
+        return "auto_int"
     simple = {bool: "flag", int: "int", float: "float", str: "text", Path: "path"}
     if origin is Literal:
         return "choice"

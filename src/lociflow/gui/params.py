@@ -40,6 +40,10 @@ def load_values(stage: str, model: type[BaseModel], values: dict[str, Any], pref
             for sub, number in (value or {}).items():
                 state.put(f"{key}[{sub}]", number)
             state.put(key, yaml_text(value))
+        elif kind == "auto_int":
+            state.put(key + "#auto", value == "auto")
+            if value != "auto":
+                state.put(key, int(value))
         elif kind == "named_paths":
             state.forget(key + "[")
             state.put(key + "#n", len(value or {}))

@@ -14,6 +14,7 @@ from typing import Any, get_args
 import streamlit as st
 import yaml
 
+from lociflow.config import BED_WINDOW
 from lociflow.gui import paths, state
 from lociflow.gui.fields import OMIT, FormLike, default_of, md_escape, unwrap, yaml_text
 
@@ -63,6 +64,21 @@ def _number(form: FormLike, path, info, label, help, **_) -> Any:
         form.problem(path, "a number is needed here")
         return OMIT
     return value
+
+
+def _auto_number(form: FormLike, path, info, label, help, fallback: int = BED_WINDOW, **_) -> Any:
+    """A whole number that may be left to ``auto``: a checkbox, and the number when it is off."""
+    key = form.key(path)
+    default = default_of(info)
+    state.init(f"{key}#auto", default == "auto")
+    st.checkbox(f"{label}: auto", key=f"{key}#auto", help=help)
+    state.keep(f"{key}#auto")
+    if st.session_state[f"{key}#auto"]:
+        return "auto"
+    state.init(key, fallback if default == "auto" else int(default))
+    st.number_input(label, key=key, step=1, min_value=1, label_visibility="collapsed")
+    state.keep(key)
+    return int(st.session_state[key])
 
 
 def _text(form: FormLike, path, info, label, help, placeholder: str = "", **_) -> Any:
@@ -278,7 +294,7 @@ def _row_buttons(key: str, noun: str, minimum: int) -> None:
 
 
 RENDERERS = {
-    "choice": _choice, "flag": _flag, "int": _number, "float": _number, "text": _text,
+    "choice": _choice, "flag": _flag, "int": _number, "auto_int": _auto_number, "float": _number, "text": _text,
     "path": _path, "paths": _paths, "words": _words, "multi": _multi, "numbers": _numbers,
     "named_paths": _named_paths, "class_files": _class_files, "yaml": _yaml, "section": _section,
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from lociflow.config import PreprocessConfig, coerce
 from lociflow.preprocessing.pipeline import build_dataset
+from lociflow.preprocessing.records import resolve_auto
 from lociflow.preprocessing.resplit import resplit
 from lociflow.runs import open_run
 
@@ -41,6 +42,7 @@ def preprocess(config: Any, output: str | os.PathLike, name: str | None = None, 
     cfg = coerce(PreprocessConfig, config, "preprocess")
     if cfg.source is not None:
         return resplit(cfg, output, name=name, force=force)
+    cfg = resolve_auto(cfg)  # params.yaml records the window and viewpoint chosen
     params = cfg.dump()
     summary = {"window": cfg.window, "branches": ",".join(cfg.branches), "classes": ",".join(cfg.known_classes() or [*cfg.classes, "(from labels)"]),
                "split": cfg.split.method, "seed": cfg.seed}

@@ -69,6 +69,8 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
             resolved["fold"] = {**resolved["fold"], **value}
         else:
             resolved[key] = value
+    if resolved["viewpoint"] == "auto":  # datasets record the viewpoint chosen; parameters without one cut at the centre
+        resolved["viewpoint"] = "center"
     return resolved
 
 
