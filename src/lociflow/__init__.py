@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 #: ``import lociflow`` and ``lociflow --help`` stay fast (no torch import)
 STAGE_FUNCTIONS = {
     "preprocess": ("lociflow.preprocessing.run", "preprocess"),
-    "train": ("lociflow.training.run", "train"),
+    "train": ("lociflow.training.tuning", "train"),
     "evaluate": ("lociflow.evaluation.run", "evaluate"),
     "predict": ("lociflow.prediction", "predict"),
     "interpret": ("lociflow.interpretation.run", "interpret"),

@@ -160,6 +160,7 @@ def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", metavar="N", help="Maximum number of epochs.", show_default=default(TrainConfig, "epochs"))] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", metavar="PRESET", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.", show_default="cnn, unless architecture is given")] = None,
     ensemble: Annotated[Optional[int], typer.Option("--ensemble", metavar="N", help="Train this many networks (seeds seed, seed+1, ...) and average them.", show_default=default(TrainConfig, "ensemble"))] = None,
+    tune: Annotated[Optional[int], typer.Option("--tune", metavar="N", help="Tune first: N trials searching the architecture, depth, width, rate, dropout and shift on the validation split (0: off).", show_default="off")] = None,
 ) -> None:
     """Train a network on a dataset and write a model directory.
 
@@ -172,9 +173,10 @@ def train(
     from lociflow.config import TrainConfig, load_stage
 
     def call() -> Path:
-        cfg = load_stage(TrainConfig, "train", config, set_,
+        tuning = [] if tune is None else ["tune=null"] if tune == 0 else [f"tune.trials={tune}"]
+        cfg = load_stage(TrainConfig, "train", config, [*tuning, *(set_ or [])],
                          {"data": data, "seed": seed, "epochs": epochs, "preset": preset, "ensemble": ensemble})
-        from lociflow.training.run import train as run
+        from lociflow.training.tuning import train as run
 
         return run(cfg, output, name=name, force=force, resume=resume)
 

@@ -288,6 +288,16 @@ class Augment(Section):
         return min(DEFAULT_SHIFT, window // 10)
 
 
+class Tune(Section):
+    """``train.tune``: search the training settings on the validation split, then train with the best."""
+
+    trials: int = Field(default=12, ge=1, description="Trials of the search (each a training of one network).")
+    minutes: float | None = Field(
+        default=None, gt=0, description="Start no trial after this many minutes (empty: no time limit).")
+    epochs: int | None = Field(
+        default=None, ge=1, description="Most epochs per trial (default: the train section's epochs).")
+
+
 class TrainConfig(StageConfig):
     """Parameters of ``lociflow train``."""
 
@@ -351,6 +361,9 @@ class TrainConfig(StageConfig):
         default=None, ge=1, description="CPU threads for PyTorch (default: one per core). "
         "1 is much faster when other programs keep the cores busy.",
     )
+    tune: Tune | None = Field(
+        default=None, description="Tune first: {trials: N, minutes: M} searches the architecture family, depth, "
+        "width, learning rate, dropout and shift on the validation split, then trains with the best (empty: off).")
     seed: int = 42
 
 
@@ -515,6 +528,8 @@ class SearchConfig(StageConfig):
     space: dict[str, Any] = Field(default_factory=dict, description="Parameter name -> {type: int|float|categorical, ...}.")
     data: Path | None = Field(default=None, description="Dataset directory made by preprocess (--data).")
     trials: int = Field(default=20, ge=1, description="Total trials of the study, counted over every worker and rerun.")
+    minutes: float | None = Field(
+        default=None, gt=0, description="Start no trial after this many minutes of this run (empty: no time limit).")
     workers: int = Field(default=1, ge=1, description="Trials run at once, each in its own process.")
     storage: str | None = Field(default=None, description="Optuna RDB URL shared by several machines (default: study.db in the run folder).")
     study: str | None = Field(default=None, description="Study name in the storage (default: the run name).")

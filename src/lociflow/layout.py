@@ -90,6 +90,8 @@ BACKGROUND_PLOT = "background_gc"
 
 TRIALS_FILE = "trials.tsv"
 TRIALS_DIR = "trials"
+TUNING_DIR = "tuning"
+"""The search of ``train.tune`` inside a tuned train run folder."""
 BEST_DIR = "best"
 
 # --------------------------------------------------------------------------- table columns

@@ -264,11 +264,12 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
                  "and queued again", study_name, before, counted(study), total, queued)
     objective = Objective(params, prepared["base"], prepared["data"], run.path, run.final_path, run.root, run.name,
                           config.objective)
+    deadline = time.time() + 60 * config.minutes if config.minutes else None
     plans = [WorkerPlan(url=url, study_name=study_name, config=config, params=params, total=total,
                         lock_path=run.path / "budget.lock", seed=worker_seed(config.seed, i, existing),
-                        epochs=prepared["epochs"]) for i in range(config.workers)]
+                        epochs=prepared["epochs"], deadline=deadline) for i in range(config.workers)]
 
-    after_trial = _TrialsWriter(run.path, params, config.objective)
+    after_trial = _TrialsWriter(run.path, params, config.objective, total)
     try:
         if config.workers == 1:
             from lociflow.searching.study import work
@@ -281,15 +282,30 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
 
 
 class _TrialsWriter:
-    """Rewrite ``trials.tsv`` after each trial (a class, so that spawned workers can receive it)."""
+    """Rewrite ``trials.tsv`` after each trial and log trial k of N with the best so far (a
+    class, so that spawned workers can receive it)."""
 
-    def __init__(self, folder: Path, params, objective: str):
-        self.folder, self.params, self.objective = folder, params, objective
+    def __init__(self, folder: Path, params, objective: str, total: int):
+        self.folder, self.params, self.objective, self.total = folder, params, objective, total
 
     def __call__(self, study, frozen) -> None:
+        from optuna.trial import TrialState
+
         from lociflow.searching import outputs
 
         outputs.write_trials(self.folder, study, self.params, self.objective)
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if frozen.state == TrialState.COMPLETE and frozen.value is not None:
+            outcome = f"{self.objective} {frozen.value:.4f}"
+        else:
+            outcome = frozen.state.name.lower()
+        if done:
+            best = (max if self.objective != "val_loss" else min)(done, key=lambda t: t.value)
+            log.info("trial %d of %d: %s; best so far %s %.4f (trial %d)", min(_finished(study), self.total),
+                     self.total, outcome, self.objective, best.value, best.number)
+        else:
+            log.info("trial %d of %d: %s; no trial has finished yet", min(_finished(study), self.total), self.total,
+                     outcome)
 
 
 def _run_processes(plans, objective, after_trial, study, total: int) -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -332,6 +333,8 @@ class WorkerPlan:
     lock_path: Path
     seed: int
     epochs: int
+    deadline: float | None = None
+    """``time.time()`` after which no trial starts (``search.minutes``), or None."""
 
 
 def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float],
@@ -364,6 +367,9 @@ def work(plan: WorkerPlan, objective: Callable[[optuna.Trial, BudgetLock], float
         lock.acquire()
         try:
             if counted(study) >= plan.total:
+                break
+            if plan.deadline is not None and time.time() >= plan.deadline:
+                log.info("the time budget is spent after %d trial(s) here: no further trial is started", ran)
                 break
             study.optimize(lambda trial: objective(trial, lock), n_trials=1, catch=(Exception,),
                            gc_after_trial=True, callbacks=[after_trial] if after_trial else None)

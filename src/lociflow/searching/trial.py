@@ -147,7 +147,8 @@ class Objective:
         check_trial_config(config, dataset)
         log.info("trial %d: %s", trial.number, ", ".join(f"{k}={v}" for k, v in values.items()) or "base config")
         pruning = PruningCallback(trial, maximize=self.objective != "val_loss")
-        folder = train(config, self.work_folder / "trials", name=name, force=True, callbacks=[pruning])
+        folder = train(config, self.work_folder / "trials", name=name, force=True, callbacks=[pruning],
+                       scored_split="valid")  # the test split takes no part in a search
         metrics = best_epoch_metrics(folder)
         for key, value in metrics.items():
             trial.set_user_attr(key, None if isinstance(value, float) and math.isnan(value) else value)

@@ -185,8 +185,8 @@ def describe_network(network, architecture: dict, dataset: DatasetDir, folder: P
 
 
 def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
-                device: Any = "cpu") -> dict[str, Any]:
-    """Save ``network`` as the model directory ``folder`` and return its metrics on the test split.
+                device: Any = "cpu", split: str = "test") -> dict[str, Any]:
+    """Save ``network`` as the model directory ``folder`` and return its metrics on ``split``.
 
     Parameters
     ----------
@@ -199,12 +199,14 @@ def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
     dataset : DatasetDir
         The dataset trained on (its spec, channels and test split).
     device : str or torch.device
-        Where the test split is scored. Default is ``"cpu"``.
+        Where the split is scored. Default is ``"cpu"``.
+    split : str
+        The split scored: ``"test"``, or ``"valid"`` for a search trial. Default is ``"test"``.
 
     Returns
     -------
     dict
-        The test metrics of :func:`lociflow.training.scoring.score_split`.
+        The metrics of :func:`lociflow.training.scoring.score_split`.
     """
     from lociflow.model.io import dataset_spec, save_model
     from lociflow.training.scoring import score_split
@@ -214,7 +216,7 @@ def save_scored(folder: Path, network, architecture: dict, dataset: DatasetDir,
     spec["branches"] = branches  # a subset when config.branches leaves some out
     spec["channels"] = {b: dataset.channels[b] for b in branches}
     save_model(folder, network, spec)
-    metrics = score_split(network.to(device), dataset.split("test"), branches, dataset.classes, device=device)
+    metrics = score_split(network.to(device), dataset.split(split), branches, dataset.classes, device=device)
     network.cpu()
     return metrics
 
@@ -313,6 +315,7 @@ class Fit:
         self.run_record = run
         self.branches = list(getattr(network, "branches", dataset.branches))
         self.metrics: dict[str, Any] | None = None  # the test metrics, once the best weights are saved
+        self.scored_split = "test"  # "valid" in a search trial, which must never see the test split
 
     def run(self) -> None:
         import lightning as L
@@ -413,7 +416,8 @@ class Fit:
                 raise KeyboardInterrupt
             raise RuntimeError("training ended without a best checkpoint")
         best_epoch = load_best_weights(self.network, best)
-        metrics = save_scored(self.folder, self.network, self.architecture, self.dataset, trainer.strategy.root_device)
+        metrics = save_scored(self.folder, self.network, self.architecture, self.dataset, trainer.strategy.root_device,
+                              split=self.scored_split)
         monitor = checkpoint.monitor
         score = checkpoint.best_model_score
         # epochs recorded in history.tsv: trainer.current_epoch only advances after the
@@ -421,7 +425,7 @@ class Fit:
         recorded = [row["epoch"] for row in read_history(self.folder / HISTORY_FILE)]
         epochs_trained = max(recorded, default=trainer.current_epoch)
         metrics.update({
-            "split": "test", "best_epoch": best_epoch, "epochs_trained": epochs_trained,
+            "split": self.scored_split, "best_epoch": best_epoch, "epochs_trained": epochs_trained,
             "monitor": monitor, "best_" + monitor: None if score is None else round(float(score), 6),
             "checkpoint": "checkpoints/best.ckpt", "complete": not interrupted,
         })
@@ -430,8 +434,8 @@ class Fit:
         log_warnings(metrics["warnings"])
         write_json(self.folder / METRICS_FILE, metrics)
         self.metrics = metrics
-        log.info("best epoch %d (%s %.4f); test AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
-                 float(score) if score is not None else float("nan"), metrics["auroc"]["macro"],
+        log.info("best epoch %d (%s %.4f); %s AUROC %s, accuracy %s, loss %.4f", best_epoch, monitor,
+                 float(score) if score is not None else float("nan"), self.scored_split, metrics["auroc"]["macro"],
                  metrics["accuracy"], metrics["loss"])
         record_run(self.run_record, metrics, best_epoch, epochs_trained)
         if interrupted and self.member:

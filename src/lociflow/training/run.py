@@ -39,8 +39,12 @@ log = logging.getLogger("lociflow.train")
 
 def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathLike,
           name: str | None = None, force: bool = False, resume: bool = False,
-          callbacks: Sequence[Any] | None = None) -> Path:
+          callbacks: Sequence[Any] | None = None, *, scored_split: str = "test",
+          attach: dict[str, Path] | None = None, tuning: dict[str, Any] | None = None) -> Path:
     """Train a network on ``config.data`` and write a model directory under ``output``.
+
+    This is one training as configured; ``lociflow.train`` (:mod:`lociflow.training.tuning`)
+    runs ``train.tune`` first and then calls this.
 
     Parameters
     ----------
@@ -57,6 +61,14 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
     callbacks : sequence of lightning.pytorch.Callback or None
         Extra Lightning callbacks (e.g. a hyperparameter-search pruning callback).
         Default is None.
+    scored_split : str
+        The split ``metrics.json`` scores: ``"test"``, or ``"valid"`` for a search trial,
+        which must never see the test split. Default is ``"test"``.
+    attach : dict of str to Path or None
+        Finished folders moved into the run folder under these names before it is put in
+        place (a tune's search). Default is None.
+    tuning : dict or None
+        A tune's summary, recorded as ``tuning`` in ``metrics.json``. Default is None.
 
     Returns
     -------
@@ -66,7 +78,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
     Raises
     ------
     ConfigError
-        When ``resume`` and ``force`` are both given, or ``resume`` without ``name``.
+        When ``resume`` and ``force`` are both given, or ``resume`` without ``name``, or
+        the config asks for ``tune`` (run by :func:`lociflow.train`).
     KeyboardInterrupt
         When interrupted: the folder is kept with the best model so far, ready for ``resume``.
     """
@@ -77,12 +90,17 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
         raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
     from lociflow.model.device import torch_threads
 
+    if config.tune is not None:
+        raise ConfigError("train.tune is run by lociflow.train (lociflow.training.tuning.train), which tunes and "
+                          "then calls this function; call that, or leave tune out.")
     dataset = open_training_data(config)
+    extras = {"scored_split": scored_split, "attach": attach or {}, "tuning": tuning}
     with torch_threads(config.threads):
-        return _train(config, dataset, output, name, force, resume, callbacks)
+        return _train(config, dataset, output, name, force, resume, callbacks, extras)
 
 
-def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume, callbacks) -> Path:
+def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume, callbacks,
+           extras: dict[str, Any]) -> Path:
     from lociflow.model.presets import DEFAULT_PRESET, resolve_architecture
     from lociflow.training.fit import check_trainable, is_worker_process, seeded_network
 
@@ -99,24 +117,59 @@ def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume
     if config.ensemble > 1:
         summary["ensemble"] = config.ensemble
     summary["data"] = str(config.data)
+    if extras["tuning"]:
+        summary["tuned"] = f"{extras['tuning']['trials']} trials"
     if is_worker_process():  # extra processes of multi-GPU training write nothing of their own
         with tempfile.TemporaryDirectory(prefix="lociflow-train-") as scratch:
-            _fit_all(config, dataset, architecture, network, Path(scratch), callbacks, resume, None)
+            _fit_all(config, dataset, architecture, network, Path(scratch), callbacks, resume, None, extras)
         return Path(output).expanduser().resolve() / (name or "")
     with open_run("train", output, config.dump(), name, force, summary_params=summary,
                   keep_on_interrupt=True, resume=resume) as run:
-        _fit_all(config, dataset, architecture, network, run.path, callbacks, resume, run)
+        _fit_all(config, dataset, architecture, network, run.path, callbacks, resume, run, extras)
+        if extras["tuning"]:
+            _record_tuning(run.path, extras["tuning"])
+        _attach(extras["attach"], run.path, run.final_path)
         return run.final_path
 
 
 def _fit_all(config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
-             callbacks, resume: bool, run) -> None:
+             callbacks, resume: bool, run, extras: dict[str, Any]) -> None:
     """Train the one network, or each network of an ensemble in turn."""
     from lociflow.training.ensemble import EnsembleFit
     from lociflow.training.fit import Fit
 
     fit = Fit if config.ensemble == 1 else EnsembleFit
-    fit(config, dataset, architecture, network, folder, callbacks, resume, run).run()
+    job = fit(config, dataset, architecture, network, folder, callbacks, resume, run)
+    job.scored_split = extras["scored_split"]
+    job.run()
+
+
+def _record_tuning(folder: Path, tuning: dict[str, Any]) -> None:
+    """Add the tune's summary to ``metrics.json``."""
+    import json
+
+    from lociflow.io.atomic import write_json
+    from lociflow.layout import METRICS_FILE
+
+    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+    metrics["tuning"] = tuning
+    write_json(folder / METRICS_FILE, metrics)
+
+
+def _attach(folders: dict[str, Path], work: Path, final: Path) -> None:
+    """Move finished folders into the run folder; the ledgers that name them follow."""
+    import shutil
+
+    from lociflow.io.atomic import write_text
+    from lociflow.layout import LEDGER_FILE, TRIALS_DIR
+
+    for inside, source in folders.items():
+        if (work / inside).exists():
+            shutil.rmtree(work / inside)
+        os.replace(source, work / inside)
+        for ledger in (work / inside / TRIALS_DIR / LEDGER_FILE, source.parent / LEDGER_FILE):
+            if ledger.exists():
+                write_text(ledger, ledger.read_text(encoding="utf-8").replace(str(source), str(final / inside)))
 
 
 def chosen_branches(config: TrainConfig, dataset: DatasetDir) -> list[str]:
