@@ -277,6 +277,21 @@ def test_train_run_gets_the_config_the_cli_builds(root, tmp_path, started, synth
     assert started[0]["options"] is None
 
 
+def test_tuning_is_offered_off_and_reaches_the_run_as_the_cli_builds_it(root, started, synthetic_dataset):
+    data = synthetic_dataset()
+    at = page("train")
+    assert at.checkbox(key="train::tune#on").value is False, "tuning is off by default"
+    at.text_input(key="train::data").set_value(str(data))
+    at.checkbox(key="train::tune#on").check().run()
+    at.number_input(key="train::tune.trials").set_value(5)
+    at.number_input(key="train::tune.minutes").set_value(30.0)
+    at.run()
+    at.button(key="train::#run").click().run()
+    no_exception(at)
+    cli = load_stage(TrainConfig, "train", None, ["tune.trials=5", "tune.minutes=30"], {"data": data}).dump()
+    assert started[0]["document"] == {"train": cli}
+
+
 def test_train_resume_is_passed_to_the_api(root, started, synthetic_dataset):
     data = synthetic_dataset()
     at = page("train")

@@ -96,6 +96,10 @@ def render() -> None:
         form.field("early_stopping")
         with st.expander("Augmentation"):
             form.field("augment")
+        with st.expander("Tuning for this dataset"):
+            form.field("tune", label="tuning", help="Search the architecture family, depth, width, learning rate, "
+                       "dropout and shift on the validation split first, then train with the best settings. "
+                       "Each trial is one training, so this costs about trials + 1 trainings.")
     with st.expander("Hardware"):
         for name in ("accelerator", "devices", "precision", "strategy", "num_nodes", "num_workers"):
             form.field(name)
