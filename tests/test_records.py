@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 import lociflow
-from lociflow.config import AUTO_WINDOW_MAX, AUTO_WINDOW_VIEWPOINT, BED_WINDOW, PreprocessConfig
+from lociflow.config import (
+    AUTO_WINDOW_MAX,
+    AUTO_WINDOW_VIEWPOINT,
+    BED_WINDOW,
+    PreprocessConfig,
+)
 from lociflow.errors import ConfigError
 from lociflow.preprocessing.records import has_viewpoint, resolve_auto
 

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lociflow.config import AUTO_WINDOW_MAX, AUTO_WINDOW_VIEWPOINT, BED_WINDOW, PreprocessConfig
+from lociflow.config import (
+    AUTO_WINDOW_MAX,
+    AUTO_WINDOW_VIEWPOINT,
+    BED_WINDOW,
+    PreprocessConfig,
+)
 from lociflow.config_sources import GeneratedClass
 
 log = logging.getLogger("lociflow.preprocess")

@@ -222,5 +222,5 @@ def best_config(config: TrainConfig, dataset: DatasetDir, search_folder: Path) -
 
     trials = pd.read_csv(search_folder / TRIALS_FILE, sep="\t")
     summary = {"trial": int(found["number"]), "val_auroc": float(found["val_auroc"]), "params": values,
-               "trials": int(len(trials)), "folder": TUNING_DIR}
+               "trials": len(trials), "folder": TUNING_DIR}
     return chosen, summary
