@@ -84,10 +84,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
         When interrupted: the folder is kept with the best model so far, ready for ``resume``.
     """
     config = coerce(TrainConfig, config, "train")
-    if resume and force:
-        raise ConfigError("--resume and --force exclude each other: resume continues the run that --force would replace.")
-    if resume and not name:
-        raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
+    check_resume(resume, force, name)
     from lociflow.model.device import torch_threads
 
     if config.tune is not None:
@@ -97,6 +94,27 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
     extras = {"scored_split": scored_split, "attach": attach or {}, "tuning": tuning}
     with torch_threads(config.threads):
         return _train(config, dataset, output, name, force, resume, callbacks, extras)
+
+
+def check_resume(resume: bool, force: bool, name: str | None) -> None:
+    """Refuse ``resume`` with ``force``, or without the ``name`` of the run to continue.
+
+    Parameters
+    ----------
+    resume, force : bool
+        The options given.
+    name : str or None
+        The run name given.
+
+    Raises
+    ------
+    ConfigError
+        Saying which options to give.
+    """
+    if resume and force:
+        raise ConfigError("--resume and --force exclude each other: resume continues the run that --force would replace.")
+    if resume and not name:
+        raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
 
 
 def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume, callbacks,

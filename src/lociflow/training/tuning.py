@@ -69,10 +69,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
     config = coerce(TrainConfig, config, "train")
     if config.tune is None:
         return run.train(config, output, name=name, force=force, resume=resume, callbacks=callbacks)
-    if resume and force:
-        raise ConfigError("--resume and --force exclude each other: resume continues the run that --force would replace.")
-    if resume and not name:
-        raise ConfigError("--resume needs the --name of the interrupted run (and the same output folder).")
+    run.check_resume(resume, force, name)
     root = Path(output).expanduser().resolve()
     name = name or new_run_name("train")
     final = root / name
