@@ -30,17 +30,13 @@ from pathlib import Path
 os.environ.setdefault("LOCIFLOW_PROGRESS", "0")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import lociflow  # noqa: E402
 
-EXPERIMENTS = {"PUM2": "PARCLIP_PUM2", "QKI": "PARCLIP_QKI", "ALKBH5": "ALKBH5_Baltz2012"}
+from accuracy import PUBLISHED, RBP24 as EXPERIMENTS  # noqa: E402  (the one list of experiments and figures)
+
 FOLDERS = [ROOT / "data" / "rbp24", ROOT.parent / "shared" / "data" / "rbp24"]
-# ENNGene paper (BMC Genomics 2022), Table 1: test AUROC
-PUBLISHED = {
-    "PUM2": {"GraphProt": 0.954, "DeepBind": 0.964, "iDeepE": 0.967, "DeepRKE": 0.965, "ENNGene": 0.972},
-    "QKI": {"GraphProt": 0.957, "DeepBind": 0.973, "iDeepE": 0.970, "DeepRKE": 0.975, "ENNGene": 0.984},
-    "ALKBH5": {"GraphProt": 0.680, "DeepBind": 0.668, "iDeepE": 0.758, "DeepRKE": 0.740, "ENNGene": 0.877},
-}
 
 
 def files(experiment: str, part: str) -> dict[str, list[Path]] | None:
