@@ -78,7 +78,7 @@ PUBLISHED_NAMES = list(next(iter(PUBLISHED.values())))
 
 KEY = ("experiment", "configuration", "seed", "window", "quick")
 COLUMNS = (*KEY, "group", "test_auroc", "test_auprc", "internal_test_auroc", "best_epoch", "epochs_trained",
-           "tune_trials", "preprocess_s", "train_s", "evaluate_s", "train_loci", "test_loci",
+           "tune_trials", "preprocess_s", "train_s", "evaluate_s", "dataset_window", "train_loci", "test_loci",
            "date", "machine", "cpus", "load_avg", "commit")
 
 
@@ -315,6 +315,14 @@ def run_one(run: dict, experiment: Experiment, dataset: Path, test_files: dict, 
             "test_loci": sum(metrics["n"].values()) if isinstance(metrics.get("n"), dict) else ""}
 
 
+def dataset_window(dataset: Path) -> str:
+    """The window the dataset was made with (the one ``window: auto`` chose, where it did)."""
+    try:
+        return str(json.loads((dataset / "manifest.json").read_text())["window"])
+    except (OSError, KeyError, ValueError):
+        return ""
+
+
 def dataset_loci(dataset: Path) -> str:
     summary = dataset / "summary.tsv"
     if not summary.exists():
@@ -373,8 +381,8 @@ def benchmark(args) -> int:
                 say(f"  failed after {time.perf_counter() - started:.1f} s: {type(exc).__name__}: {exc}")
                 continue
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-            row.update(preprocess_s=f"{preprocess_s:.1f}", train_loci=loci, date=datetime.date.today().isoformat(),
-                       load_avg=load, **host)
+            row.update(preprocess_s=f"{preprocess_s:.1f}", dataset_window=dataset_window(dataset), train_loci=loci,
+                       date=datetime.date.today().isoformat(), load_avg=load, **host)
             append_row(args.results, row)
             say(f"  AUROC {row['test_auroc']}, AUPRC {row['test_auprc']}, best epoch {row['best_epoch']}; "
                 f"train {row['train_s']} s, evaluate {row['evaluate_s']} s; {time.perf_counter() - started:.1f} s in all")
@@ -461,7 +469,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         metavar="NAME", help=f"Experiments or groups ({', '.join(GROUPS)}); default: all.")
     parser.add_argument("--configs", nargs="+", default=["defaults", "deepbind"], choices=CONFIGS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="The report gives their mean.")
-    parser.add_argument("--window", type=int, default=None, help="preprocess window (default: lociflow's default).")
+    parser.add_argument("--window", type=int, default=None,
+                        help="preprocess window (default: lociflow's, which chooses it from FASTA records).")
     parser.add_argument("--tune-trials", type=int, default=20)
     parser.add_argument("--tune-minutes", type=float, default=60)
     parser.add_argument("--quick", action="store_true", help="Smoke run: few loci, few epochs, own results file.")
