@@ -283,7 +283,8 @@ def test_results_do_not_depend_on_the_chunk_size_and_params_yaml_reruns_the_run(
         assert code == 0, err
     small, whole, again = table(out), table(out2), table(out3)
     assert list(small["id"]) == [f"v{p}" for p in range(950, 1030, 9)]
-    pd.testing.assert_frame_equal(small, whole, atol=1e-6)
+    # batches of other sizes may take other float32 kernels (seen: 2e-6 on an Intel Xeon), never more
+    pd.testing.assert_frame_equal(small, whole, atol=1e-5)
     pd.testing.assert_frame_equal(small, again)
     assert (tmp_path / "runs.tsv").read_text().count("\tvariants\t") == 3
 
