@@ -213,6 +213,79 @@ class EnsembleHistory(L.Callback):
             self._plotted = time.perf_counter()
 
 
+COLLAPSE_EPOCH = 2
+"""The epoch after which a collapsed training is recognised (one epoch may still be warming up)."""
+COLLAPSE_SPREAD = 1e-3
+"""Validation probabilities whose standard deviation over the loci stays below this are constant."""
+CHANCE_MARGIN = 0.005
+"""A training loss within this share of the class-prior entropy is at chance."""
+
+
+class CollapseWatch(L.Callback):
+    """Recognise a training that collapsed to one output, after epoch :data:`COLLAPSE_EPOCH`.
+
+    A collapsed network gives (nearly) the same probabilities to every locus: their standard
+    deviation over the validation split stays below :data:`COLLAPSE_SPREAD` (dead ReLUs give
+    exactly 0). A network that learns slowly still spreads its outputs (0.0076 for a tiny
+    network still at chance loss after two epochs in the tests), so the loss alone decides
+    nothing; it is named in the reason when it is at chance. With ``stop=True`` the training stops there, so that the
+    caller can restart it; ``reason`` then says what was seen.
+
+    Parameters
+    ----------
+    prior_loss : float
+        The cross-entropy of always predicting the training split's class shares.
+    stop : bool
+        Stop the training when a collapse is seen. Default is True.
+    """
+
+    def __init__(self, prior_loss: float, stop: bool = True):
+        self.prior_loss = prior_loss
+        self.stop = stop
+        self.reason: str | None = None
+        self.epoch: int | None = None
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch != COLLAPSE_EPOCH or self.reason is not None:
+            return
+        spread = getattr(pl_module, "val_spread", None)
+        loss = trainer.callback_metrics.get("train_loss")
+        if spread is None:
+            return
+        at_chance = loss is not None and float(loss) >= (1 - CHANCE_MARGIN) * self.prior_loss
+        if spread < COLLAPSE_SPREAD:
+            self.epoch = epoch
+            self.reason = (f"after epoch {epoch} the network gives every validation locus the same output "
+                           f"(spread of the probabilities {spread:.2g}"
+                           + (f", training loss {float(loss):.4f} at chance, {self.prior_loss:.4f})" if at_chance
+                              else ")"))
+            if self.stop:
+                trainer.should_stop = True
+
+
+def prior_loss(labels, n_classes: int) -> float:
+    """The cross-entropy of always predicting the class shares of ``labels`` (the loss at chance).
+
+    Parameters
+    ----------
+    labels : array-like of int
+        The training labels.
+    n_classes : int
+        The number of classes.
+
+    Returns
+    -------
+    float
+        ``-sum(p log p)`` over the class shares ``p``.
+    """
+    import numpy as np
+
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(float)
+    shares = counts[counts > 0] / counts.sum()
+    return float(-(shares * np.log(shares)).sum())
+
+
 class InterruptWatch(L.Callback):
     """Remember that training was interrupted (Ctrl-C), so the caller can keep the best model.
 

@@ -274,6 +274,10 @@ def check_checkpoint(path: Path, run_folder: Path) -> None:
             f"was not written by lociflow. Delete it to restart the training in {run_folder} from the beginning with "
             "--resume, or train again under a new --name.") from None
 
+MAX_RESTARTS = 2
+"""Restarts of a collapsed training before it is kept, with a warning."""
+
+
 class Fit:
     """One training: build the trainer, fit, restore the best weights, write the model dir.
 
@@ -318,16 +322,51 @@ class Fit:
         self.scored_split = "test"  # "valid" in a search trial, which must never see the test split
 
     def run(self) -> None:
+        """Train, restarting a training that collapsed (see :class:`~lociflow.training.callbacks.CollapseWatch`)
+        up to :data:`MAX_RESTARTS` times with another seed and half the learning rate; then
+        restore the best weights and write the model directory."""
+        self.restarts: list[dict[str, Any]] = []
+        self.first_seed = self.config.seed
+        while True:
+            last_try = len(self.restarts) >= MAX_RESTARTS or self.resume  # a resumed run keeps its network
+            checkpoint, trainer, watch, collapse = self._attempt(stop_on_collapse=not last_try)
+            if collapse.reason is None or watch.interrupted or last_try:
+                break
+            self._restart(collapse)
+        if not trainer.is_global_zero:
+            return
+        self.collapse_reason = collapse.reason
+        self._finish(checkpoint, trainer, interrupted=watch.interrupted)
+
+    def _restart(self, collapse) -> None:
+        """Start again from new weights: the next seed, half the rate, no checkpoints or history."""
+        import shutil
+
+        seed = self.first_seed + 1000 * (len(self.restarts) + 1)
+        rate = self.config.learning_rate / 2
+        self.restarts.append({"epoch": collapse.epoch, "reason": collapse.reason, "seed": seed, "learning_rate": rate})
+        log.warning("training collapsed: %s. Restarting (%d of %d) with seed %d and learning rate %g.",
+                    collapse.reason, len(self.restarts), MAX_RESTARTS, seed, rate)
+        self.config = self.config.model_copy(update={"seed": seed, "learning_rate": rate})
+        channels = {b: self.dataset.channels[b] for b in self.branches}
+        self.network = seeded_network(self.architecture, channels, self.dataset, seed)
+        shutil.rmtree(self.folder / CHECKPOINT_DIR, ignore_errors=True)
+        shutil.rmtree(self.folder / "tensorboard", ignore_errors=True)
+        (self.folder / HISTORY_FILE).unlink(missing_ok=True)
+
+    def _attempt(self, stop_on_collapse: bool):
         import lightning as L
         from lightning.pytorch.callbacks import EarlyStopping
         from lightning.pytorch.loggers import TensorBoardLogger
 
         from lociflow import progress
         from lociflow.training.callbacks import (
+            CollapseWatch,
             HistoryWriter,
             InterruptWatch,
             RelocatableCheckpoint,
             StderrProgressBar,
+            prior_loss,
         )
         from lociflow.training.data import make_loader
         from lociflow.training.module import Classifier, inverse_frequency_weights
@@ -358,7 +397,9 @@ class Fit:
         last = RelocatableCheckpoint(dirpath=folder, filename="last", monitor=None, save_top_k=1,
                                      enable_version_counter=False, save_on_train_epoch_end=True)
         watch = InterruptWatch()
-        callbacks = [checkpoint, last, HistoryWriter(self.folder, monitor=monitor), watch, *self.extra_callbacks]
+        collapse = CollapseWatch(prior_loss(train_split.labels, len(dataset.classes)), stop=stop_on_collapse)
+        callbacks = [checkpoint, last, HistoryWriter(self.folder, monitor=monitor), watch, collapse,
+                     *self.extra_callbacks]
         if config.early_stopping:
             callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping.patience,
                                            min_delta=config.early_stopping.min_delta))
@@ -387,9 +428,7 @@ class Fit:
             except SystemExit:
                 if not watch.interrupted:
                     raise
-        if not trainer.is_global_zero:
-            return
-        self._finish(checkpoint, trainer, interrupted=watch.interrupted)
+        return checkpoint, trainer, watch, collapse
 
     def _resume_checkpoint(self) -> str | None:
         if not self.resume:
@@ -431,6 +470,12 @@ class Fit:
         })
         metrics["warnings"] = metrics.get("warnings", []) + epoch_warnings(
             best_epoch, epochs_trained, stopped_early=not interrupted and epochs_trained < self.config.epochs)
+        metrics["restarts"] = self.restarts
+        if self.collapse_reason is not None:
+            metrics["warnings"].append(
+                f"Training collapsed and stayed collapsed after {len(self.restarts)} restart(s): {self.collapse_reason}. "
+                "The model predicts the same for every locus. Try a lower learning_rate, another preset, or check "
+                "that the classes differ in their inputs.")
         log_warnings(metrics["warnings"])
         write_json(self.folder / METRICS_FILE, metrics)
         self.metrics = metrics

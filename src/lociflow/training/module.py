@@ -152,6 +152,8 @@ class Classifier(L.LightningModule):
         self._train_sums = None
         self._val_logits: list[torch.Tensor] = []
         self._val_labels: list[torch.Tensor] = []
+        self.val_spread: float | None = None  # the largest per-class std of validation probabilities
+        self.train_prior_loss: float | None = None  # the loss of always predicting the class shares
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.network(*inputs)
@@ -200,6 +202,7 @@ class Classifier(L.LightningModule):
         loss = float(self._loss(logits, labels))
         accuracy = float((logits.argmax(dim=1) == labels).float().mean())
         probs = torch.softmax(logits, dim=1).cpu().numpy()
+        self.val_spread = float(probs.std(axis=0).max()) if len(probs) > 1 else None
         auroc, _ = per_class_auc(labels.cpu().numpy(), probs, self.classes)
         macro = auroc["macro"]
         # every process validates on the whole split (see EpochBatches), so no syncing is needed
