@@ -153,6 +153,12 @@ def type_into(page, label: str, text: str) -> None:
     settle(page)
 
 
+def untick(page, label: str) -> None:
+    """Clear a ticked checkbox by clicking its label, and wait for the page to redraw."""
+    page.get_by_text(label, exact=True).click()
+    settle(page)
+
+
 def run_and_wait(page, stage: str, shot: str, reload: bool = False) -> None:
     """Click Run, wait for the background run to finish, screenshot, fail on errors.
 
@@ -234,6 +240,7 @@ def test_newcomer_walks_from_fasta_to_dashboard(server, browser_page):
     type_into(page, "Class 1 files", str(inputs / "bound.fa"))
     type_into(page, "Class 2 name", "unbound")
     type_into(page, "Class 2 files", str(inputs / "unbound.fa"))
+    untick(page, "Window (nt): auto")  # auto would take the records' length; these tests want 40
     type_into(page, "Window (nt)", "40")
     page.get_by_role("combobox", name="Viewpoint").wait_for()  # FASTA input: the viewpoint option applies
     assert page.get_by_label("Reference genome (FASTA)", exact=True).count() == 0  # not needed for FASTA
@@ -331,6 +338,7 @@ def test_preprocess_form_checks_bed_input_as_you_type(server, browser_page, tmp_
     assert not page.get_by_role("button", name="Run preprocess").is_enabled()
     screenshot(page, "08-preprocess-bed-needs-genome")
     type_into(page, "Reference genome (FASTA)", str(genome))
+    untick(page, "Window (nt): auto")  # auto would take the records' length; these tests want 40
     type_into(page, "Window (nt)", "40")
     alerts = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
     assert "is BED" not in alerts

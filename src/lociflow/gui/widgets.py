@@ -76,7 +76,7 @@ def _auto_number(form: FormLike, path, info, label, help, fallback: int = BED_WI
     if st.session_state[f"{key}#auto"]:
         return "auto"
     state.init(key, fallback if default == "auto" else int(default))
-    st.number_input(label, key=key, step=1, min_value=1, label_visibility="collapsed")
+    st.number_input(label, key=key, step=1, min_value=1)
     state.keep(key)
     return int(st.session_state[key])
 
