@@ -58,6 +58,7 @@ class EnsembleFit:
         self.branches = list(first.branches)
         self.networks: list = []  # trained so far, on the CPU
         self.members: list[dict[str, Any]] = []  # their rows in metrics.json
+        self.extra_metrics: dict[str, Any] = {}  # further entries of metrics.json (a tune's summary)
 
     def run(self) -> None:
         from lociflow.model.io import load_model
@@ -124,7 +125,8 @@ class EnsembleFit:
         device = torch.device("cuda") if on_gpu(self.config) else torch.device("cpu")
         metrics = save_scored(self.folder, network, self.architecture, self.dataset, device)
         metrics.update({"split": "test", "ensemble": len(networks), "members": members,
-                        "complete": not interrupted and len(networks) == self.config.ensemble})
+                        "complete": not interrupted and len(networks) == self.config.ensemble,
+                        **self.extra_metrics})
         write_json(self.folder / METRICS_FILE, metrics)
         each = ", ".join(str(m["test_auroc"]) for m in members)
         log.info("ensemble of %d: test AUROC %s (networks alone: %s), accuracy %s, loss %.4f", len(networks),

@@ -320,6 +320,7 @@ class Fit:
         self.branches = list(getattr(network, "branches", dataset.branches))
         self.metrics: dict[str, Any] | None = None  # the test metrics, once the best weights are saved
         self.scored_split = "test"  # "valid" in a search trial, which must never see the test split
+        self.extra_metrics: dict[str, Any] = {}  # further entries of metrics.json (a tune's summary)
 
     def run(self) -> None:
         """Train, restarting a training that collapsed (see :class:`~lociflow.training.callbacks.CollapseWatch`)
@@ -471,6 +472,7 @@ class Fit:
         metrics["warnings"] = metrics.get("warnings", []) + epoch_warnings(
             best_epoch, epochs_trained, stopped_early=not interrupted and epochs_trained < self.config.epochs)
         metrics["restarts"] = self.restarts
+        metrics.update(self.extra_metrics)
         if self.collapse_reason is not None:
             metrics["warnings"].append(
                 f"Training collapsed and stayed collapsed after {len(self.restarts)} restart(s): {self.collapse_reason}. "

@@ -153,7 +153,6 @@ class Classifier(L.LightningModule):
         self._val_logits: list[torch.Tensor] = []
         self._val_labels: list[torch.Tensor] = []
         self.val_spread: float | None = None  # the largest per-class std of validation probabilities
-        self.train_prior_loss: float | None = None  # the loss of always predicting the class shares
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.network(*inputs)

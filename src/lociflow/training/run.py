@@ -144,8 +144,6 @@ def _train(config: TrainConfig, dataset: DatasetDir, output, name, force, resume
     with open_run("train", output, config.dump(), name, force, summary_params=summary,
                   keep_on_interrupt=True, resume=resume) as run:
         _fit_all(config, dataset, architecture, network, run.path, callbacks, resume, run, extras)
-        if extras["tuning"]:
-            _record_tuning(run.path, extras["tuning"])
         _attach(extras["attach"], run.path, run.final_path)
         return run.final_path
 
@@ -159,19 +157,9 @@ def _fit_all(config: TrainConfig, dataset: DatasetDir, architecture: dict, netwo
     fit = Fit if config.ensemble == 1 else EnsembleFit
     job = fit(config, dataset, architecture, network, folder, callbacks, resume, run)
     job.scored_split = extras["scored_split"]
+    if extras["tuning"]:
+        job.extra_metrics = {"tuning": extras["tuning"]}
     job.run()
-
-
-def _record_tuning(folder: Path, tuning: dict[str, Any]) -> None:
-    """Add the tune's summary to ``metrics.json``."""
-    import json
-
-    from lociflow.io.atomic import write_json
-    from lociflow.layout import METRICS_FILE
-
-    metrics = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
-    metrics["tuning"] = tuning
-    write_json(folder / METRICS_FILE, metrics)
 
 
 def _attach(folders: dict[str, Path], work: Path, final: Path) -> None:
