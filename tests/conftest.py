@@ -27,6 +27,38 @@ def synthetic_dataset(tmp_path):
     return make
 
 
+class TrainingCalls:
+    """The run names :func:`lociflow.training.run.train` was called with, in order; set
+    ``interrupt_at`` to k to make the k-th call raise ``KeyboardInterrupt`` (Ctrl-C in a trial)."""
+
+    def __init__(self):
+        self.names: list[str | None] = []
+        self.interrupt_at: int | None = None
+
+    def reset(self) -> None:
+        """Forget the calls so far and interrupt nothing from now on."""
+        self.names.clear()
+        self.interrupt_at = None
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """Record every one-network training (search trials, a tune's trials and its final model)."""
+    import lociflow.training.run
+
+    real_train = lociflow.training.run.train
+    calls = TrainingCalls()
+
+    def recorded(config, output, name=None, **kwargs):
+        calls.names.append(name)
+        if len(calls.names) == calls.interrupt_at:
+            raise KeyboardInterrupt
+        return real_train(config, output, name=name, **kwargs)
+
+    monkeypatch.setattr(lociflow.training.run, "train", recorded)
+    return calls
+
+
 def pytest_collection_modifyitems(config, items):
     """``gpu`` tests run only where CUDA is present (``pytest -m gpu`` on a GPU machine)."""
     gpu_tests = [item for item in items if "gpu" in item.keywords]

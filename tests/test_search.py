@@ -180,32 +180,20 @@ def test_best_params_retrain_to_the_same_validation_metric(two_worker_search, da
                                                                                               abs=1e-6)
 
 
-def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_path, monkeypatch):
-    import lociflow.training.run
-
-    real_train = lociflow.training.run.train
-    calls: list[str] = []
-
-    def interrupted_second(config, output, name=None, **kwargs):
-        calls.append(name)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_train(config, output, name=name, **kwargs)
-
+def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_path, trainings):
     config = {"search": {**SPACE, "trials": 3, "sampler": "random", "pruner": "none", "data": str(data)},
               "train": TINY_BASE}
-    monkeypatch.setattr(lociflow.training.run, "train", interrupted_second)
+    trainings.interrupt_at = 2
     with pytest.raises(KeyboardInterrupt):
         search(config, tmp_path, name="resumable")
     folder = tmp_path / "resumable"
     assert folder.is_dir(), "an interrupted search keeps its folder where a rerun finds it"
     first = (folder / "trials" / "trial-0000" / "model.safetensors").stat().st_mtime_ns
 
-    calls.clear()
-    monkeypatch.setattr(lociflow.training.run, "train", lambda *a, **k: calls.append(k.get("name")) or real_train(*a, **k))
+    trainings.reset()
     search(config, tmp_path, name="resumable")
     trials = {t.number: t for t in finished_trials(folder)}
-    assert calls == ["trial-0002", "trial-0003"], "only the cut-short trial and the missing one run"
+    assert trainings.names == ["trial-0002", "trial-0003"], "only the cut-short trial and the missing one run"
     assert trials[2].user_attrs["retry_of"] == 1 and trials[2].params == trials[1].params
     assert sum(t.state.name == "COMPLETE" for t in trials.values()) == 3
     assert (folder / "trials" / "trial-0000" / "model.safetensors").stat().st_mtime_ns == first

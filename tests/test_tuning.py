@@ -67,19 +67,8 @@ def test_a_tune_of_three_trials_leaves_a_model_and_never_reads_the_test_split(da
     assert model.classes and (folder / "model.safetensors").exists()
 
 
-def test_an_interrupted_tune_resumes_without_repeating_trials(data, tmp_path, monkeypatch):
-    import lociflow.training.run
-
-    real_train = lociflow.training.run.train
-    calls: list[str] = []
-
-    def interrupted_second(config, output, name=None, **kwargs):
-        calls.append(name)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_train(config, output, name=name, **kwargs)
-
-    monkeypatch.setattr(lociflow.training.run, "train", interrupted_second)
+def test_an_interrupted_tune_resumes_without_repeating_trials(data, tmp_path, trainings):
+    trainings.interrupt_at = 2
     config = {**FAST, "data": str(data)}
     with pytest.raises(KeyboardInterrupt):
         lociflow.train(config, tmp_path, name="again")
@@ -87,11 +76,9 @@ def test_an_interrupted_tune_resumes_without_repeating_trials(data, tmp_path, mo
     assert search_folder.is_dir() and not (tmp_path / "again").exists()
     first = (search_folder / "trials" / "trial-0000" / "model.safetensors").stat().st_mtime_ns
 
-    calls.clear()
-    monkeypatch.setattr(lociflow.training.run, "train",
-                        lambda *a, **k: calls.append(k.get("name")) or real_train(*a, **k))
+    trainings.reset()
     folder = lociflow.train(config, tmp_path, name="again", resume=True)
-    assert calls == ["trial-0002", "trial-0003", "again"], "the cut-short trial, the missing one, then the model"
+    assert trainings.names == ["trial-0002", "trial-0003", "again"], "the cut-short trial, the missing one, then the model"
     assert (folder / TUNING_DIR / "trials" / "trial-0000" / "model.safetensors").stat().st_mtime_ns == first
     assert json.loads((folder / "metrics.json").read_text())["tuning"]["trials"] == 4  # 3 wanted, one cut short
 
