@@ -114,3 +114,25 @@ def test_an_empty_train_section_is_the_measured_recipe():
     assert config.augment.shift_for(20) == 2 and config.augment.shift_for(5) == 0
     assert TrainConfig(augment={"shift": 0}).augment.shift_for(150) == 0
     assert TrainConfig(augment={"shift": 7}).augment.shift_for(150) == 7
+
+
+def test_ensemble_auto_is_three_networks_on_a_small_train_split_and_one_above():
+    from lociflow.config import AUTO_ENSEMBLE, AUTO_ENSEMBLE_MAX_LOCI
+
+    config = TrainConfig()
+    assert config.ensemble == "auto"
+    assert config.networks(1_928) == AUTO_ENSEMBLE == 3
+    assert config.networks(AUTO_ENSEMBLE_MAX_LOCI) == 3 and config.networks(AUTO_ENSEMBLE_MAX_LOCI + 1) == 1
+    assert TrainConfig(ensemble=" Auto ").ensemble == "auto"
+    assert TrainConfig(ensemble=5).networks(100) == 5 and TrainConfig(ensemble="2").networks(10**6) == 2
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "ensemble must be from 1 to 20 networks, or auto \\(got 0\\)"),
+    ("21", "ensemble must be from 1 to 20 networks, or auto \\(got 21\\)"),
+    ("three", "ensemble must be a number of networks or auto \\(got 'three'\\)"),
+])
+def test_a_bad_ensemble_is_explained(tmp_path, value, message):
+    cfg = write(tmp_path, f"train:\n  ensemble: {value}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_stage(TrainConfig, "train", cfg)

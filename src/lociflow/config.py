@@ -298,6 +298,14 @@ class Tune(Section):
         default=None, ge=1, description="Most epochs per trial (default: the train section's epochs).")
 
 
+MAX_ENSEMBLE = 20
+"""The most networks one ensemble may hold."""
+AUTO_ENSEMBLE = 3
+"""Networks ``ensemble: auto`` trains on a small train split (measured: bench/RESULTS.md)."""
+AUTO_ENSEMBLE_MAX_LOCI = 5_000
+"""The largest train split on which ``ensemble: auto`` trains :data:`AUTO_ENSEMBLE` networks; above it, one."""
+
+
 class TrainConfig(StageConfig):
     """Parameters of ``lociflow train``."""
 
@@ -342,10 +350,46 @@ class TrainConfig(StageConfig):
     class_weights: Literal["none", "auto"] = "none"
     augment: Augment = Field(default_factory=Augment)
     gradient_clip: float | None = Field(default=None, gt=0)
-    ensemble: int = Field(
-        default=1, ge=1, le=20, description="Train this many networks (seeds seed, seed+1, ...) and "
-        "average their logits: a steadier, usually better model for that many times the training.",
+    ensemble: int | Literal["auto"] = Field(
+        default="auto", description="Train this many networks (seeds seed, seed+1, ...) and "
+        "average their logits: a steadier, usually better model for that many times the training; "
+        f"auto: {AUTO_ENSEMBLE} when the train split has at most {AUTO_ENSEMBLE_MAX_LOCI:,} loci, else 1.",
     )
+
+    @field_validator("ensemble", mode="before")
+    @classmethod
+    def _ensemble_word(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(f"ensemble must be a number of networks or auto (got {value!r})")
+        return value
+
+    @field_validator("ensemble")
+    @classmethod
+    def _ensemble_range(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= value <= MAX_ENSEMBLE:
+            raise ValueError(f"ensemble must be from 1 to {MAX_ENSEMBLE} networks, or auto (got {value})")
+        return value
+
+    def networks(self, train_loci: int) -> int:
+        """The number of networks to train: ``ensemble``, or what ``auto`` makes of it.
+
+        Parameters
+        ----------
+        train_loci : int
+            Loci in the dataset's train split.
+
+        Returns
+        -------
+        int
+            ``ensemble`` when it is a number; for ``auto``, :data:`AUTO_ENSEMBLE` networks
+            when ``train_loci`` is at most :data:`AUTO_ENSEMBLE_MAX_LOCI`, else 1.
+        """
+        if self.ensemble != "auto":
+            return int(self.ensemble)
+        return AUTO_ENSEMBLE if train_loci <= AUTO_ENSEMBLE_MAX_LOCI else 1
+
     ema_decay: float | None = Field(
         default=None, gt=0, lt=1, description="Keep an exponential moving average of the weights, "
         "updated after every batch with this decay (e.g. 0.998); validation, early stopping, "

@@ -161,6 +161,8 @@ def _prepare(config: SearchConfig, base: TrainConfig) -> dict[str, Any]:
                           "learning_rate: {type: float, low: 0.0001, high: 0.01, log: true}.")
     base_record = base.dump()
     base_dict = {k: v for k, v in base_record.items()}
+    if base_dict.get("ensemble") == "auto":  # trials compare single networks
+        base_dict["ensemble"] = 1
     if config.workers > 1 and base.threads is None:  # K trials at once share the cores
         base_dict["threads"] = max(1, (os.cpu_count() or 1) // config.workers)
     check_space(params, base_dict, dataset, search_options=list(SearchConfig.model_fields))

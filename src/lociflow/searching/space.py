@@ -197,7 +197,7 @@ def check_trial_config(config: TrainConfig, dataset) -> None:
 
     schedule_options(config)
     branches = chosen_branches(config, dataset)
-    if config.ensemble > 1:
+    if config.ensemble not in (1, "auto"):
         raise ConfigError(
             f"ensemble: {config.ensemble} in a search: trials compare single networks. Search with ensemble: 1, "
             "then train the best trial's params.yaml with the ensemble you want."

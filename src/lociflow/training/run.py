@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lociflow.config import TrainConfig, coerce
+from lociflow.config import AUTO_ENSEMBLE, AUTO_ENSEMBLE_MAX_LOCI, TrainConfig, coerce
 from lociflow.errors import ConfigError, DatasetError
 from lociflow.io.store import DatasetDir, open_dataset
 from lociflow.runs import open_run
@@ -91,9 +91,36 @@ def train(config: TrainConfig | dict | str | os.PathLike, output: str | os.PathL
         raise ConfigError("train.tune is run by lociflow.train (lociflow.training.tuning.train), which tunes and "
                           "then calls this function; call that, or leave tune out.")
     dataset = open_training_data(config)
+    config = resolved_ensemble(config, dataset)
     extras = {"scored_split": scored_split, "attach": attach or {}, "tuning": tuning}
     with torch_threads(config.threads):
         return _train(config, dataset, output, name, force, resume, callbacks, extras)
+
+
+def resolved_ensemble(config: TrainConfig, dataset: DatasetDir) -> TrainConfig:
+    """``config`` with ``ensemble: auto`` made a number of networks for ``dataset``.
+
+    The number goes into the run's ``params.yaml``, so a rerun of it trains as many.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The training config.
+    dataset : DatasetDir
+        The dataset it trains on; the size of its train split decides.
+
+    Returns
+    -------
+    TrainConfig
+        ``config`` itself when ``ensemble`` is a number, else a copy with the number.
+    """
+    if config.ensemble != "auto":
+        return config
+    loci = sum(dataset.counts.get("train", {}).values())
+    networks = config.networks(loci)
+    log.info("ensemble: auto chose %d network%s for the %s loci of the train split (%s up to %s loci, else 1)",
+             networks, "" if networks == 1 else "s", f"{loci:,}", AUTO_ENSEMBLE, f"{AUTO_ENSEMBLE_MAX_LOCI:,}")
+    return config.model_copy(update={"ensemble": networks})
 
 
 def check_resume(resume: bool, force: bool, name: str | None) -> None:
