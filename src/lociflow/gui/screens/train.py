@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from lociflow.config import TrainConfig
+from lociflow.config import AUTO_ENSEMBLE, AUTO_ENSEMBLE_MAX_LOCI, TrainConfig
 from lociflow.gui import settings, state, suggest
 from lociflow.gui.forms import Form
 from lociflow.gui.params import params_loader
@@ -87,9 +87,11 @@ def render() -> None:
                            help="Options of the schedule, e.g. step_size: 10, gamma: 0.5.")
             form.field("class_weights")
             form.field("gradient_clip", help="Clip gradients to this norm (empty: no clipping).")
-            form.field("ensemble", label="Networks in the ensemble",
+            form.field("ensemble", label="Networks in the ensemble", fallback=AUTO_ENSEMBLE,
                        help="Train this many networks with successive seeds and average their outputs: "
-                       "usually a little more accurate, for that many times the training time.")
+                       "usually a little more accurate, for that many times the training time. Auto: "
+                       f"{AUTO_ENSEMBLE} on a train split of up to {AUTO_ENSEMBLE_MAX_LOCI:,} loci, where "
+                       "they gained most, else 1.")
             form.field("ema_decay", label="Weight averaging (EMA decay)",
                        help="Validate and save a moving average of the weights, updated after every "
                        "batch with this decay, e.g. 0.998 (empty: off).")
