@@ -16,7 +16,7 @@ BASE = {
     "architecture": {"branches": {"seq": [{"type": "conv", "filters": 8, "kernel": 5, "pool": "max"}]},
                      "common": [{"type": "pool", "mode": "max"}, {"type": "dense", "units": 8}]},
     "epochs": 4, "batch_size": 32, "threads": 1, "schedule": "constant", "augment": {"shift": 0},
-    "early_stopping": None,
+    "early_stopping": None, "ensemble": 1,
 }
 # a rate this large kills every ReLU in the first steps: the output is then one constant
 COLLAPSING = {**BASE, "optimizer": "sgd", "learning_rate": 1e6}

@@ -34,7 +34,8 @@ def body(params: Path) -> str:
 def test_background_run_writes_what_the_cli_writes(tmp_path, synthetic_dataset):
     data = synthetic_dataset(n=200, window=30)
     root = tmp_path / "runs"
-    document = {"train": {"data": str(data), "preset": "deepbind", "epochs": 1, "batch_size": 64}}
+    document = {"train": {"data": str(data), "preset": "deepbind", "epochs": 1, "batch_size": 64,
+                          "ensemble": 1}}
     job = jobs.start_job("train", document, root, name="from-gui")
     assert job.status() == "running"
     assert wait(job) == "ok", job.log_text()
@@ -69,7 +70,7 @@ def test_stop_ends_training_like_ctrl_c_keeping_the_best_model(tmp_path, synthet
     data = synthetic_dataset(n=200, window=30)
     root = tmp_path / "runs"
     document = {"train": {"data": str(data), "preset": "deepbind", "epochs": 200, "batch_size": 16,
-                          "early_stopping": None}}
+                          "early_stopping": None, "ensemble": 1}}
     job = jobs.start_job("train", document, root, name="long")
     deadline = time.time() + 120
     while time.time() < deadline and job.status() == "running":

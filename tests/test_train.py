@@ -8,6 +8,7 @@ import math
 import lightning as L
 import numpy as np
 import pytest
+import yaml
 
 from lociflow.errors import ConfigError, DatasetError, LociflowError
 from lociflow.runs import read_ledger
@@ -31,7 +32,7 @@ def tiny(branches=("seq",), **overrides):
         "epochs": 2, "batch_size": 32, "threads": 1, "learning_rate": 0.01,
         # the options these tests check were written against: a constant rate, stopping on the loss
         "early_stopping": {"monitor": "val_loss", "patience": 10, "min_delta": 0.0},
-        "schedule": "constant", "augment": {"shift": 0},
+        "schedule": "constant", "augment": {"shift": 0}, "ensemble": 1,
     }
     config.update(overrides)
     return config
@@ -370,7 +371,9 @@ def test_an_ensemble_averages_networks_trained_with_successive_seeds(seq_data, t
     from lociflow.model.network import EnsembleNetwork
 
     runs = tmp_path / "runs"
-    folder = train({**tiny(), "data": seq_data, "ensemble": 3}, runs, name="ens")
+    folder = train({**tiny(), "data": seq_data, "ensemble": "auto"}, runs, name="ens")
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    assert params["train"]["ensemble"] == 3, "auto: three networks on a train split of under 5,000 loci"
     singles = [train({**tiny(), "data": seq_data, "seed": 42 + i}, runs, name=f"single{i}") for i in range(3)]
     for i, single in enumerate(singles, start=1):
         assert same_weights(single, folder / "members" / str(i)), "network i is the run with seed 42 + i - 1"

@@ -49,7 +49,7 @@ def test_multi_branch_model_trains_end_to_end_through_the_cli(synthetic_dataset,
     config.write_text(yaml.safe_dump({"train": {
         "architecture": {"branches": {"seq": [conv], "fold": [conv], "cons": [conv]},
                          "common": [{"type": "gru", "units": 4}, {"type": "dense", "units": 8}]},
-        "epochs": 5, "batch_size": 32, "threads": 1,
+        "epochs": 5, "batch_size": 32, "threads": 1, "ensemble": 1,
     }}))
     code, out, err = invoke("train", "-c", config, "--data", data, "-o", tmp_path / "runs", "--name", "m",
                             "--epochs", 2, "--seed", 3)

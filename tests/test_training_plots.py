@@ -58,7 +58,7 @@ def test_progress_bar_says_epoch_k_of_n_like_history(seq_data, tmp_path, monkeyp
     monkeypatch.setenv("LOCIFLOW_PROGRESS", "1")
     config = {"architecture": {"branches": {"seq": [{"type": "conv", "filters": 4, "kernel": 5, "pool": "max"}]},
                                "common": [{"type": "pool", "mode": "max"}, {"type": "dense", "units": 4}]},
-              "epochs": 2, "batch_size": 32, "threads": 1, "data": seq_data}
+              "epochs": 2, "batch_size": 32, "threads": 1, "ensemble": 1, "data": seq_data}
     folder = train(config, tmp_path / "runs", name="bar")
     err = capsys.readouterr().err
     assert "epoch 1 of 2" in err and "epoch 2 of 2" in err
