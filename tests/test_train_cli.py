@@ -122,6 +122,16 @@ def test_unknown_optimizer_in_the_config_lists_the_choices(synthetic_dataset, tm
     assert "train.optimizer" in err and "'adamw'" in err and "adamax" in err
 
 
+@pytest.mark.parametrize("given, message", [
+    ("three", "train.ensemble: ensemble must be a number of networks or auto (got 'three')\n"),
+    ("0", "train.ensemble: ensemble must be from 1 to 20 networks, or auto (got 0)\n"),
+])
+def test_a_bad_ensemble_flag_is_explained_once(tmp_path, given, message):
+    code, _, err = invoke("train", "--data", tmp_path, "--ensemble", given, "-o", tmp_path / "runs")
+    assert code == 2
+    assert message in err and err.count("(got") == 1
+
+
 def test_misspelt_key_suggests_the_right_one(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("train:\n  learning_rat: 0.1\n")

@@ -159,7 +159,7 @@ def train(
     seed: seed_option(TrainConfig) = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", metavar="N", help="Maximum number of epochs.", show_default=default(TrainConfig, "epochs"))] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", metavar="PRESET", help="cnn, rnn, cnn_rnn, deepbind, danq or residual.", show_default="cnn, unless architecture is given")] = None,
-    ensemble: Annotated[Optional[int], typer.Option("--ensemble", metavar="N", help="Train this many networks (seeds seed, seed+1, ...) and average them.", show_default=default(TrainConfig, "ensemble"))] = None,
+    ensemble: Annotated[Optional[str], typer.Option("--ensemble", metavar="N|auto", help="Train this many networks (seeds seed, seed+1, ...) and average them; auto: 3 up to 5,000 training loci, else 1.", show_default=default(TrainConfig, "ensemble"))] = None,
     tune: Annotated[Optional[int], typer.Option("--tune", metavar="N", help="Tune first: N trials searching the architecture, depth, width, rate, dropout and shift on the validation split (0: off).", show_default="off")] = None,
 ) -> None:
     """Train a network on a dataset and write a model directory.

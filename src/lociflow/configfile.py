@@ -383,7 +383,8 @@ def _format_validation_error(exc: ValidationError, section: str, model: type[Bas
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = err.get("input")
-            shown = "" if isinstance(got, (dict, BaseModel)) else f" (got {got!r})"
+            said = "(got " in msg  # the validator named the value itself
+            shown = "" if said or isinstance(got, (dict, BaseModel)) else f" (got {got!r})"
             lines.append(f"{where}: {msg}{shown}")
     return "Invalid configuration:\n  " + "\n  ".join(lines)
 
