@@ -1,7 +1,7 @@
 """Accuracy on every bundled experiment: RBP-24, RBP-31 and DeepBind ENCODE, per configuration.
 
 Run ``python bench/accuracy.py`` (``--experiments`` names or groups ``rbp24 rbp31 deepbind``,
-``--configs defaults deepbind tuned ensemble3``, ``--seeds 42 1 2``, ``--quick`` for a smoke run,
+``--configs defaults deepbind tuned ensemble3 single``, ``--seeds 42 1 2``, ``--quick`` for a smoke run,
 ``--report [--markdown FILE]`` for the table; ``--help`` lists the rest).
 
 Each experiment goes through the public API exactly as a user would: ``preprocess`` its
@@ -15,6 +15,8 @@ the ``train`` section, so they share one dataset per experiment and seed:
 - ``tuned``: ``tune: {trials, minutes}`` (the run folder holds ``tuning/trials.tsv``);
 - ``ensemble3``: the defaults with ``ensemble: 3`` (three networks, logits averaged), the
   cost-for-accuracy trade a user can choose without tuning.
+- ``single``: the defaults with ``ensemble: 1``, one network whatever the size (``defaults``
+  trains three on small training splits, see ``ensemble: auto``).
 
 The data (``/work/shared/data/README.md``): RBP-24 has FASTA files per class and split;
 RBP-31 one FASTA per split with ``class:1``/``class:0`` in the headers (read with
@@ -58,7 +60,7 @@ import lociflow  # noqa: E402
 
 DATA_ROOT = ROOT.parent / "shared" / "data"
 GROUPS = ("rbp24", "rbp31", "deepbind")
-CONFIGS = ("defaults", "deepbind", "tuned", "ensemble3")
+CONFIGS = ("defaults", "deepbind", "tuned", "ensemble3", "single")
 POSITIVE, NEGATIVE = "bound", "unbound"
 
 #: RBP-24 experiment -> file stem (GraphProt names)
@@ -221,6 +223,8 @@ def train_config(configuration: str, dataset: Path, seed: int, args) -> dict:
         config["tune"] = {"trials": args.tune_trials, "minutes": args.tune_minutes}
     elif configuration == "ensemble3":
         config["ensemble"] = 3
+    elif configuration == "single":
+        config["ensemble"] = 1
     if args.quick:
         config["epochs"] = args.quick_epochs
     return config

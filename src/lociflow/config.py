@@ -97,6 +97,15 @@ class SplitOptions(Section):
         return self
 
 
+def _auto_or_number(value: Any, message: str) -> Any:
+    """``"auto"`` for the word in any case and spacing; a string that is no number is ``message``."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(f"{message} (got {value!r})")
+    return value
+
+
 def _class_files(data: Any, made: bool = True) -> Any:
     """``classes: {name: file}`` is read as ``{name: [file]}``; with ``made``, a mapping is a
     class made from another (only preprocess makes classes)."""
@@ -167,11 +176,7 @@ class PreprocessConfig(StageConfig):
     @field_validator("window", mode="before")
     @classmethod
     def _window_word(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        if isinstance(value, str) and not value.strip().isdigit():
-            raise ValueError(f"window must be a number of nucleotides or auto (got {value!r})")
-        return value
+        return _auto_or_number(value, "window must be a number of nucleotides or auto")
 
     @model_validator(mode="after")
     def _check(self):
@@ -359,11 +364,7 @@ class TrainConfig(StageConfig):
     @field_validator("ensemble", mode="before")
     @classmethod
     def _ensemble_word(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        if isinstance(value, str) and not value.strip().isdigit():
-            raise ValueError(f"ensemble must be a number of networks or auto (got {value!r})")
-        return value
+        return _auto_or_number(value, "ensemble must be a number of networks or auto")
 
     @field_validator("ensemble")
     @classmethod
