@@ -65,3 +65,14 @@ def test_progress_bar_says_epoch_k_of_n_like_history(seq_data, tmp_path, monkeyp
     assert "Epoch 0" not in err and "Training:" not in err
     assert "batch/s" in err and "it/s" not in err.split("epoch 1 of 2", 1)[1]  # honest units
     assert [r["epoch"] for r in read_history(folder / "history.tsv")] == [1, 2]
+
+
+def test_an_ensembles_progress_bar_names_the_network_of_how_many(seq_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LOCIFLOW_PROGRESS", "1")
+    config = {"architecture": {"branches": {"seq": [{"type": "conv", "filters": 4, "kernel": 5, "pool": "max"}]},
+                               "common": [{"type": "pool", "mode": "max"}, {"type": "dense", "units": 4}]},
+              "epochs": 1, "batch_size": 32, "threads": 1, "ensemble": 2, "data": seq_data}
+    train(config, tmp_path / "runs", name="bars")
+    err = capsys.readouterr().err
+    assert "network 1 of 2, epoch 1 of 1" in err and "network 2 of 2, epoch 1 of 1" in err
+    assert "of 1, epoch" not in err

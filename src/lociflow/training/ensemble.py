@@ -83,7 +83,7 @@ class EnsembleFit:
             network = self.first if i == 1 else seeded_network(self.architecture, channels, self.dataset, seed + i - 1)
             fit = Fit(self.config.model_copy(update={"seed": seed + i - 1, "ensemble": 1}), self.dataset,
                       self.architecture, network, sub, [history, *self.callbacks],
-                      self.resume and (sub / CHECKPOINT_DIR / LAST_CHECKPOINT).exists(), None, member=True)
+                      self.resume and (sub / CHECKPOINT_DIR / LAST_CHECKPOINT).exists(), None, member=n)
             try:
                 fit.run()
             except KeyboardInterrupt:

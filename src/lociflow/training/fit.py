@@ -281,7 +281,7 @@ MAX_RESTARTS = 2
 class Fit:
     """One training: build the trainer, fit, restore the best weights, write the model dir.
 
-    ``member=True`` trains one network of an ensemble: no summary or diagram, no run
+    A ``member`` (the size of its ensemble) trains one network of it: no summary or diagram, no run
     record, and an interruption is left to the ensemble to report.
 
     Parameters
@@ -302,12 +302,13 @@ class Fit:
         Continue from ``checkpoints/last.ckpt`` when it exists.
     run : object or None
         The open run whose ``runs.tsv`` row gets the test metrics, or None.
-    member : bool
-        Train one network of an ensemble (see above). Default is False.
+    member : int
+        Train one network of an ensemble of this many (see above; the progress bar says
+        "network i of member"). Default is 0, a network of its own.
     """
 
     def __init__(self, config: TrainConfig, dataset: DatasetDir, architecture: dict, network, folder: Path,
-                 callbacks: Sequence[Any] | None, resume: bool, run, member: bool = False):
+                 callbacks: Sequence[Any] | None, resume: bool, run, member: int = 0):
         self.member = member
         self.config = config
         self.dataset = dataset
@@ -411,7 +412,7 @@ class Fit:
             # state_dict (the raw weights go under current_model_state, which --resume restores)
             callbacks.append(EMAWeightAveraging(decay=config.ema_decay))
         if progress.enabled():
-            network = f"network {self.folder.name} of {config.ensemble}" if self.member else None
+            network = f"network {self.folder.name} of {self.member}" if self.member else None
             callbacks.append(StderrProgressBar(network))
         with quiet_lightning():
             trainer = L.Trainer(
