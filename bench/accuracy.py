@@ -1,7 +1,7 @@
 """Accuracy on every bundled experiment: RBP-24, RBP-31 and DeepBind ENCODE, per configuration.
 
 Run ``python bench/accuracy.py`` (``--experiments`` names or groups ``rbp24 rbp31 deepbind``,
-``--configs defaults deepbind tuned ensemble3 single``, ``--seeds 42 1 2``, ``--quick`` for a smoke run,
+``--configs defaults deepbind tuned ensemble3 single interpretable``, ``--seeds 42 1 2``, ``--quick`` for a smoke run,
 ``--report [--markdown FILE]`` for the table; ``--help`` lists the rest).
 
 Each experiment goes through the public API exactly as a user would: ``preprocess`` its
@@ -17,6 +17,8 @@ the ``train`` section, so they share one dataset per experiment and seed:
   cost-for-accuracy trade a user can choose without tuning.
 - ``single``: the defaults with ``ensemble: 1``, one network whatever the size (``defaults``
   trains three on small training splits, see ``ensemble: auto``).
+- ``interpretable``: the defaults with ``preset: interpretable`` (exponential first layer,
+  wide first pooling), to weigh what a motif-faithful first layer costs in accuracy.
 
 The data (``/work/shared/data/README.md``): RBP-24 has FASTA files per class and split;
 RBP-31 one FASTA per split with ``class:1``/``class:0`` in the headers (read with
@@ -60,7 +62,7 @@ import lociflow  # noqa: E402
 
 DATA_ROOT = ROOT.parent / "shared" / "data"
 GROUPS = ("rbp24", "rbp31", "deepbind")
-CONFIGS = ("defaults", "deepbind", "tuned", "ensemble3", "single")
+CONFIGS = ("defaults", "deepbind", "tuned", "ensemble3", "single", "interpretable")
 POSITIVE, NEGATIVE = "bound", "unbound"
 
 #: RBP-24 experiment -> file stem (GraphProt names)
@@ -225,6 +227,8 @@ def train_config(configuration: str, dataset: Path, seed: int, args) -> dict:
         config["ensemble"] = 3
     elif configuration == "single":
         config["ensemble"] = 1
+    elif configuration == "interpretable":
+        config["preset"] = "interpretable"
     if args.quick:
         config["epochs"] = args.quick_epochs
     return config
