@@ -235,7 +235,7 @@ def test_summary_lists_layers_shapes_parameters_and_receptive_fields():
     channels = {"seq": CHANNELS["seq"], "fold": CHANNELS["fold"]}
     network = build(arch, channels, window=60, n_classes=2)
     text = summarize(network, channels, 60)
-    assert "conv 64 x 9, relu, bn, max pool 2, dropout 0.2" in text
+    assert "conv 64 x 9, exp, bn, max pool 2, dropout 0.2" in text and "conv 64 x 7, relu, bn" in text
     assert "30 x 64" in text and "concatenate channels" in text
     total = sum(p.numel() for p in network.parameters())
     assert f"total parameters: {total:,}" in text
@@ -365,5 +365,13 @@ def test_interpretable_preset_has_an_exponential_wide_pooling_first_layer_at_eve
     first = architecture["branches"]["seq"][0]
     assert first["activation"] == "exp" and first["pool_size"] >= 2
     assert interpretable_first_layer(architecture)[0]
-    assert not interpretable_first_layer(resolve_architecture("cnn", None, ["seq"], window))[0]
+    assert interpretable_first_layer(resolve_architecture("cnn", None, ["seq"], window))[0]  # exponential
+    assert not interpretable_first_layer(resolve_architecture("cnn_rnn", None, ["seq"], window))[0]
     plan_network(architecture, {"seq": list("ACGT"), "fold": list("().")}, window, 2)  # valid shapes
+
+
+def test_the_default_cnn_is_exponential_only_in_the_first_layer_of_the_sequence():
+    architecture = resolve_architecture("cnn", None, ["seq", "fold"], 150)
+    seq, fold = architecture["branches"]["seq"], architecture["branches"]["fold"]
+    assert [layer["activation"] for layer in seq] == ["exp", "relu", "relu"]
+    assert [layer["activation"] for layer in fold] == ["relu", "relu", "relu"]

@@ -64,10 +64,13 @@ def _cnn(branches: list[str], window: int) -> dict[str, Any]:
     pools = _fitting_pools(window, 3)
     kernels = [_kernel(window, k) for k in (9, 7, 5)]
 
-    def tower(filters: int) -> list[dict[str, Any]]:
-        return [_conv(filters, k, pool=i < pools) for i, k in enumerate(kernels)]
+    def tower(filters: int, first: str) -> list[dict[str, Any]]:
+        return [_conv(filters, k, pool=i < pools, activation=first if i == 0 else "relu")
+                for i, k in enumerate(kernels)]
 
-    return {"branches": {b: tower(64 if b == "seq" else 16) for b in branches},
+    # an exponential first layer on the sequence (Koo and Ploenzke 2021) makes its filters whole
+    # motifs at no measured cost in accuracy (bench/RESULTS.md, "Filters and motifs")
+    return {"branches": {b: tower(64, "exp") if b == "seq" else tower(16, "relu") for b in branches},
             "common": [{"type": "dense", "units": 64, "dropout": 0.3}]}
 
 
@@ -159,7 +162,7 @@ PRESETS: dict[str, Callable[[list[str], int], dict[str, Any]]] = {
 """Preset name -> function ``(branches, window) -> architecture dict`` (in :data:`~lociflow.layout.PRESET_NAMES` order)."""
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
-    "cnn": "three convolution blocks per branch (batch norm, max pool, dropout), then dense 64",
+    "cnn": "three convolution blocks per branch (batch norm, max pool, dropout; the sequence's first one exponential), then dense 64",
     "rnn": "the branches' channels joined as they are, a bidirectional GRU (mean over positions), dense 64",
     "cnn_rnn": "two convolution blocks per branch, then a bidirectional GRU and dense 64",
     "deepbind": "one convolution of 16 filters (kernel 24), global max + average pooling, dense 32",
