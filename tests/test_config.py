@@ -136,3 +136,18 @@ def test_a_bad_ensemble_is_explained(tmp_path, value, message):
     cfg = write(tmp_path, f"train:\n  ensemble: {value}\n")
     with pytest.raises(ConfigError, match=message):
         load_stage(TrainConfig, "train", cfg)
+
+
+def test_made_classes_names_what_each_made_class_is_and_leaves_out_files_and_unreadable_records():
+    from lociflow.config_sources import made_classes
+
+    recorded = {
+        "bound": ["peaks.bed"],
+        "shuffled": {"from": "shuffle", "like": "bound", "kmer": 1, "ratio": None, "count": None},
+        "flanks": {"from": "flanks", "like": "bound", "distance": 2500},
+        "odd": {"from": "shuffle", "like": "bound", "kmer": 9},  # outside what this version reads
+        "future": {"from": "simulation", "like": "bound"},
+    }
+    assert made_classes(recorded) == {"shuffled": "mononucleotide-preserving shuffles of bound",
+                                      "flanks": "genomic windows 2,500 nt beside bound's loci"}
+    assert made_classes(None) == {} and made_classes(["bound"]) == {}

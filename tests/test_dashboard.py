@@ -36,8 +36,13 @@ def _found(**patterns):
     return {cls: {"patterns": [object()] * n, "note": "TF-MoDISco found no motif ..."} for cls, n in patterns.items()}
 
 
+def _context(classes=None):
+    """An interpret context whose model recorded ``classes`` as its preprocess classes."""
+    return SimpleNamespace(notes={}, model=SimpleNamespace(preprocess={"classes": classes or {}}))
+
+
 def test_no_motif_in_a_background_class_is_said_to_be_expected():
-    ctx = SimpleNamespace(notes={})
+    ctx = _context({"bound": ["peaks.bed"], "unbound": ["other.bed"]})
     found = _found(bound=2, unbound=0)
     _explain_missing_motifs(ctx, found)
     note = ctx.notes["modisco:unbound"]
@@ -46,8 +51,31 @@ def test_no_motif_in_a_background_class_is_said_to_be_expected():
     assert "modisco:bound" not in ctx.notes
 
 
+def test_a_class_preprocess_made_is_labelled_no_motif_expected_not_warned_about(caplog):
+    ctx = _context({"unbound": {"from": "shuffle", "like": "bound", "kmer": 2}})
+    ctx.notes["modisco:unbound"] = "TF-MoDISco found no motif ..."  # as the run puts it first
+    found = _found(bound=1, unbound=0)
+    with caplog.at_level("INFO", logger="lociflow.interpret"):
+        _explain_missing_motifs(ctx, found)
+    assert found["unbound"]["note"] == ("No motif expected: unbound is dinucleotide-preserving shuffles of bound, "
+                                        "so it has no motif of its own: the model calls unbound when the motifs "
+                                        "of bound are missing.")
+    assert found["unbound"]["expected"] and not ctx.notes  # labelled beside the motifs, not a note
+    assert any("class unbound" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_genomic_background_class_is_named_for_what_it_was_matched_on():
+    ctx = _context({"bg": {"from": "genome", "like": "peaks", "match": ["gc", "repeats"]}})
+    found = _found(peaks=0, bg=0)
+    _explain_missing_motifs(ctx, found)
+    assert found["bg"]["note"] == ("No motif expected: bg is genomic windows matched to peaks's GC content and "
+                                   "repeat fraction, so it has no motif of its own.")
+    assert found["peaks"]["note"] == "TF-MoDISco found no motif ..."  # the class read from files keeps it
+
+
 def test_no_motif_in_any_class_keeps_the_warning(caplog):
-    ctx = SimpleNamespace(notes={})
+    ctx = _context()
     found = _found(bound=0, unbound=0)
     with caplog.at_level("WARNING", logger="lociflow.interpretation"):
         _explain_missing_motifs(ctx, found)
@@ -72,6 +100,7 @@ def test_the_motifs_the_model_uses_lead_with_match_seqlets_filters_and_effect(tm
     logo.write_bytes(b"\x89PNG\r\n\x1a\n")
     filters = pd.DataFrame({"filter": ["filter2", "filter5"], "informative": [True, False],
                             "q_value": [0.001, 0.001], "best_match": ["MA1592.1", "MA1592.1"]})
+    # filters has no matches table here: best matches alone decide
     ctx = SimpleNamespace(
         results={"modisco": {"bound": {"patterns": [pattern], "logos": {"bound/pos_patterns.pattern_0": (logo, logo)},
                                        "note": ""},
@@ -89,3 +118,29 @@ def test_the_motifs_the_model_uses_lead_with_match_seqlets_filters_and_effect(tm
     assert "<td>filter2</td>" in page  # the informative filter with the same match; filter5 is not
     assert "+2.50 (control +0.10)" in page
     assert "none expected: shuffled is background" in page
+
+
+def _filters(best: dict[str, list[tuple[str, float]]], informative=None) -> dict:
+    """A filters result: each filter's Tomtom hits ``(jaspar_id, q)``, best first."""
+    rows = [{"filter": f, "rank": r, "jaspar_id": i, "q_value": q}
+            for f, hits in best.items() for r, (i, q) in enumerate(hits, start=1)]
+    summary = pd.DataFrame({"filter": list(best), "informative": [True] * len(best) if informative is None else informative,
+                            "q_value": [hits[0][1] for hits in best.values()],
+                            "best_match": [hits[0][0] for hits in best.values()]})
+    return {"summary": summary, "matches": pd.DataFrame(rows)}
+
+
+def test_a_filter_agrees_with_a_pattern_that_shares_any_strong_match_not_only_the_best():
+    from lociflow.interpretation.dashboard import agreeing_filters
+
+    patterns = pd.DataFrame({"pattern": ["bound/p0"] * 3, "jaspar_id": ["MA0076.3", "MA1483.3", "MA0760.2"],
+                             "q_value": [1e-6, 1e-6, 4e-5]})  # ELK4, ELF2, ERF: an ETS pattern
+    filters = _filters({
+        "filter28": [("MA1483.2", 0.011), ("MA2340.1", 0.013)],  # ELF2 (another version) first
+        "filter3": [("MA0600.3", 0.10), ("MA1483.3", 0.2)],  # ELF2 only weakly: no
+        "filter9": [("MA0139.2", 0.001), ("MA0760.2", 0.03)],  # ERF second, strong: yes
+        "filter4": [("MA0076.3", 0.001)],  # the best match, but uninformative: no
+    }, informative=[True, True, True, False])
+    assert agreeing_filters(filters, patterns, "bound/p0") == ["filter28", "filter9"]
+    weak = patterns.assign(q_value=0.2)
+    assert agreeing_filters(filters, weak, "bound/p0") == []  # a weak pattern match: nothing to agree with

@@ -58,12 +58,21 @@ class GeneratedClass(Section):
             return int(self.count)
         return round((1.0 if self.ratio is None else self.ratio) * n_like)
 
+    def describe(self) -> str:
+        """What the class is made of, in words (each kind says it more exactly)."""
+        return f"loci made from {self.like}"
+
 
 class ShuffleClass(GeneratedClass):
     """k-mer-preserving shuffles of the named class's windows, each in its source's split."""
 
     from_: Literal["shuffle"] = Field(alias="from")
     kmer: int = Field(default=2, ge=1, le=4, description="k of the k-mer counts kept (2: dinucleotides).")
+
+    def describe(self) -> str:
+        """What the class is made of, in words."""
+        kmers = {1: "mononucleotide", 2: "dinucleotide", 3: "trinucleotide", 4: "tetranucleotide"}
+        return f"{kmers[self.kmer]}-preserving shuffles of {self.like}"
 
 
 class GenomicClass(GeneratedClass):
@@ -82,12 +91,21 @@ class GenomeClass(GenomicClass):
         description="Distributions matched: gc, repeats (soft-masked fraction), n (fraction of N).")
     bins: int = Field(default=20, ge=2, le=200, description="Histogram bins per matched value.")
 
+    def describe(self) -> str:
+        """What the class is made of, in words."""
+        matched = {"gc": "GC content", "repeats": "repeat fraction", "n": "N fraction"}
+        return f"genomic windows matched to {self.like}'s {' and '.join(matched[m] for m in self.match)}"
+
 
 class FlanksClass(GenomicClass):
     """Windows at ``distance`` nt on either side of each locus of the named class."""
 
     from_: Literal["flanks"] = Field(alias="from")
     distance: int = Field(default=1000, ge=0, description="Gap between the locus and the flank's window, in nt.")
+
+    def describe(self) -> str:
+        """What the class is made of, in words."""
+        return f"genomic windows {self.distance:,} nt beside {self.like}'s loci"
 
 
 #: the kinds of generated class, by their ``from:`` value
@@ -133,6 +151,32 @@ def generated_class(name: str, value: dict) -> GeneratedClass:
             else:
                 lines.append(f"classes.{name}.{key}: {err['msg'].removeprefix('Value error, ')}".replace(".: ", ": "))
         raise ValueError("; ".join(lines)) from None
+
+
+def made_classes(classes: Any) -> dict[str, str]:
+    """The classes of a ``preprocess.classes`` mapping that lociflow made, and what each is made of.
+
+    Parameters
+    ----------
+    classes : mapping
+        ``preprocess.classes`` as a run recorded it (a model's ``spec.yaml`` keeps a copy):
+        class name -> files, or a ``{from: ...}`` mapping for a made class. Anything else
+        (None, an older record) gives no made classes.
+
+    Returns
+    -------
+    dict of str to str
+        Made class name -> its description (``"dinucleotide-preserving shuffles of bound"``);
+        classes read from files are left out.
+    """
+    made = {}
+    for name, value in (classes or {}).items() if isinstance(classes, dict) else ():
+        if isinstance(value, dict) and value.get("from") in GENERATED_KINDS:
+            try:
+                made[str(name)] = generated_class(str(name), value).describe()
+            except ValueError:  # a record this version cannot read: not known to be made
+                continue
+    return made
 
 
 def label_keys(value: Any) -> Any:

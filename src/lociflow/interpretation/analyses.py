@@ -320,14 +320,44 @@ def background_note(cls: str, others: list[str]) -> str:
             f"of its own. It is a concern only if {cls} is defined by binding of its own.")
 
 
+def made_class_note(cls: str, made_of: str, others: list[str]) -> str:
+    """What it means that TF-MoDISco found no motif for ``cls``, a class lociflow made.
+
+    Parameters
+    ----------
+    cls : str
+        The made class without a motif.
+    made_of : str
+        What it is made of (:func:`lociflow.config_sources.made_classes`).
+    others : list of str
+        The classes with motifs (may be empty).
+
+    Returns
+    -------
+    str
+        The label shown on the dashboard and logged.
+    """
+    why = f": the model calls {cls} when the motifs of {' and '.join(others)} are missing" if others else ""
+    return f"No motif expected: {cls} is {made_of}, so it has no motif of its own{why}."
+
+
 def _explain_missing_motifs(ctx: Context, found: dict[str, dict]) -> None:
-    """Say plainly why a class has no motif: expected for a background class beside classes
-    with motifs; worth a warning only when no class has any."""
+    """Say plainly why a class has no motif: expected for a class made as background (from the
+    model's record of its preprocessing) and for a background class beside classes with motifs;
+    worth a warning only when no class has any."""
+    from lociflow.config_sources import made_classes
+
+    made = made_classes((ctx.model.preprocess or {}).get("classes"))
     with_motifs = [cls for cls, info in found.items() if info["patterns"]]
     for cls, info in found.items():
         if info["patterns"]:
             continue
-        if with_motifs:
+        if cls in made:  # labelled where the motifs are listed, not raised as a note
+            info["note"] = made_class_note(cls, made[cls], with_motifs)
+            info["expected"] = True
+            ctx.notes.pop(f"modisco:{cls}", None)
+            log.info("TF-MoDISco, class %s: %s", cls, info["note"])
+        elif with_motifs:
             info["note"] = background_note(cls, with_motifs)
             ctx.notes[f"modisco:{cls}"] = info["note"]
             log.info("TF-MoDISco, class %s: %s", cls, info["note"])

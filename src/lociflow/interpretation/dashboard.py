@@ -307,6 +307,48 @@ def _best_match(matches: pd.DataFrame, key_column: str, key: str):
     return hits.sort_values("q_value", kind="stable", na_position="last").iloc[0]
 
 
+def _strong_motif_ids(matches: pd.DataFrame, key_column: str, key: str) -> set[str]:
+    """The JASPAR IDs (without version) among the strong matches of one filter or pattern."""
+    if not len(matches) or key_column not in matches:
+        return set()
+    hits = matches[(matches[key_column] == key) & (matches["q_value"] <= WEAK_Q)]
+    return {str(i).split(".")[0] for i in hits["jaspar_id"]}
+
+
+def agreeing_filters(filters: dict, pattern_matches: pd.DataFrame, pattern: str) -> list[str]:
+    """The informative filters that show the same motif as a TF-MoDISco pattern.
+
+    A filter agrees with a pattern when one JASPAR motif is among the strong (q <= 0.05)
+    matches of both, of the top matches each keeps: so a filter whose best match is ELF2
+    agrees with a pattern matched to ELK4 first and ELF2 second, both ETS motifs, where
+    comparing best matches alone would miss it.
+
+    Parameters
+    ----------
+    filters : dict
+        The filters result: ``summary`` (``filter, informative, q_value, best_match``, most
+        influential first) and, when present, ``matches`` (``filters_tomtom.tsv``).
+    pattern_matches : pandas.DataFrame
+        ``modisco_tomtom.tsv``.
+    pattern : str
+        The pattern's key there (``class/pattern``).
+
+    Returns
+    -------
+    list of str
+        Filter names, in the summary's order.
+    """
+    wanted = _strong_motif_ids(pattern_matches, "pattern", pattern)
+    if not wanted:
+        return []
+    summary, matches = filters["summary"], filters.get("matches")
+    informative = summary[summary["informative"]]
+    if matches is None or not len(matches):  # best matches only
+        return [row.filter for row in informative.itertuples()
+                if row.q_value <= WEAK_Q and str(row.best_match).split(".")[0] in wanted]
+    return [name for name in informative["filter"] if _strong_motif_ids(matches, "filter", name) & wanted]
+
+
 def _motifs_found_section(ctx) -> str:
     """What the model uses, per class, first: each TF-MoDISco pattern with its logo, best
     JASPAR match, seqlets, the filters that match the same motif, and its GIA effect."""
@@ -321,7 +363,7 @@ def _motifs_found_section(ctx) -> str:
     parts = ["<p>The motifs the model uses, per class, as TF-MoDISco found them in the DeepLIFT/SHAP "
              "contributions (the evidence that matters: what moves the predictions), each with its best "
              "JASPAR match, the number of seqlets (contribution peaks) it is built from, the first-layer "
-             "filters that match the same JASPAR motif, and the class-score change when it is inserted "
+             "filters that match one of the same JASPAR motifs, and the class-score change when it is inserted "
              "into shuffled loci (global importance analysis). Details follow further down.</p>"]
     rows = []
     for cls, info in modisco.items():
@@ -341,11 +383,7 @@ def _motifs_found_section(ctx) -> str:
                          f"(q={best.q_value:.1e}){'' if strength == 'strong' else ' · weak'}</span>")
             agreeing = "–"
             if filters is not None and best is not None and _is_strong(best.q_value):
-                base = str(best.jaspar_id).split(".")[0]
-                summary = filters["summary"]
-                same = summary[summary["informative"] & (summary["q_value"] <= WEAK_Q)
-                               & summary["best_match"].astype(str).str.startswith(base)]
-                agreeing = ", ".join(same["filter"].head(5)) or "none"
+                agreeing = ", ".join(agreeing_filters(filters, matches, key)[:5]) or "none"
             letters = consensus(trim_pattern(p)[0], ctx.letters)
             effect = "–"
             label = _gia_label(letters, gia)
@@ -378,8 +416,9 @@ def _modisco_section(ctx) -> str:
     parts = []
     for cls, info in ctx.results["modisco"].items():
         parts.append(f"<h3>{html.escape(cls)} ({info['loci']} loci)</h3>")
-        if not info["patterns"]:
-            parts.append(f'<p class="note">{html.escape(info["note"])}</p>')
+        if not info["patterns"]:  # a made class is labelled, not warned about
+            style = "" if info.get("expected") else ' class="note"'
+            parts.append(f'<p{style}>{html.escape(info["note"])}</p>')
             continue
         matches = ctx.tables["modisco_tomtom.tsv"]
         rows = []

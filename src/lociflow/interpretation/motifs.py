@@ -130,8 +130,7 @@ def discover_motifs(
         f"TF-MoDISco found no motif supported by at least {min_seqlets} seqlets in {n} loci; "
         "give more loci or check that the model predicts this class well"
     )
-    if not patterns:  # whether that is a problem depends on the class: the caller says (interpret does)
-        log.info(note)
+    # whether no pattern is a problem depends on the class: the caller says so (interpret does, naming it)
     return DiscoveryResult(patterns, note)
 
 
