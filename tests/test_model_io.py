@@ -411,3 +411,14 @@ def test_resume_checkpoint_that_needs_unpickling_is_a_message(tmp_path):
         check_checkpoint(unsafe, tmp_path)
     torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 3}, tmp_path / "ok.ckpt")
     check_checkpoint(tmp_path / "ok.ckpt", tmp_path)
+
+
+def test_cpu_forward_passes_take_fewer_loci_the_longer_the_window():
+    from lociflow.model.io import CPU_FORWARD_POSITIONS, CPU_FORWARD_ROWS, cpu_forward_rows
+
+    rows = {w: cpu_forward_rows(w) for w in (1, 101, 150, 256, 257, 300, 500, 1000, 1024, 1025, 2000, 100_000)}
+    assert rows == {1: 128, 101: 128, 150: 128, 256: 128, 257: 64, 300: 64, 500: 64, 1000: 32, 1024: 32,
+                    1025: 16, 2000: 16, 100_000: 16}
+    for window, n in rows.items():  # a power of two, never above the cap nor below 16
+        assert n & (n - 1) == 0 and 16 <= n <= CPU_FORWARD_ROWS
+        assert n * window <= CPU_FORWARD_POSITIONS or n == 16

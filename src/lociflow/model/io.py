@@ -54,6 +54,27 @@ versions read them, and refuse an ensemble with a request to upgrade.
 CPU_FORWARD_ROWS = 128
 """Most loci a CPU forward pass of :meth:`LoadedModel.predict_proba` takes: small passes keep
 the activations in cache (measured in ``bench/RESULTS.md``, "Prediction batch size")."""
+CPU_FORWARD_POSITIONS = 32_768
+"""Nucleotides (loci times window) a CPU forward pass aims at: long windows take fewer loci
+(``bench/forward_rows.py``)."""
+
+
+def cpu_forward_rows(window: int) -> int:
+    """Loci per CPU forward pass for a window: a power of two near :data:`CPU_FORWARD_POSITIONS`
+    nucleotides, from 16 to :data:`CPU_FORWARD_ROWS`.
+
+    Parameters
+    ----------
+    window : int
+        The model's window, in nt.
+
+    Returns
+    -------
+    int
+        128 up to 256 nt, 64 at 300 and 500 nt, 32 at 1,000 nt, 16 from 1,025 nt.
+    """
+    fit = max(1, CPU_FORWARD_POSITIONS // max(1, int(window)))
+    return int(min(CPU_FORWARD_ROWS, max(16, 1 << (fit.bit_length() - 1))))
 _REQUIRED = ("classes", "branches", "channels", "window")
 
 
@@ -97,9 +118,10 @@ class LoadedModel:
 
         Arrays may be memory-mapped and of any numeric dtype; they are converted batch by batch.
         The network is put in eval mode. On the CPU a batch runs through the network in passes
-        of at most :data:`CPU_FORWARD_ROWS` loci, which keeps the activations in cache (1.2 to
-        1.8 times faster for the ``cnn`` preset than passes of 512, see ``bench/RESULTS.md``);
-        each locus's probabilities do not depend on the batching.
+        of :func:`cpu_forward_rows` loci (128 for windows up to 256 nt, fewer for longer ones),
+        which keeps the activations in cache (1.2 to 1.8 times faster for the ``cnn`` preset
+        than passes of 512, see ``bench/RESULTS.md``); each locus's probabilities do not
+        depend on the batching.
 
         Parameters
         ----------
@@ -122,7 +144,7 @@ class LoadedModel:
             for start in range(0, n, batch_size):
                 batch = [torch.from_numpy(np.array(a[start:start + batch_size], dtype=np.float32)).to(self.device)
                          for a in arrays]
-                step = min(batch_size, CPU_FORWARD_ROWS) if self.device.type == "cpu" else batch_size
+                step = min(batch_size, cpu_forward_rows(self.window)) if self.device.type == "cpu" else batch_size
                 for lo in range(0, len(batch[0]), step):
                     logits = self.network(*(b[lo:lo + step] for b in batch))
                     out[start + lo:start + lo + len(logits)] = torch.softmax(logits, dim=1).float().cpu().numpy()
