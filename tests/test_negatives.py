@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lociflow
 from lociflow.errors import ConfigError, LociflowError
 from lociflow.io.fasta import Genome
 from lociflow.io.store import open_dataset
 from lociflow.layout import BACKGROUND_FILE, BACKGROUND_PLOT, SPLITS
-from lociflow.preprocessing.background import Regions, window_features
+from lociflow.preprocessing import background
+from lociflow.preprocessing.background import Regions, tile_chromosome, window_features
 from lociflow.preprocessing.shuffle import kmer_shuffle_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -77,6 +80,53 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- shuffle
+
+
+def _naive_features(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three counts per row, letter by letter."""
+    rows = [bytes(r).decode("latin-1") for r in codes]
+    return (np.array([sum(c in "GCgc" for c in r) for r in rows]),
+            np.array([sum("a" <= c <= "z" for c in r) for r in rows]),
+            np.array([sum(c in "Nn" for c in r) for r in rows]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(1, 300), rows=st.integers(1, 40), letters=st.sampled_from(["ACGTacgt", "ACGTNacgtn", "Nn", "ACGT"]),
+       noise=st.booleans(), seed=st.integers(0, 2**16), step_bytes=st.sampled_from([1, 64, 1 << 22]))
+def test_window_features_count_every_letter_as_a_naive_loop_does(length, rows, letters, noise, seed, step_bytes):
+    # any byte value, rows longer than a uint8 sum holds (256+), N sparse, dense and absent,
+    # and steps of one row to the whole batch
+    rng = np.random.default_rng(seed)
+    codes = rng.choice(np.frombuffer(letters.encode(), np.uint8), size=(rows, length))
+    if noise:
+        odd = rng.random(codes.shape) < 0.1
+        codes[odd] = rng.integers(0, 256, int(odd.sum()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(background, "PIECE", step_bytes)
+        f = window_features(codes)
+    gc, lower, n = _naive_features(codes)
+    np.testing.assert_allclose(f.gc * length, gc, atol=1e-3)
+    np.testing.assert_allclose(f.repeats * length, lower, atol=1e-3)
+    np.testing.assert_allclose(f.n * length, n, atol=1e-3)
+    assert not window_features(codes, repeats=False).repeats.any()
+
+
+def test_tiling_a_chromosome_in_pieces_gives_the_features_of_its_windows(genome, monkeypatch):
+    monkeypatch.setattr(background, "PIECE", 10_007)  # many pieces, the last one short
+    starts, features = tile_chromosome(genome, "chrIV", WINDOW, 17)
+    assert starts[0] == 17 and np.all(np.diff(starts) == WINDOW) and starts[-1] + WINDOW <= genome.chrom_sizes["chrIV"]
+    whole = window_features(genome.fetch(np.full(len(starts), "chrIV", object), starts, WINDOW))
+    for name in ("gc", "repeats", "n"):
+        np.testing.assert_array_equal(features.values(name), whole.values(name))
+
+
+def test_reading_into_a_buffer_reuses_it_and_refuses_a_short_one(genome):
+    buffer = np.zeros(1_000, np.uint8)
+    view = genome.read("chrIV", 5_000, 5_600, out=buffer)
+    assert view.base is buffer or np.shares_memory(view, buffer)
+    np.testing.assert_array_equal(view, genome.read("chrIV", 5_000, 5_600))
+    with pytest.raises(ValueError, match="at least 600 bytes"):
+        genome.read("chrIV", 5_000, 5_600, out=np.zeros(10, np.uint8))
 
 
 def test_kmer_shuffle_keeps_every_kmer_count_exactly():

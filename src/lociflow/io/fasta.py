@@ -271,12 +271,12 @@ class Genome:
         if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
             handle.madvise(mmap.MADV_DONTNEED)
 
-    def read(self, chrom: str, start: int, end: int) -> np.ndarray:
+    def read(self, chrom: str, start: int, end: int, out: np.ndarray | None = None) -> np.ndarray:
         """The bytes of ``chrom`` from ``start`` to ``end`` (0-based, clipped to the chromosome), read from disk.
 
         Unlike :meth:`fetch`, which serves many small windows from the memory map, this
-        reads one long stretch into a fresh array, so a caller walking a whole genome in
-        pieces holds only the piece in memory (mapped pages would stay resident).
+        reads one long stretch into a fresh array (or ``out``), so a caller walking a whole
+        genome in pieces holds only the piece in memory (mapped pages would stay resident).
 
         Parameters
         ----------
@@ -284,19 +284,31 @@ class Genome:
             The chromosome.
         start, end : int
             The stretch.
+        out : numpy.ndarray or None
+            A uint8 buffer at least as long as the stretch, to read into and reuse piece
+            after piece. Default is None (a fresh array).
 
         Returns
         -------
         numpy.ndarray
-            uint8 raw ASCII codes (soft-masked lowercase kept).
+            uint8 raw ASCII codes (soft-masked lowercase kept); a view of ``out`` when given.
         """
         self.check_chromosomes([chrom])
         size = self.chrom_sizes[chrom]
         start, end = max(0, int(start)), min(size, int(end))
         if end <= start:
             return np.zeros(0, dtype=np.uint8)
-        return np.fromfile(self._entry / "sequence.u8", dtype=np.uint8, count=end - start,
-                           offset=int(self._offsets[chrom]) + start)
+        if out is None:
+            return np.fromfile(self._entry / "sequence.u8", dtype=np.uint8, count=end - start,
+                               offset=int(self._offsets[chrom]) + start)
+        if out.dtype != np.uint8 or len(out) < end - start:
+            raise ValueError(f"out must be a uint8 buffer of at least {end - start} bytes")
+        view = out[:end - start]
+        with open(self._entry / "sequence.u8", "rb") as handle:
+            handle.seek(int(self._offsets[chrom]) + start)
+            if handle.readinto(memoryview(view)) != len(view):
+                raise InputFileError(f"The sequence cache of {self.path} ends early; delete {self._entry} to rebuild it.")
+        return view
 
     def sequence(self, chrom: str, start: int, end: int) -> str:
         """The sequence of one interval as a string (raw case), for inspection and tests.

@@ -115,19 +115,32 @@ def _empty_meta() -> pd.DataFrame:
                  np.zeros(0, object), None, None)
 
 
+def _integers(values) -> pd.api.extensions.ExtensionArray:
+    """A nullable Int64 column of whole numbers, none missing (built without pandas' per-value checks)."""
+    values = np.array(values, dtype=np.int64)
+    return pd.arrays.IntegerArray(values, np.zeros(len(values), dtype=bool))
+
+
+def _same_text(value: str, n: int) -> pd.Index:
+    """A text column holding one value ``n`` times, converted once rather than per row."""
+    if n == 0:  # as an empty object column infers, so empty tables concatenate as before
+        return np.zeros(0, dtype=object)
+    return pd.Index([str(value)]).take(np.zeros(n, dtype=np.intp))
+
+
 def _meta(name, source, chrom, start, end, strand, orig_chrom, orig_start, orig_end) -> pd.DataFrame:
     n = len(name)
     missing = pd.array([pd.NA] * n, dtype="Int64")
     return pd.DataFrame({
         "name": np.asarray(name, dtype=object),
-        "source": np.full(n, str(source), dtype=object),
+        "source": _same_text(source, n),
         "chrom": np.asarray(chrom, dtype=object),
-        "start": missing if start is None else pd.array(np.asarray(start, dtype=np.int64), dtype="Int64"),
-        "end": missing if end is None else pd.array(np.asarray(end, dtype=np.int64), dtype="Int64"),
+        "start": missing if start is None else _integers(start),
+        "end": missing if end is None else _integers(end),
         "strand": np.asarray(strand, dtype=object),
         "orig_chrom": np.asarray(orig_chrom, dtype=object),
-        "orig_start": missing if orig_start is None else pd.array(np.asarray(orig_start, dtype=np.int64), dtype="Int64"),
-        "orig_end": missing if orig_end is None else pd.array(np.asarray(orig_end, dtype=np.int64), dtype="Int64"),
+        "orig_start": missing if orig_start is None else _integers(orig_start),
+        "orig_end": missing if orig_end is None else _integers(orig_end),
     })
 
 
