@@ -89,9 +89,16 @@ def test_subset_selects_rows(tmp_path):
         ("chr1\t1\t5\tn\t0\t+\nchr1\t1\t5\tn\t0\tplus\n", 2, "strand 'plus'"),
         ("chr1 1 5\n", 1, "needs at least 3 tab-separated columns"),
         ("\t1\t5\n", 1, "chromosome column is empty"),
+        # what int() would take but BED does not: each refused by the per-value check
+        ("chr1\t1\t5\nchr1\t1e3\t2000\n", 2, "start '1e3' is not a whole number"),
+        ("chr1\t1\t5\nchr1\t+5\t9\n", 2, "start '+5' is not a whole number"),
+        ("chr1\t1\t5\nchr1\t5\t1_000\n", 2, "end '1_000' is not a whole number"),
+        ("chr1\t1\t5\nchr1\t\u0661\u0662\t90\n", 2, "is not a whole number"),
+        ("chr1\t1\t5\nchr1\t1\t1234567890123456789\n", 2, "end '1234567890123456789' is not a whole number"),
     ],
     ids=["too-few-columns", "column-count-changes", "non-integer-start", "non-integer-end", "negative",
-         "start-after-end", "bad-strand", "spaces-not-tabs", "empty-chrom"],
+         "start-after-end", "bad-strand", "spaces-not-tabs", "empty-chrom", "exponent", "plus-sign", "underscore",
+         "non-ascii-digits", "nineteen-digits"],
 )
 def test_malformed_line_message_names_file_and_line(tmp_path, text, line, fragment):
     bed = write(tmp_path / "bad.bed", text)
