@@ -86,6 +86,14 @@ def test_flat_and_nested_spaces_are_the_same_and_mix():
     ({"units": {"type": "categorical", "choice": [1, 2]}}, "did you mean 'choices'"),
     ({"units": {"type": "categorical", "choices": [1, 1]}}, "lists a value twice"),
     ({"space": {"lr": SPACE["learning_rate"]}, "lr": SPACE["learning_rate"]}, "given both in space"),
+    ({**SPACE, "first_trial": {"learning_rat": 0.01}}, "first_trial.learning_rat: not a parameter of the search "
+     "space .did you mean 'learning_rate'"),
+    ({**SPACE, "first_trial": {"learning_rate": 5}}, "first_trial.learning_rate: 5 is outside the search space; "
+     "give a number from 0.001 to 0.1"),
+    ({"units": {"type": "categorical", "choices": [16, 32]}, "first_trial": {"units": 64}},
+     "first_trial.units: 64 is outside the search space; give one of .16, 32."),
+    ({"n": {"type": "int", "low": 1, "high": 9, "step": 2}, "first_trial": {"n": 4}},
+     "first_trial.n: 4 is outside the search space; give an integer from 1 to 9 in steps of 2"),
 ])
 def test_malformed_parameters_are_named_when_read(section, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

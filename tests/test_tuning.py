@@ -67,6 +67,30 @@ def test_a_tune_of_three_trials_leaves_a_model_and_never_reads_the_test_split(da
     assert model.classes and (folder / "model.safetensors").exists()
 
 
+def test_the_first_trial_of_a_tune_trains_the_settings_as_given(synthetic_dataset, tmp_path):
+    from lociflow.searching.params import parse_space
+    from lociflow.searching.space import base_values, resolved_architecture, trial_config
+
+    data = synthetic_dataset("wide", n=160, window=150)
+    dataset = lociflow.open_dataset(data)
+    config = TrainConfig(**{**FAST, "data": str(data)})
+    space = tuning_space(config, dataset)
+    base = {**config.dump(), "tune": None, "ensemble": 1, "data": str(data)}
+    first = base_values(parse_space(space), base, dataset)
+    assert first == {"preset": "cnn", "layers.seq": 3, "architecture.branches.seq.0.filters": 64,
+                     "architecture.common.0.dropout": 0.3, "learning_rate": 0.001, "augment.shift": 3}
+    trial = trial_config(first, base, dataset)
+    plain = TrainConfig(**base)
+    assert trial.architecture == resolved_architecture(plain, dataset), "the same network as training without tune"
+    assert (trial.learning_rate, trial.augment.shift_for(150)) == (plain.learning_rate, plain.augment.shift_for(150))
+
+    folder = lociflow.train({**FAST, "data": str(data), "tune": {"trials": 2, "epochs": 1}}, tmp_path, name="t")
+    trials = pd.read_csv(folder / TUNING_DIR / "trials.tsv", sep="\t")
+    row = trials.iloc[0]
+    assert row["preset"] == "cnn" and row["layers.seq"] == 3 and row["learning_rate"] == pytest.approx(0.001)
+    assert "first trial: preset=cnn" in (folder / TUNING_DIR / "run.log").read_text()
+
+
 def test_an_interrupted_tune_resumes_without_repeating_trials(data, tmp_path, trainings):
     trainings.interrupt_at = 2
     config = {**FAST, "data": str(data)}

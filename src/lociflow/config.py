@@ -582,6 +582,10 @@ class SearchConfig(StageConfig):
     pruner: Literal["none", "median", "hyperband"] = "median"
     objective: Literal["val_auroc", "val_loss"] = "val_auroc"
     seed: int = 42
+    first_trial: dict[str, Any] = Field(
+        default_factory=dict, description="Parameter values of the first trial, before the sampler draws any (e.g. "
+        "the settings trained with today, so the search starts from them and its best is at least as good on "
+        "validation); parameters left out are drawn.")
 
     @model_validator(mode="before")
     @classmethod
@@ -603,9 +607,19 @@ class SearchConfig(StageConfig):
     @model_validator(mode="after")
     def _space_entries(self):
         try:
-            parse_space(self.space, options=list(type(self).model_fields))
+            params = {p.name: p for p in parse_space(self.space, options=list(type(self).model_fields))}
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        for name, value in self.first_trial.items():
+            if name not in params:
+                raise ValueError(f"first_trial.{name}: not a parameter of the search space"
+                                 f"{suggest(name, list(params))}; give values of these: {', '.join(params)}")
+            param = params[name]
+            if not param.holds(value):
+                allowed = (f"one of {list(param.choices)}" if param.kind == "categorical"
+                           else f"a{'n integer' if param.kind == 'int' else ' number'} from {param.low:g} to "
+                                f"{param.high:g}" + (f" in steps of {param.step:g}" if param.step else ""))
+                raise ValueError(f"first_trial.{name}: {value!r} is outside the search space; give {allowed}")
         return self
 
 

@@ -68,6 +68,47 @@ class Param:
             return stored
         return self.choices[self.labels.index(stored)]
 
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is one this parameter can take (a choice, or a number in range and on its step).
+
+        Parameters
+        ----------
+        value : object
+            A value a trial would use.
+
+        Returns
+        -------
+        bool
+        """
+        if self.kind == "categorical":
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and value != int(value):
+            return False
+        if not self.low - 1e-12 <= value <= self.high + 1e-12:
+            return False
+        if self.step:
+            steps = (value - self.low) / self.step
+            return abs(steps - round(steps)) < 1e-9
+        return True
+
+    def encode(self, value: Any) -> Any:
+        """What Optuna stores for ``value`` (the inverse of :meth:`decode`).
+
+        Parameters
+        ----------
+        value : object
+            A value the parameter :meth:`holds`.
+
+        Returns
+        -------
+        object
+        """
+        if self.kind == "categorical":
+            return self.labels[self.choices.index(value)]
+        return int(value) if self.kind == "int" else float(value)
+
     def suggest(self, trial) -> Any:
         """Draw this parameter for an Optuna ``trial``; return the value the trial uses.
 

@@ -260,6 +260,11 @@ def _run_search(run, config: SearchConfig, prepared: dict[str, Any]) -> None:
                                                   if k not in _RUNTIME_OPTIONS})
     before = len(study.trials)
     queued = requeue_interrupted(study, local_only=config.storage is None)
+    if config.first_trial and not before:
+        by_name = {p.name: p for p in params}
+        study.enqueue_trial({k: by_name[k].encode(v) for k, v in config.first_trial.items()},
+                            user_attrs={"first_trial": True})
+        log.info("first trial: %s", ", ".join(f"{k}={v}" for k, v in config.first_trial.items()))
     existing = len(study.trials)
     if before:
         log.info("continuing study %r: %d trial(s) so far, %d of the %d wanted done or running; %d cut short "

@@ -178,6 +178,60 @@ def resolved_architecture(config: TrainConfig, dataset) -> dict[str, Any]:
     return resolve_architecture(config.preset, composed, branches, dataset.window)
 
 
+def base_values(params: list[Param], base: dict[str, Any], dataset) -> dict[str, Any]:
+    """The value each parameter has in ``base`` itself, for a first trial that trains ``base`` as it is.
+
+    ``preset`` is the preset ``base`` resolves to, ``augment.shift`` the shift it uses on
+    ``dataset``'s window, ``layers.*`` the section's layer count and ``architecture.*`` the
+    layer option of its resolved architecture; parameters whose base value is unset, or
+    outside the parameter's range or choices, are left out (the sampler draws them).
+
+    Parameters
+    ----------
+    params : list of Param
+        The search space.
+    base : dict
+        The base ``train:`` section.
+    dataset : DatasetDir
+        The search's dataset.
+
+    Returns
+    -------
+    dict
+        Parameter name -> value, for ``first_trial``.
+    """
+    from lociflow.model.presets import DEFAULT_PRESET
+
+    config = parse_stage(TrainConfig, base, "train")
+    architecture = resolved_architecture(config, dataset)
+    plain = config.dump()
+    values: dict[str, Any] = {}
+    for param in params:
+        name = param.name
+        if name == "preset":
+            value = config.preset or (DEFAULT_PRESET if config.architecture is None else None)
+        elif name == "augment.shift":
+            value = config.augment.shift_for(dataset.window)
+        elif name.startswith("layers."):
+            if misfit(name, architecture) is not None:
+                continue
+            section = name[len("layers."):]
+            layers = architecture["common"] if section == "common" else architecture["branches"][section]
+            value = sum(layer["type"] == layers[0]["type"] for layer in layers)
+        elif name.startswith("architecture."):
+            if misfit(name, architecture) is not None:
+                continue
+            layers, index, key = architecture_target(name, architecture)
+            value = layers[index].get(key)
+        else:
+            value = plain
+            for part in name.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and param.holds(value):
+            values[name] = value
+    return values
+
+
 def check_trial_config(config: TrainConfig, dataset) -> None:
     """Raise :class:`ConfigError` when ``config`` cannot train on ``dataset`` (before training).
 

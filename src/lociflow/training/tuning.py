@@ -172,9 +172,15 @@ def tune(config: TrainConfig, dataset: DatasetDir, root: Path, name: str, force:
     from lociflow.config import SearchConfig
     from lociflow.searching.run import search
 
+    from lociflow.searching.params import parse_space
+    from lociflow.searching.space import base_values
+
     space = tuning_space(config, dataset)
+    # the first trial trains the settings as given, so the tune's best is at least as good as
+    # training without it, on validation
+    first = base_values(parse_space(space), _trial_base(config), dataset)
     search_cfg = SearchConfig(space=space, trials=config.tune.trials, minutes=config.tune.minutes,
-                              objective="val_auroc", seed=config.seed, data=config.data)
+                              objective="val_auroc", seed=config.seed, data=config.data, first_trial=first)
     log.info("tune: %d trial(s)%s over %s, scored on the validation split", config.tune.trials,
              f" or {config.tune.minutes:g} minutes" if config.tune.minutes else "", ", ".join(space))
     return search(search_cfg, root, name=name, force=force, train=_trial_base(config))
